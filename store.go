@@ -1,0 +1,134 @@
+package autodebit
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the engine's state. Implementations are safe for concurrent
+// use.
+//
+// Reads outside WithTx see committed data and lock nothing. Every change
+// happens inside WithTx.
+type Store interface {
+	Reader
+
+	// WithTx runs fn in a transaction and commits it if fn returns nil; if
+	// fn returns an error or panics, the transaction is rolled back and
+	// the error (unchanged, so its code survives) or panic is passed on.
+	//
+	// Use only tx inside fn: calling the Store's own methods from fn may
+	// wait forever on a database that allows one writer connection. After
+	// a Tx method returns an error, return it: the transaction may already
+	// be aborted (PostgreSQL aborts it on any failed statement). Do not
+	// call Antom or wait on anything slow inside fn.
+	WithTx(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// Reader finds objects. Each Find*By* method returns ENOTFOUND when there is
+// no such object. List methods return one page, newest first (by creation
+// time, then ID), and the total number of matches ignoring Limit and Offset.
+type Reader interface {
+	FindAuthorizationByID(ctx context.Context, id string) (*Authorization, error)
+	FindAuthorizationByAuthState(ctx context.Context, authState string) (*Authorization, error)
+	FindAuthorizations(ctx context.Context, f AuthorizationFilter) ([]*Authorization, int, error)
+
+	FindTokenByID(ctx context.Context, id string) (*Token, error)
+	// FindTokenByAccessToken finds a token by its plaintext access token (as
+	// a TOKEN_CANCELED notification carries it) through a keyed hash,
+	// without decrypting other tokens.
+	FindTokenByAccessToken(ctx context.Context, accessToken string) (*Token, error)
+	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
+
+	FindChargeByID(ctx context.Context, id string) (*Charge, error)
+	FindChargeByPaymentRequestID(ctx context.Context, paymentRequestID string) (*Charge, error)
+	FindChargeByIdempotencyKey(ctx context.Context, key string) (*Charge, error)
+	FindCharges(ctx context.Context, f ChargeFilter) ([]*Charge, int, error)
+
+	FindRefundByID(ctx context.Context, id string) (*Refund, error)
+	FindRefundByRefundRequestID(ctx context.Context, refundRequestID string) (*Refund, error)
+	FindRefundByIdempotencyKey(ctx context.Context, chargeID, key string) (*Refund, error)
+	FindRefunds(ctx context.Context, f RefundFilter) ([]*Refund, int, error)
+
+	// FindEvents returns the audit trail of one object, oldest first. An
+	// object with no events has an empty trail, not ENOTFOUND.
+	FindEvents(ctx context.Context, objectID string) ([]*Event, error)
+
+	// FindBacklog returns the work still open, for health checks and metrics.
+	FindBacklog(ctx context.Context) (*Backlog, error)
+}
+
+// Tx changes the store inside one transaction (see Store.WithTx). A Tx is
+// not safe for concurrent use and is invalid once WithTx returns.
+//
+// Create methods validate the object (EINVALID), assign its ID (and its
+// CreatedAt unless set), set Version to 1, and return ECONFLICT when a unique
+// field (authState, paymentRequestId, idempotency key, ...) is taken.
+//
+// Update methods are compare-and-set on Version: they write every mutable
+// field, increment Version and set UpdatedAt, and return ENOTFOUND if the
+// object does not exist and ECONFLICT if its Version has moved on since it
+// was read or the status change is not an allowed transition. A final status
+// never changes.
+type Tx interface {
+	Reader
+
+	// The *ForUpdate methods read an object and lock it until the end of
+	// the transaction, so that a concurrent transaction waits instead of
+	// failing its compare-and-set.
+	FindAuthorizationForUpdate(ctx context.Context, id string) (*Authorization, error)
+	FindAuthorizationByAuthStateForUpdate(ctx context.Context, authState string) (*Authorization, error)
+	FindTokenForUpdate(ctx context.Context, id string) (*Token, error)
+	FindTokenByAccessTokenForUpdate(ctx context.Context, accessToken string) (*Token, error)
+	FindChargeForUpdate(ctx context.Context, id string) (*Charge, error)
+	FindChargeByPaymentRequestIDForUpdate(ctx context.Context, paymentRequestID string) (*Charge, error)
+	FindRefundForUpdate(ctx context.Context, id string) (*Refund, error)
+	FindRefundByRefundRequestIDForUpdate(ctx context.Context, refundRequestID string) (*Refund, error)
+
+	CreateAuthorization(ctx context.Context, a *Authorization) error
+	UpdateAuthorization(ctx context.Context, a *Authorization) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	UpdateToken(ctx context.Context, t *Token) error
+
+	CreateCharge(ctx context.Context, c *Charge) error
+	// UpdateCharge writes the charge's mutable fields (PaymentID, result,
+	// NextInquiryAt, InquiryCount, RefundedValue, and Status as allowed).
+	// To settle an INIT charge use SettleCharge.
+	UpdateCharge(ctx context.Context, c *Charge) error
+	// SettleCharge moves charge id from INIT to the settlement's final
+	// status, whatever its Version. It reports whether this call settled
+	// the charge: false with a nil error means the charge was already final
+	// and nothing was written, so the caller lost a race and must not act
+	// on its result. Returns ENOTFOUND if there is no such charge and
+	// EINVALID if the settlement is not final.
+	SettleCharge(ctx context.Context, id string, s ChargeSettlement) (bool, error)
+
+	CreateRefund(ctx context.Context, r *Refund) error
+	UpdateRefund(ctx context.Context, r *Refund) error
+	// SettleRefund moves refund id from PROCESSING to the settlement's
+	// final status, like SettleCharge. A refund that settles SUCCESS adds
+	// its amount to the charge's RefundedValue in the same statement set.
+	SettleRefund(ctx context.Context, id string, s RefundSettlement) (bool, error)
+
+	// AppendEvent adds e to its object's audit trail, assigning ID and
+	// (unless set) CreatedAt.
+	AppendEvent(ctx context.Context, e *Event) error
+
+	// RecordNotification records n unless a notification with the same
+	// DedupKey was recorded before. It reports whether n is new.
+	RecordNotification(ctx context.Context, n *InboundNotification) (bool, error)
+
+	// Enqueue adds jobs to the job queue in this transaction: they run only
+	// if it commits.
+	Enqueue(ctx context.Context, jobs ...Job) error
+}
+
+// Backlog is the open work in the store.
+type Backlog struct {
+	OpenCharges              int       // charges still INIT
+	OldestOpenChargeAt       time.Time // creation of the oldest INIT charge; zero if none
+	NextInquiryAt            time.Time // earliest inquiry due on an INIT charge; zero if none
+	ProcessingRefunds        int       // refunds still PROCESSING
+	OldestProcessingRefundAt time.Time // zero if none
+}
