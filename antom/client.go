@@ -249,13 +249,21 @@ func (c *Client) do(ctx context.Context, api string, body []byte, resp Response)
 		return &TransportError{API: api, Op: "sign", Err: err}
 	}
 
-	// wrote is set once the whole request has been written to the
-	// connection: from then on Antom may have acted on it.
-	var wrote atomic.Bool
+	// sendState tracks the current attempt of the transport (it may retry
+	// on a fresh connection when a reused one failed before anything was
+	// written, so GetConn starts over). Only an attempt that never got a
+	// connection, or whose write failed, certainly did not reach Antom: the
+	// transport reports WroteRequest before flushing its buffer, and once a
+	// connection is held the write may be under way when Do gives up.
+	var sendState atomic.Int32
 	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { sendState.Store(stateNoConn) },
+		GotConn: func(httptrace.GotConnInfo) { sendState.Store(stateGotConn) },
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
+			if i.Err != nil {
+				sendState.Store(stateWriteFailed)
+			} else {
+				sendState.Store(stateWrote)
 			}
 		},
 	}
@@ -270,10 +278,16 @@ func (c *Client) do(ctx context.Context, api string, body []byte, resp Response)
 
 	hresp, err := c.httpClient.Do(hreq)
 	if err != nil {
-		if wrote.Load() {
+		switch sendState.Load() {
+		case stateNoConn:
+			return &TransportError{API: api, Op: "connect", Err: err}
+		case stateWriteFailed:
+			return &TransportError{API: api, Op: "write", Err: err}
+		case stateGotConn:
+			return &TransportError{API: api, Op: "write", MaybeSent: true, Err: err}
+		default:
 			return &TransportError{API: api, Op: "read", MaybeSent: true, Err: err}
 		}
-		return &TransportError{API: api, Op: "write", Err: err}
 	}
 	defer hresp.Body.Close()
 	x.StatusCode = hresp.StatusCode
@@ -296,16 +310,20 @@ func (c *Client) do(ctx context.Context, api string, body []byte, resp Response)
 		return &ResponseError{API: api, StatusCode: hresp.StatusCode, Result: peekResult(raw), Body: raw,
 			Err: fmt.Errorf("%w: response has no Signature or Response-Time header", ErrMissingSignature)}
 	}
+	// antom-api.md §1.4: the response is signed over the request's method
+	// and path, the response's own Client-Id header (Antom echoes ours) and
+	// its Response-Time. A response without Client-Id is checked against
+	// ours, which is what it would have to echo.
 	respClientID := hresp.Header.Get("Client-Id")
 	if respClientID == "" {
 		respClientID = c.cfg.ClientID
 	}
+	if err := Verify(c.cfg.AntomPublicKey, http.MethodPost, path, respClientID, respTime, raw, sigHeader); err != nil {
+		return &ResponseError{API: api, StatusCode: hresp.StatusCode, Result: peekResult(raw), Body: raw, Err: err}
+	}
 	if respClientID != c.cfg.ClientID {
 		return &ResponseError{API: api, StatusCode: hresp.StatusCode, Body: raw,
 			Err: fmt.Errorf("%w: response is for client %q", ErrWrongClientID, respClientID)}
-	}
-	if err := Verify(c.cfg.AntomPublicKey, http.MethodPost, path, respClientID, respTime, raw, sigHeader); err != nil {
-		return &ResponseError{API: api, StatusCode: hresp.StatusCode, Body: raw, Err: err}
 	}
 	if err := json.Unmarshal(raw, resp); err != nil {
 		return &ResponseError{API: api, StatusCode: hresp.StatusCode, Body: raw, Err: fmt.Errorf("%w: %v", ErrMalformedBody, err)}
@@ -324,6 +342,14 @@ func (c *Client) do(ctx context.Context, api string, body []byte, resp Response)
 	x.Result = &res
 	return nil
 }
+
+// States of one transport attempt, see Client.do.
+const (
+	stateNoConn int32 = iota
+	stateGotConn
+	stateWrote
+	stateWriteFailed
+)
 
 // peekResult returns the result object of body, if it has one.
 func peekResult(body []byte) *Result {

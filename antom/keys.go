@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -56,6 +57,9 @@ func ParsePrivateKey(which, s string) (*rsa.PrivateKey, error) {
 		if _, errPub := x509.ParsePKIXPublicKey(der); errPub == nil {
 			return nil, &KeyError{Which: which, Reason: "is a public key, want a private key"}
 		}
+		if _, errPub := x509.ParsePKCS1PublicKey(der); errPub == nil {
+			return nil, &KeyError{Which: which, Reason: "is a public key, want a private key"}
+		}
 		return nil, &KeyError{Which: which, Reason: "is neither PKCS#8 nor PKCS#1 DER", Err: err8}
 	}
 	if n := key.N.BitLen(); n < MinKeyBits {
@@ -70,7 +74,8 @@ func ParsePrivateKey(which, s string) (*rsa.PrivateKey, error) {
 
 // ParsePublicKey parses an RSA public key: one-line base64 X.509
 // SubjectPublicKeyInfo DER as Antom's dashboard shows it, PEM "PUBLIC KEY",
-// or PEM "RSA PUBLIC KEY" (PKCS#1).
+// or PEM "RSA PUBLIC KEY" (PKCS#1). Whitespace around and inside the base64
+// is ignored; anything after the key is refused.
 //
 // which names the key in errors, e.g. "Antom public key".
 func ParsePublicKey(which, s string) (*rsa.PublicKey, error) {
@@ -89,6 +94,9 @@ func ParsePublicKey(which, s string) (*rsa.PublicKey, error) {
 		key = k
 	} else {
 		if _, errPriv := x509.ParsePKCS8PrivateKey(der); errPriv == nil {
+			return nil, &KeyError{Which: which, Reason: "is a private key, want a public key"}
+		}
+		if _, errPriv := x509.ParsePKCS1PrivateKey(der); errPriv == nil {
 			return nil, &KeyError{Which: which, Reason: "is a private key, want a public key"}
 		}
 		return nil, &KeyError{Which: which, Reason: "is not X.509 SubjectPublicKeyInfo DER", Err: errX}
@@ -113,10 +121,13 @@ func keyDER(which, s string) ([]byte, error) {
 		if len(strings.TrimSpace(string(rest))) > 0 {
 			return nil, &KeyError{Which: which, Reason: "has data after its PEM block"}
 		}
-		if len(block.Headers) > 0 {
+		if len(block.Headers) > 0 || block.Type == "ENCRYPTED PRIVATE KEY" {
 			return nil, &KeyError{Which: which, Reason: "is an encrypted PEM key; decrypt it first"}
 		}
-		return block.Bytes, nil
+		if block.Type == "CERTIFICATE" {
+			return nil, &KeyError{Which: which, Reason: "is a certificate, want a key"}
+		}
+		return checkTrailing(which, block.Bytes)
 	}
 	clean := strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
@@ -127,6 +138,20 @@ func keyDER(which, s string) ([]byte, error) {
 	der, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		return nil, &KeyError{Which: which, Reason: "is not PEM and not valid base64", Err: err}
+	}
+	return checkTrailing(which, der)
+}
+
+// checkTrailing refuses bytes after the key's DER structure, which
+// x509.ParsePKCS8PrivateKey would silently ignore.
+func checkTrailing(which string, der []byte) ([]byte, error) {
+	var v asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &v)
+	if err != nil {
+		return nil, &KeyError{Which: which, Reason: "is not DER-encoded", Err: err}
+	}
+	if len(rest) > 0 {
+		return nil, &KeyError{Which: which, Reason: fmt.Sprintf("has %d bytes of trailing data after the key", len(rest))}
 	}
 	return der, nil
 }

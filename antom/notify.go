@@ -145,6 +145,9 @@ func (v *NotificationVerifier) Verify(r *http.Request) (*Notification, error) {
 	if r.Method != http.MethodPost {
 		return nil, rejectf(ErrMalformedBody, "method is %s, want POST", r.Method)
 	}
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxNotificationBytes+1))
 	if err != nil {
 		return nil, rejectf(ErrMalformedBody, "read body: %v", err)
@@ -161,7 +164,16 @@ func (v *NotificationVerifier) Verify(r *http.Request) (*Notification, error) {
 
 // VerifyBody is Verify for a body already read: uri is the request path plus
 // query as received, header the request headers.
+//
+// The checks run in this order: body size; the client-id, request-time and
+// Signature headers are present; client-id is ours; the signature verifies;
+// request-time is within MaxSkew; the body parses. Freshness is checked only
+// after the signature, so a stale verdict is never given for a forged
+// request-time, and a replayed genuine notification is reported as stale.
 func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body []byte) (*Notification, error) {
+	if v.AntomPublicKey == nil || v.ClientID == "" {
+		return nil, errors.New("antom: NotificationVerifier needs ClientID and AntomPublicKey")
+	}
 	if len(body) > MaxNotificationBytes {
 		return nil, rejectf(ErrBodyTooLarge, "body is over %d bytes", MaxNotificationBytes)
 	}
@@ -180,6 +192,9 @@ func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body [
 	if clientID != v.ClientID {
 		return nil, rejectf(ErrWrongClientID, "client-id %q is not ours", clientID)
 	}
+	if err := Verify(v.AntomPublicKey, http.MethodPost, uri, clientID, reqTime, body, sig); err != nil {
+		return nil, &NotificationError{Reason: err.Error(), Err: ErrBadSignature}
+	}
 	if v.MaxSkew > 0 {
 		t, err := ParseRequestTime(reqTime)
 		if err != nil {
@@ -192,9 +207,6 @@ func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body [
 		if d := now().Sub(t); d > v.MaxSkew || d < -v.MaxSkew {
 			return nil, rejectf(ErrStaleTimestamp, "request-time %s is %s away from now, more than the %s allowed", reqTime, d.Round(time.Second), v.MaxSkew)
 		}
-	}
-	if err := Verify(v.AntomPublicKey, http.MethodPost, uri, clientID, reqTime, body, sig); err != nil {
-		return nil, &NotificationError{Reason: err.Error(), Err: ErrBadSignature}
 	}
 	n, err := ParseNotification(body)
 	if err != nil {
@@ -323,8 +335,8 @@ func (n *Notification) check() error {
 }
 
 // ParseRequestTime reads a Request-Time or Response-Time header: Unix epoch
-// milliseconds (what current SDKs send) or ISO 8601 with an offset (what
-// older ones send).
+// milliseconds (what current SDKs send) or ISO 8601 with an offset, with or
+// without a colon in it (what older ones send).
 func ParseRequestTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("is empty")
@@ -336,11 +348,12 @@ func ParseRequestTime(s string) (time.Time, error) {
 		}
 		return time.UnixMilli(ms), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, errors.New("is neither epoch milliseconds nor ISO 8601 with an offset")
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
 	}
-	return t, nil
+	return time.Time{}, errors.New("is neither epoch milliseconds nor ISO 8601 with an offset")
 }
 
 // NewNotificationRequest builds a notification as Antom sends it: a POST of

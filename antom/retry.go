@@ -3,6 +3,7 @@ package antom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -84,11 +85,18 @@ func Retryable(resp Response, err error) bool {
 // resend the same request (same paymentRequestId or refundRequestId); the
 // Client re-signs it with a new Request-Time on every call.
 //
-// It returns the last response and error. When the context ends while
-// waiting, the last outcome is returned with the context's error joined to
-// it, so callers still see whether the request may have been sent.
+// It returns the last response and error, with two adjustments so that the
+// result still tells the truth about the whole sequence:
+//
+//   - When the last attempt certainly did not reach Antom but an earlier one
+//     may have (an ErrMaybeSent error or a U result), the error is a
+//     *RetryError, which matches ErrMaybeSent and not ErrNotSent.
+//   - When the context ends while waiting, a last U response is returned as
+//     is with a nil error (U already says "unknown"); a last error is
+//     returned joined with the context's error.
 func Retry[R Response](ctx context.Context, b Backoff, send func(context.Context) (R, error)) (R, error) {
 	b = b.normalized()
+	reached := false // an earlier attempt may have reached Antom
 	for attempt := 1; ; attempt++ {
 		resp, err := send(ctx)
 		var r Response
@@ -96,17 +104,56 @@ func Retry[R Response](ctx context.Context, b Backoff, send func(context.Context
 			r = resp
 		}
 		if !Retryable(r, err) || (b.MaxAttempts > 0 && attempt >= b.MaxAttempts) {
-			return resp, err
+			return resp, retryErr(err, reached, attempt)
+		}
+		if err == nil || errors.Is(err, ErrMaybeSent) {
+			reached = true
 		}
 		t := time.NewTimer(b.Delay(attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			if err == nil {
-				return resp, ctx.Err()
+				return resp, nil
 			}
-			return resp, errors.Join(err, ctx.Err())
+			return resp, errors.Join(retryErr(err, reached, attempt), ctx.Err())
 		case <-t.C:
 		}
 	}
 }
+
+func retryErr(err error, reached bool, attempts int) error {
+	if err == nil || !reached || errors.Is(err, ErrMaybeSent) {
+		return err
+	}
+	// Even a validation error (a PaymentExpiryTime that has passed by the
+	// time of a resend) does not undo an earlier attempt.
+	return &RetryError{Attempts: attempts, Last: err}
+}
+
+// RetryError is returned by Retry when its last attempt certainly did not
+// reach Antom but an earlier attempt may have, so the request as a whole may
+// have been acted on. It matches ErrMaybeSent and never ErrNotSent;
+// errors.Is for other targets and errors.As look at Last.
+type RetryError struct {
+	Attempts int
+	Last     error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("antom: %d attempts, an earlier one may have reached Antom; last: %v", e.Attempts, e.Last)
+}
+
+// Is matches ErrMaybeSent, and otherwise whatever Last matches except ErrNotSent.
+func (e *RetryError) Is(target error) bool {
+	switch target {
+	case ErrMaybeSent:
+		return true
+	case ErrNotSent:
+		return false
+	}
+	return errors.Is(e.Last, target)
+}
+
+// As finds target in Last.
+func (e *RetryError) As(target any) bool { return errors.As(e.Last, target) }

@@ -88,9 +88,11 @@ type ParsedSignature struct {
 }
 
 // ParseSignatureHeader parses "algorithm=RSA256,keyVersion=1,signature=…".
-// Spaces after commas are allowed (Antom's docs show them). Everything after
-// the first "signature=" is the URL-encoded base64 signature, as Antom's SDKs
-// read it. The algorithm, when present, must be RSA256.
+// Spaces around the parts are allowed (Antom's docs show them after commas).
+// Everything after the first "signature=" is the URL-encoded base64
+// signature, as Antom's SDKs read it; base64 that was not URL-encoded is
+// accepted too ('+' is kept, not read as a space). The algorithm may be
+// absent, as the SDKs never read it; when present it must be RSA256.
 //
 // Errors wrap ErrBadSignature.
 func ParseSignatureHeader(h string) (*ParsedSignature, error) {
@@ -128,7 +130,9 @@ func ParseSignatureHeader(h string) (*ParsedSignature, error) {
 	if enc == "" {
 		return nil, fmt.Errorf("%w: signature value is empty", ErrBadSignature)
 	}
-	unesc, err := url.QueryUnescape(enc)
+	// PathUnescape, not QueryUnescape: it decodes %2B, %2F and %3D the same
+	// way but keeps a literal '+', which can only be base64.
+	unesc, err := url.PathUnescape(enc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not URL-encoded: %v", ErrBadSignature, err)
 	}

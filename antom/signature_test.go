@@ -78,10 +78,18 @@ func TestSignatureVector(t *testing.T) {
 				return string(b)
 			}
 			cases := map[string]func() error{
-				"body":     func() error { return antom.Verify(pub, "POST", v.Path, v.ClientID, v.Time, []byte(flip(v.Body)), v.SignatureHeader) },
-				"path":     func() error { return antom.Verify(pub, "POST", flip(v.Path), v.ClientID, v.Time, body, v.SignatureHeader) },
-				"clientID": func() error { return antom.Verify(pub, "POST", v.Path, flip(v.ClientID), v.Time, body, v.SignatureHeader) },
-				"time":     func() error { return antom.Verify(pub, "POST", v.Path, v.ClientID, flip(v.Time), body, v.SignatureHeader) },
+				"body": func() error {
+					return antom.Verify(pub, "POST", v.Path, v.ClientID, v.Time, []byte(flip(v.Body)), v.SignatureHeader)
+				},
+				"path": func() error {
+					return antom.Verify(pub, "POST", flip(v.Path), v.ClientID, v.Time, body, v.SignatureHeader)
+				},
+				"clientID": func() error {
+					return antom.Verify(pub, "POST", v.Path, flip(v.ClientID), v.Time, body, v.SignatureHeader)
+				},
+				"time": func() error {
+					return antom.Verify(pub, "POST", v.Path, v.ClientID, flip(v.Time), body, v.SignatureHeader)
+				},
 			}
 			for name, verify := range cases {
 				if err := verify(); !errors.Is(err, antom.ErrBadSignature) {
