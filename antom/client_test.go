@@ -111,7 +111,7 @@ func wrap[Q any, R antom.Response](do func(*antom.Client, context.Context, *Q) (
 
 var apiCalls = []struct {
 	name, api, sample string
-	call          apiCall
+	call              apiCall
 }{
 	{"Consult", antom.APIConsult, "consult.request.json", wrap((*antom.Client).Consult, consultReq)},
 	{"ApplyToken", antom.APIApplyToken, "applyToken.request.json", wrap((*antom.Client).ApplyToken, applyTokenReq)},
@@ -285,7 +285,9 @@ func TestClient_Observe(t *testing.T) {
 	if _, err := c.Revoke(ctxT(t), revokeReq()); err != nil {
 		t.Fatal(err)
 	}
-	f.respond = func(w http.ResponseWriter, r *http.Request, api string, body []byte) { w.WriteHeader(http.StatusBadGateway) }
+	f.respond = func(w http.ResponseWriter, r *http.Request, api string, body []byte) {
+		w.WriteHeader(http.StatusBadGateway)
+	}
 	if _, err := c.Revoke(ctxT(t), revokeReq()); err == nil {
 		t.Fatal("want an error on 502")
 	}

@@ -1,8 +1,11 @@
 package antom_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"testing"
 
@@ -97,5 +100,56 @@ func TestSignatureVector(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseSignatureHeader(t *testing.T) {
+	f := loadVectors(t)
+	v := f.Vectors[0]
+	enc := v.SignatureURLEnc
+	raw, _ := url.QueryUnescape(enc)
+	want, _ := base64.StdEncoding.DecodeString(raw)
+	for _, tc := range []struct {
+		name, header, keyVersion, algorithm string
+	}{
+		{"SDK", "algorithm=RSA256,keyVersion=1,signature=" + enc, "1", "RSA256"},
+		{"DocsSpaces", "algorithm=RSA256, keyVersion=2, signature=" + enc, "2", "RSA256"},
+		{"SpacesEverywhere", "  algorithm = RSA256 ,  keyVersion = 1 ,signature=" + enc + "  ", "1", "RSA256"},
+		{"NoAlgorithm", "keyVersion=1,signature=" + enc, "1", ""},
+		{"SignatureOnly", "signature=" + enc, "", ""},
+		{"NotURLEncoded", "algorithm=RSA256,keyVersion=1,signature=" + raw, "1", "RSA256"},
+		{"UnknownPart", "algorithm=RSA256,foo=bar,keyVersion=1,signature=" + enc, "1", "RSA256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := antom.ParseSignatureHeader(tc.header)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.KeyVersion != tc.keyVersion || p.Algorithm != tc.algorithm || !bytes.Equal(p.Signature, want) {
+				t.Fatalf("parsed %+v", p)
+			}
+			pub, _ := antom.ParsePublicKey("k", f.PublicKey)
+			if err := antom.Verify(pub, "POST", v.Path, v.ClientID, v.Time, []byte(v.Body), tc.header); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, header string }{
+		{"Empty", "  "},
+		{"NoSignature", "algorithm=RSA256,keyVersion=1"},
+		{"EmptySignature", "algorithm=RSA256,keyVersion=1,signature= "},
+		{"OtherAlgorithm", "algorithm=RSA512,keyVersion=1,signature=" + enc},
+		{"NotKeyValue", "algorithm,signature=" + enc},
+		{"BadEscape", "signature=%zz"},
+		{"NotBase64", "signature=%21%21%21"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := antom.ParseSignatureHeader(tc.header); !errors.Is(err, antom.ErrBadSignature) {
+				t.Fatalf("err=%v, want ErrBadSignature", err)
+			}
+		})
+	}
+	if err := antom.Verify(nil, "POST", "/", "c", "t", nil, "signature=AAAA"); err == nil {
+		t.Fatal("Verify with no key must fail")
 	}
 }
