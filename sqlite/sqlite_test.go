@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/sqldb"
 	"github.com/autodebit/autodebit/sqlite"
 	"github.com/autodebit/autodebit/storetest"
 )
@@ -27,4 +28,15 @@ func MustOpen(tb testing.TB) autodebit.Store {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, MustOpen)
+}
+
+func TestRiver(t *testing.T) {
+	storetest.RunRiver(t, func(tb testing.TB, cfg sqldb.Config) *sqldb.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "autodebit.db"), cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		return s
+	})
 }
