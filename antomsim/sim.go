@@ -1,0 +1,403 @@
+// Package antomsim is a stateful Antom simulator for Scan to Link auto debit.
+//
+// A *Sim is an http.Handler serving:
+//
+//   - Antom's Open API at /ams/api/v1/... and /ams/sandbox/api/v1/...: consult,
+//     applyToken, revoke, pay, inquiryPayment, cancel, refund and
+//     inquiryRefund, signed both ways exactly as Antom does (package antom
+//     does the signing, decoding and validation);
+//   - the wallet page at the consult QR code's TEXT URL (/qr/{code}): GET shows
+//     a phone-like page to pick or create an account and approve or deny; a
+//     JSON POST {"action":"approve"|"deny","userLoginId":"..."} does the same
+//     for scripts; /qr/{code}.png is the QR image;
+//   - the control API under /sim/v1/ (see the routes in control.go): accounts,
+//     faults, wallet-side token cancel, the clock, the notification delivery
+//     log and the truth about every payment, refund and token.
+//
+// Everything time-based (authorization and authCode expiry, order close,
+// notification resends) runs on the simulator's Clock, which runs at
+// Config.TimeScale times real time and can be advanced by hand. Under a fixed
+// Config.Seed, IDs, tokens and fault decisions repeat from run to run (for
+// the same sequence of calls).
+package antomsim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/autodebit/autodebit/antom"
+)
+
+// DefaultClientID is the Client-Id the simulator accepts when
+// Config.ClientID is empty.
+const DefaultClientID = "SANDBOX_5X00000000SIMULATOR"
+
+// DefaultRetrySchedule is the wait before each notification delivery
+// attempt, counted from the previous attempt: Antom sends at once and resends
+// after 2m, 10m, 10m, 1h, 2h, 6h and 15h, then stops (antom-api.md §7): eight
+// attempts in all.
+var DefaultRetrySchedule = []time.Duration{0, 2 * time.Minute, 10 * time.Minute, 10 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 15 * time.Hour}
+
+// TokenValidity is how long tokens issued for one wallet stay valid.
+type TokenValidity struct {
+	// AccessToken is the access token's lifetime. Zero means 30 days.
+	AccessToken time.Duration
+	// RefreshToken is the refresh token's lifetime. Zero means 180 days.
+	RefreshToken time.Duration
+	// NoRefreshToken makes applyToken return no refresh token (some wallets
+	// do not support refresh; their access tokens then live long).
+	NoRefreshToken bool
+}
+
+// Config configures a Sim. The zero value is usable: it simulates Antom at
+// real speed for DefaultClientID with a fresh Antom key pair and does not
+// verify merchant signatures.
+type Config struct {
+	// ClientID is the merchant Client-Id the simulator accepts; requests with
+	// another get CLIENT_INVALID. Empty means DefaultClientID.
+	ClientID string
+	// AntomPrivateKey signs responses and notifications. Nil means a new
+	// RSA-2048 key is generated; read its public half with AntomPublicKey.
+	AntomPrivateKey *rsa.PrivateKey
+	// MerchantPublicKey, when set, verifies every API request: a missing or
+	// bad signature gets an unsigned INVALID_SIGNATURE F, as Antom answers.
+	// Nil means requests are not verified.
+	MerchantPublicKey *rsa.PublicKey
+	// BaseURL is the simulator's public URL (scheme and host), used in the
+	// consult QR code links. Empty means it is taken from each consult
+	// request's Host header (http://host).
+	BaseURL string
+	// NotifyURL is the default notification URL, like the Antom dashboard
+	// setting; a URL in the request (authNotifyUrl, paymentNotifyUrl,
+	// refundNotifyUrl) wins. Empty means notifications without a URL in the
+	// request are not sent (they are logged with status NO_URL).
+	NotifyURL string
+	// TimeScale is how fast the simulator's clock runs: 1 is real time, 60 a
+	// minute per second. Zero means 1. Ignored when ManualClock is set.
+	TimeScale float64
+	// ManualClock stops the clock: it moves only through Advance (or the
+	// control API's clock/advance). Tests use it for repeatable times.
+	ManualClock bool
+	// Start is the clock's initial time. Zero means time.Now().
+	Start time.Time
+	// Location is the time zone of the times the simulator writes. Nil means
+	// UTC+08:00, as Antom's examples show.
+	Location *time.Location
+	// Seed makes IDs, tokens and fault decisions repeat from run to run.
+	// Zero means a random seed (read it with Seed).
+	Seed int64
+	// HTTPClient delivers notifications. Nil means a client with a 10s
+	// timeout.
+	HTTPClient *http.Client
+	// Logger receives the simulator's log. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// AuthorizationExpiry is how long a consult QR code waits for the buyer.
+	// Zero means 15 minutes.
+	AuthorizationExpiry time.Duration
+	// AuthCodeValidity is how long an authCode can be exchanged by
+	// applyToken. Zero means 1 minute.
+	AuthCodeValidity time.Duration
+	// TokenValidity sets token lifetimes per wallet code; wallets not listed
+	// use DefaultTokenValidity.
+	TokenValidity map[string]TokenValidity
+	// DefaultTokenValidity is the token lifetime of wallets not in
+	// TokenValidity. Its zero value means 30 days (access) and 180 days
+	// (refresh).
+	DefaultTokenValidity TokenValidity
+	// PaymentExpiry is when an unfinished payment closes (with FAIL
+	// ORDER_IS_CLOSED), counted from pay, when the request sets no
+	// paymentExpiryTime; it is also the longest paymentExpiryTime accepted.
+	// Zero means 1 minute (antom.MaxPaymentExpiry).
+	PaymentExpiry time.Duration
+	// PaymentExpiryTolerance is the clock skew allowed when checking that
+	// paymentExpiryTime is at most PaymentExpiry after now. Zero means 2s.
+	PaymentExpiryTolerance time.Duration
+	// ProcessingDelay is how long a payment of an account in PayModeProcessing
+	// stays PROCESSING before its final result, when the account sets none.
+	// Zero means 5s.
+	ProcessingDelay time.Duration
+	// CancelWindow is how long after pay a payment can be cancelled. Zero
+	// means Antom's usual rule: until 00:15 (UTC+08:00) of the next day.
+	CancelWindow time.Duration
+	// RefundWindow is how long after payment a refund is accepted. Zero
+	// means 365 days.
+	RefundWindow time.Duration
+	// NoRevokeNotification stops merchant revoke from sending TOKEN_CANCELED.
+	// By default (false) revoke sends it, as the notification type's
+	// description says (antom-api.md §13 lists this as unconfirmed).
+	NoRevokeNotification bool
+	// RetrySchedule is the wait before each notification delivery attempt,
+	// counted from the previous attempt's scheduled time. Nil means
+	// DefaultRetrySchedule.
+	RetrySchedule []time.Duration
+	// NotifyConcurrency bounds concurrent notification deliveries. Zero
+	// means 32.
+	NotifyConcurrency int
+	// TimeHeaderFormat is the format of the Response-Time and notification
+	// Request-Time headers: a Go time layout, or "epochms" for Unix epoch
+	// milliseconds. Empty means time.RFC3339 in Location (antom-api.md §13:
+	// the real format is unconfirmed).
+	TimeHeaderFormat string
+	// Codes renames result codes whose spelling is unconfirmed
+	// (antom-api.md §13), e.g. {"INVALID_ACCESS_TOKEN": "ACCESS_TOKEN_INVALID"}.
+	// Keys are the codes this package uses (the antom.Code* constants).
+	Codes map[string]string
+	// Accounts are the wallet accounts at start. Nil means one account per
+	// wallet (see DefaultAccounts).
+	Accounts []Account
+	// DefaultBalance is the balance, in major units of the wallet's
+	// currency, of an account created without one (also by the wallet
+	// page). Zero means 1,000,000.
+	DefaultBalance int64
+}
+
+// Sim is a stateful Antom simulator. Create it with New; it is safe for
+// concurrent use. Call Close to stop background delivery.
+type Sim struct {
+	cfg         Config
+	key         *rsa.PrivateKey
+	pubBase64   string
+	merchantKey *rsa.PublicKey
+	log         *slog.Logger
+	clock       *Clock
+	httpClient  *http.Client
+	seed        int64
+	schedule    []time.Duration
+	mux         *http.ServeMux
+	ctl         *http.ServeMux
+	controlOnce sync.Once
+
+	mu sync.Mutex // guards the state below
+	st state
+
+	kick chan struct{}
+	done chan struct{}
+	bg   sync.WaitGroup
+
+	flightMu   sync.Mutex
+	flightCond *sync.Cond
+	inflight   int
+	sem        chan struct{}
+	closeOnce  sync.Once
+}
+
+// New checks cfg, fills in defaults and returns a running simulator.
+func New(cfg Config) (*Sim, error) {
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultClientID
+	}
+	if cfg.TimeScale == 0 {
+		cfg.TimeScale = 1
+	}
+	if cfg.TimeScale < 0 {
+		return nil, fmt.Errorf("antomsim: TimeScale %v must be positive", cfg.TimeScale)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.FixedZone("UTC+8", 8*3600)
+	}
+	if cfg.BaseURL != "" {
+		if !strings.HasPrefix(cfg.BaseURL, "http://") && !strings.HasPrefix(cfg.BaseURL, "https://") {
+			return nil, fmt.Errorf("antomsim: BaseURL %q must start with http:// or https://", cfg.BaseURL)
+		}
+		cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	}
+	setDefault(&cfg.AuthorizationExpiry, 15*time.Minute)
+	setDefault(&cfg.AuthCodeValidity, time.Minute)
+	setDefault(&cfg.PaymentExpiry, antom.MaxPaymentExpiry)
+	setDefault(&cfg.PaymentExpiryTolerance, 2*time.Second)
+	setDefault(&cfg.ProcessingDelay, 5*time.Second)
+	setDefault(&cfg.RefundWindow, 365*24*time.Hour)
+	if cfg.NotifyConcurrency <= 0 {
+		cfg.NotifyConcurrency = 32
+	}
+	if cfg.DefaultBalance <= 0 {
+		cfg.DefaultBalance = 1_000_000
+	}
+	s := &Sim{cfg: cfg, key: cfg.AntomPrivateKey, merchantKey: cfg.MerchantPublicKey, log: cfg.Logger,
+		httpClient: cfg.HTTPClient, seed: cfg.Seed, schedule: cfg.RetrySchedule,
+		kick: make(chan struct{}, 1), done: make(chan struct{}), sem: make(chan struct{}, cfg.NotifyConcurrency)}
+	s.flightCond = sync.NewCond(&s.flightMu)
+	if s.key == nil {
+		kp, err := antom.GenerateKeyPair()
+		if err != nil {
+			return nil, fmt.Errorf("antomsim: %w", err)
+		}
+		s.key = kp.PrivateKey
+	}
+	s.key.Precompute()
+	pub, err := antom.EncodePublicKey(&s.key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("antomsim: %w", err)
+	}
+	s.pubBase64 = pub
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.httpClient == nil {
+		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.seed == 0 {
+		var b [8]byte
+		rand.Read(b[:])
+		s.seed = int64(binary.LittleEndian.Uint64(b[:]) >> 1)
+		if s.seed == 0 {
+			s.seed = 1
+		}
+	}
+	if s.schedule == nil {
+		s.schedule = DefaultRetrySchedule
+	}
+	if len(s.schedule) == 0 {
+		return nil, errors.New("antomsim: RetrySchedule must have at least one entry")
+	}
+	start := cfg.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	s.clock = newClock(start.In(cfg.Location), cfg.TimeScale, cfg.ManualClock)
+	s.st.init(s.seed)
+	accounts := cfg.Accounts
+	if accounts == nil {
+		accounts = DefaultAccounts(cfg.DefaultBalance)
+	}
+	for _, a := range accounts {
+		if _, err := s.CreateAccount(a); err != nil {
+			return nil, fmt.Errorf("antomsim: Accounts: %w", err)
+		}
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	s.bg.Add(1)
+	go s.run()
+	return s, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// Close stops background delivery and waits for deliveries in flight. The
+// handler keeps answering API calls, but nothing time-based happens any more.
+func (s *Sim) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.bg.Wait()
+		s.waitInflight()
+	})
+	return nil
+}
+
+func (s *Sim) closed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ClientID returns the merchant Client-Id the simulator accepts.
+func (s *Sim) ClientID() string { return s.cfg.ClientID }
+
+// AntomPublicKey returns the public half of Antom's key, which merchants use
+// to verify responses and notifications.
+func (s *Sim) AntomPublicKey() *rsa.PublicKey { return &s.key.PublicKey }
+
+// AntomPublicKeyBase64 returns AntomPublicKey as one-line base64 X.509 DER,
+// the form Antom's dashboard shows.
+func (s *Sim) AntomPublicKeyBase64() string { return s.pubBase64 }
+
+// Seed returns the seed in use (Config.Seed, or the random one chosen).
+func (s *Sim) Seed() int64 { return s.seed }
+
+// Clock returns the simulator's clock.
+func (s *Sim) Clock() *Clock { return s.clock }
+
+// Now returns the simulator's current time.
+func (s *Sim) Now() time.Time { return s.clock.Now() }
+
+// ServeHTTP serves the Antom API, the wallet page and the control API.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Sim) routes() {
+	s.mux.HandleFunc("/ams/", s.serveAPI)
+	s.mux.HandleFunc("/qr/{code}", s.serveWallet)
+	s.mux.HandleFunc("/sim/v1/", s.serveControl)
+	s.mux.HandleFunc("/{$}", s.serveHome)
+}
+
+// code returns the result code to send for c, after Config.Codes.
+func (s *Sim) code(c string) string {
+	if v, ok := s.cfg.Codes[c]; ok && v != "" {
+		return v
+	}
+	return c
+}
+
+// timeHeader formats t for the Response-Time and Request-Time headers.
+func (s *Sim) timeHeader(t time.Time) string {
+	switch s.cfg.TimeHeaderFormat {
+	case "":
+		return t.In(s.cfg.Location).Format(time.RFC3339)
+	case "epochms":
+		return fmt.Sprint(t.UnixMilli())
+	default:
+		return t.In(s.cfg.Location).Format(s.cfg.TimeHeaderFormat)
+	}
+}
+
+func (s *Sim) tokenValidity(wallet string) TokenValidity {
+	v, ok := s.cfg.TokenValidity[wallet]
+	if !ok {
+		v = s.cfg.DefaultTokenValidity
+	}
+	setDefault(&v.AccessToken, 30*24*time.Hour)
+	setDefault(&v.RefreshToken, 180*24*time.Hour)
+	return v
+}
+
+// Settle waits until every event that is due has been processed and every
+// notification delivery in flight has finished (including resends that
+// became due meanwhile). Tests call it after an API call to see its
+// notifications in the delivery log.
+func (s *Sim) Settle(ctx context.Context) error {
+	for {
+		s.runDue()
+		s.waitInflight()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !s.hasDue() {
+			return nil
+		}
+	}
+}
+
+// Advance moves the clock forward by d, processes everything that became
+// due in time order (expiries, order closes, notification attempts and
+// their resends) and waits for the deliveries to finish. It returns the new
+// time. A 24-hour advance runs a whole resend schedule.
+func (s *Sim) Advance(d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, fmt.Errorf("advance by %s: duration must not be negative", d)
+	}
+	target := s.clock.add(d)
+	s.poke()
+	err := s.Settle(context.Background())
+	return target, err
+}
