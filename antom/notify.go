@@ -317,6 +317,9 @@ func (n *Notification) check() error {
 		if p.PaymentID == "" {
 			return errors.New("paymentId is missing")
 		}
+		if p.PaymentAmount.Currency == "" {
+			return errors.New("paymentAmount is missing")
+		}
 	case KindRefund:
 		f := n.Refund
 		if err := checkResult(f.Result); err != nil {
@@ -324,6 +327,9 @@ func (n *Notification) check() error {
 		}
 		if f.RefundRequestID == "" && f.RefundID == "" {
 			return errors.New("refundRequestId and refundId are missing")
+		}
+		if f.RefundAmount.Currency == "" {
+			return errors.New("refundAmount is missing")
 		}
 		switch f.RefundStatus {
 		case RefundStatusSuccess, RefundStatusFail:

@@ -321,3 +321,14 @@ func TestParseRequestTime(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNotification_RequiresAmount(t *testing.T) {
+	for _, body := range []string{
+		`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"0","resultStatus":"F"},"paymentRequestId":"0","paymentId":"0"}`,
+		`{"notifyType":"REFUND_RESULT","result":{"resultCode":"0","resultStatus":"S"},"refundId":"r","refundStatus":"SUCCESS"}`,
+	} {
+		if _, err := antom.ParseNotification([]byte(body)); !errors.Is(err, antom.ErrMalformedBody) {
+			t.Errorf("ParseNotification(%s): err=%v, want ErrMalformedBody", body, err)
+		}
+	}
+}
