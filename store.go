@@ -61,9 +61,11 @@ type Reader interface {
 // Tx changes the store inside one transaction (see Store.WithTx). A Tx is
 // not safe for concurrent use and is invalid once WithTx returns.
 //
-// Create methods validate the object (EINVALID), assign its ID (and its
-// CreatedAt unless set), set Version to 1, and return ECONFLICT when a unique
-// field (authState, paymentRequestId, idempotency key, ...) is taken.
+// Create methods validate the object (EINVALID), which must be in its
+// lifecycle's first status (an empty Status is set to it); assign its ID,
+// UpdatedAt, and CreatedAt unless set; set Version to 1; and return
+// ECONFLICT when a unique field (authState, paymentRequestId, idempotency
+// key, ...) is taken. Times are stored in UTC with microsecond precision.
 //
 // Update methods are compare-and-set on Version: they write every mutable
 // field, increment Version and set UpdatedAt, and return ENOTFOUND if the
