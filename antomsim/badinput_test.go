@@ -27,8 +27,8 @@ func TestBadInput(t *testing.T) {
 	const ct = "application/json; charset=UTF-8"
 	for _, tc := range []struct {
 		name, method, path, clientID, contentType, body string
-		unsigned                                         bool
-		code                                             string
+		unsigned                                        bool
+		code                                            string
 	}{
 		{"BadSignature", "POST", payPath, "SANDBOX_TEST", ct, good, true, antom.CodeInvalidSignature},
 		{"UnknownClient", "POST", payPath, "SANDBOX_OTHER", ct, good, false, antom.CodeClientInvalid},

@@ -181,8 +181,8 @@ func consultReq(wallet, state string) *antom.ConsultRequest {
 func payReq(id, token, wallet string, amt antom.Amount) *antom.PayRequest {
 	return &antom.PayRequest{ProductCode: antom.ProductCodeAgreementPay, PaymentRequestID: id, PaymentAmount: amt,
 		PaymentMethod: antom.PaymentMethod{PaymentMethodType: wallet, PaymentMethodID: token},
-		Order: antom.Order{ReferenceOrderID: "order-" + id, OrderDescription: "Test order", OrderAmount: amt},
-		Env:   &antom.Env{TerminalType: antom.TerminalTypeWeb}}
+		Order:         antom.Order{ReferenceOrderID: "order-" + id, OrderDescription: "Test order", OrderAmount: amt},
+		Env:           &antom.Env{TerminalType: antom.TerminalTypeWeb}}
 }
 
 // link runs consult, approve and applyToken and returns the access token.
