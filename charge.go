@@ -66,12 +66,17 @@ type Charge struct {
 	ExpiresAt     time.Time `json:"expiresAt"`              // paymentExpiryTime sent to Antom
 	NextInquiryAt time.Time `json:"nextInquiryAt,omitzero"` // zero when no inquiry is due
 	InquiryCount  int       `json:"inquiryCount"`           // inquiries made so far
-	SettledBy     string    `json:"settledBy,omitempty"`    // a SettledBy* value once final
-	RefundedValue int64     `json:"refundedValue"`          // sum of successful refunds, in Amount's minor units
-	CreatedAt     time.Time `json:"createdAt"`
-	UpdatedAt     time.Time `json:"updatedAt"`
-	SettledAt     time.Time `json:"settledAt,omitzero"`
-	Version       int64     `json:"-"`
+	// CancelRequestedAt is when a cancel was asked for (by an operator, or
+	// because the payment was still unknown after the order closed). From
+	// then on only the cancel's answer settles the charge: a payment that
+	// succeeded meanwhile is refunded by Antom and ends CANCELLED.
+	CancelRequestedAt time.Time `json:"cancelRequestedAt,omitzero"`
+	SettledBy         string    `json:"settledBy,omitempty"` // a SettledBy* value once final
+	RefundedValue     int64     `json:"refundedValue"`       // sum of successful refunds, in Amount's minor units
+	CreatedAt         time.Time `json:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt"`
+	SettledAt         time.Time `json:"settledAt,omitzero"`
+	Version           int64     `json:"-"`
 }
 
 // Validate returns EINVALID if a required field is missing or malformed.

@@ -110,7 +110,10 @@ func (t *tx) CreateAuthorization(ctx context.Context, a *autodebit.Authorization
 		return err
 	}
 	now := t.s.nowUTC()
-	id := autodebit.NewID(autodebit.AuthorizationIDPrefix)
+	id, err := assignID(a.ID, autodebit.AuthorizationIDPrefix, "Authorization")
+	if err != nil {
+		return err
+	}
 	createdAt := a.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = now

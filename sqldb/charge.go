@@ -12,14 +12,14 @@ import (
 
 const chargeColumns = `id, token_id, customer_id, wallet, currency, amount, description, status, payment_request_id,
 	payment_id, result_code, result_message, idempotency_key, request_hash, expires_at, next_inquiry_at, inquiry_count,
-	settled_by, refunded_value, created_at, updated_at, settled_at, version`
+	cancel_requested_at, settled_by, refunded_value, created_at, updated_at, settled_at, version`
 
 func scanCharge(row scanner) (*autodebit.Charge, error) {
 	var c autodebit.Charge
 	if err := row.Scan(&c.ID, &c.TokenID, &c.CustomerID, &c.Wallet, &c.Amount.Currency, &c.Amount.Value,
 		&c.Description, &c.Status, &c.PaymentRequestID, &c.PaymentID, &c.ResultCode, &c.ResultMessage,
 		stringScanner{&c.IdempotencyKey}, &c.RequestHash, timeScanner{&c.ExpiresAt}, timeScanner{&c.NextInquiryAt},
-		&c.InquiryCount, &c.SettledBy, &c.RefundedValue, timeScanner{&c.CreatedAt}, timeScanner{&c.UpdatedAt},
+		&c.InquiryCount, timeScanner{&c.CancelRequestedAt}, &c.SettledBy, &c.RefundedValue, timeScanner{&c.CreatedAt}, timeScanner{&c.UpdatedAt},
 		timeScanner{&c.SettledAt}, &c.Version); err != nil {
 		return nil, err
 	}
@@ -123,14 +123,17 @@ func (t *tx) CreateCharge(ctx context.Context, c *autodebit.Charge) error {
 		return autodebit.Errorf(autodebit.EINVALID, "A new charge cannot be settled or refunded.")
 	}
 	now := t.s.nowUTC()
-	id := autodebit.NewID(autodebit.ChargeIDPrefix)
+	id, err := assignID(c.ID, autodebit.ChargeIDPrefix, "Charge")
+	if err != nil {
+		return err
+	}
 	createdAt := c.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = now
 	}
 	d := t.s.dialect
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO charges (`+chargeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', 0, $18, $19, NULL, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, '', 0, $18, $19, NULL, 1)`,
 		id, c.TokenID, c.CustomerID, c.Wallet, c.Amount.Currency, c.Amount.Value, c.Description, string(c.Status),
 		c.PaymentRequestID, c.PaymentID, c.ResultCode, c.ResultMessage, nullString(c.IdempotencyKey), c.RequestHash,
 		d.time(c.ExpiresAt), d.time(c.NextInquiryAt), c.InquiryCount, d.time(createdAt), d.time(now),
@@ -150,11 +153,11 @@ func (t *tx) UpdateCharge(ctx context.Context, c *autodebit.Charge) error {
 	d := t.s.dialect
 	args := []any{string(c.Status), c.PaymentID, c.ResultCode, c.ResultMessage, d.time(c.ExpiresAt),
 		d.time(c.NextInquiryAt), c.InquiryCount, c.SettledBy, c.RefundedValue, d.time(c.SettledAt), d.time(now),
-		c.ID, c.Version}
+		c.ID, c.Version, d.time(c.CancelRequestedAt)}
 	guard, args := statusIn(args, sources(autodebit.ChargeStatuses(), autodebit.ChargeStatus.CanTransition, c.Status))
 	res, err := t.q.ExecContext(ctx, `UPDATE charges SET status = $1, payment_id = $2, result_code = $3,
 		result_message = $4, expires_at = $5, next_inquiry_at = $6, inquiry_count = $7, settled_by = $8,
-		refunded_value = $9, settled_at = $10, updated_at = $11, version = version + 1
+		refunded_value = $9, settled_at = $10, updated_at = $11, cancel_requested_at = $14, version = version + 1
 		WHERE id = $12 AND version = $13 AND `+guard, args...)
 	if err != nil {
 		return fmt.Errorf("update charge %s: %w", c.ID, err)

@@ -38,7 +38,10 @@ func (t *tx) AppendEvent(ctx context.Context, e *autodebit.Event) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	id := autodebit.NewID(autodebit.EventIDPrefix)
+	id, err := assignID(e.ID, autodebit.EventIDPrefix, "Event")
+	if err != nil {
+		return err
+	}
 	createdAt := e.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = t.s.nowUTC()

@@ -115,7 +115,10 @@ func (t *tx) CreateRefund(ctx context.Context, rf *autodebit.Refund) error {
 		return err
 	}
 	now := t.s.nowUTC()
-	id := autodebit.NewID(autodebit.RefundIDPrefix)
+	id, err := assignID(rf.ID, autodebit.RefundIDPrefix, "Refund")
+	if err != nil {
+		return err
+	}
 	createdAt := rf.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = now

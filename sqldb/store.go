@@ -217,3 +217,16 @@ func sources[S ~string](all []S, can func(from, to S) bool, to S) []string {
 	}
 	return out
 }
+
+// assignID returns id, or a new ID with prefix when id is empty. A caller
+// may choose an object's ID up front (to record events against it before
+// the object is stored); it must carry the object's prefix.
+func assignID(id, prefix, noun string) (string, error) {
+	if id == "" {
+		return autodebit.NewID(prefix), nil
+	}
+	if !strings.HasPrefix(id, prefix) || !autodebit.IsRequestID(id) {
+		return "", autodebit.Errorf(autodebit.EINVALID, "%s ID %q must start with %q and be 1 to 64 letters, digits, _ or -.", noun, id, prefix)
+	}
+	return id, nil
+}

@@ -115,7 +115,10 @@ func (t *tx) CreateToken(ctx context.Context, tok *autodebit.Token) error {
 		return err
 	}
 	now := t.s.nowUTC()
-	id := autodebit.NewID(autodebit.TokenIDPrefix)
+	id, err := assignID(tok.ID, autodebit.TokenIDPrefix, "Token")
+	if err != nil {
+		return err
+	}
 	createdAt := tok.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = now

@@ -64,6 +64,7 @@ CREATE TABLE charges (
 	expires_at         timestamptz,
 	next_inquiry_at    timestamptz,
 	inquiry_count      integer NOT NULL,
+	cancel_requested_at timestamptz,
 	settled_by         text NOT NULL CHECK (settled_by IN ('', 'pay', 'notification', 'inquiry', 'cancel')),
 	refunded_value     bigint NOT NULL CHECK (refunded_value >= 0 AND refunded_value <= amount),
 	created_at         timestamptz NOT NULL,

@@ -65,6 +65,7 @@ CREATE TABLE charges (
 	expires_at         TEXT,
 	next_inquiry_at    TEXT,
 	inquiry_count      INTEGER NOT NULL,
+	cancel_requested_at TEXT,
 	settled_by         TEXT NOT NULL CHECK (settled_by IN ('', 'pay', 'notification', 'inquiry', 'cancel')),
 	refunded_value     INTEGER NOT NULL CHECK (refunded_value >= 0 AND refunded_value <= amount),
 	created_at         TEXT NOT NULL,

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
+	"github.com/autodebit/autodebit/jobs"
+	"github.com/autodebit/autodebit/postgres"
+	"github.com/autodebit/autodebit/sqldb"
+	"github.com/autodebit/autodebit/sqlite"
+)
+
+func init() { commands = append(commands, newServeCommand) }
+
+// ServeConfig is the configuration of `autodebit serve`.
+type ServeConfig struct {
+	Addr           string // listen address; default 127.0.0.1:8080
+	PublicURL      string // base URL Antom uses for notifications; default http://Addr
+	DB             string // sqlite:PATH (default sqlite:autodebit.db) or a postgres:// URL
+	AntomURL       string // Antom gateway; empty starts the simulator in-process
+	ClientID       string
+	PrivateKey     string // merchant private key: base64 or @FILE
+	AntomPublicKey string // base64 or @FILE
+	APIKey         string // operator key; generated and kept beside a SQLite database when empty
+	TokenKey       string // base64 32 bytes; generated beside a SQLite database when empty
+	LogFormat      string // text or json
+	LogLevel       string // debug, info, warn, error
+	NotifySkew     time.Duration
+}
+
+// DefaultServeConfig returns the defaults of every flag.
+func DefaultServeConfig() ServeConfig {
+	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info", NotifySkew: 0}
+}
+
+func newServeCommand() *cobra.Command {
+	cfg := DefaultServeConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the engine: REST API, Antom notification endpoints, console and jobs",
+		Long: `serve runs the autodebit engine. With no Antom settings (--antom-url) it starts
+the Antom simulator in-process, wires keys both ways and says so: the whole
+flow then works on this machine. Every flag can also be set with an
+environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := &Main{Config: cfg, Stdout: cmd.OutOrStdout()}
+			if err := m.Run(cmd.Context()); err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			return m.Close(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
+	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which Antom reaches this engine (default http://ADDR)")
+	f.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or a postgres:// URL")
+	f.StringVar(&cfg.AntomURL, "antom-url", cfg.AntomURL, "Antom gateway URL, e.g. https://open-sea-global.alipay.com (empty: run the simulator in-process)")
+	f.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "Antom client ID")
+	f.StringVar(&cfg.PrivateKey, "private-key", cfg.PrivateKey, "merchant private key: one-line base64 PKCS#8, or @FILE")
+	f.StringVar(&cfg.AntomPublicKey, "antom-public-key", cfg.AntomPublicKey, "Antom public key: one-line base64, or @FILE")
+	f.StringVar(&cfg.APIKey, "api-key", cfg.APIKey, "operator API key (default: generated and kept beside a SQLite database)")
+	f.StringVar(&cfg.TokenKey, "token-key", cfg.TokenKey, "32-byte key, base64, encrypting tokens at rest (default: generated beside a SQLite database)")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this from now (0: accept any)")
+	return cmd
+}
+
+// Main runs the engine. End-to-end tests run it on 127.0.0.1:0 against a
+// temporary directory: set Config, call Run, read URL, then Close.
+type Main struct {
+	Config ServeConfig
+	// Stdout receives the start-up banner. Nil means io.Discard.
+	Stdout io.Writer
+
+	// URL is the engine's base URL once Run has returned.
+	URL string
+	// APIKey is the operator key in use once Run has returned.
+	APIKey string
+	// Sim is the in-process simulator, when one was started.
+	Sim *antomsim.Sim
+	// SimURL is its base URL.
+	SimURL string
+	// Engine is the running engine.
+	Engine *engine.Engine
+	// Store is the open store.
+	Store *sqldb.Store
+
+	log            *slog.Logger
+	antomPublicKey *rsa.PublicKey
+	runner         *jobs.Runner
+	srv            *http.Server
+	simSrv         *http.Server
+	serveErr       chan error
+}
+
+// Run opens the store, starts the simulator if needed, the jobs and the
+// HTTP server, and returns once the server is listening.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close(context.Background())
+		}
+	}()
+	c := &m.Config
+	out := m.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	if m.log, err = newLogger(os.Stderr, c.LogFormat, c.LogLevel); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", c.Addr, err)
+	}
+	m.URL = "http://" + ln.Addr().String()
+	publicURL := strings.TrimRight(c.PublicURL, "/")
+	if publicURL == "" {
+		publicURL = m.URL
+	}
+
+	sqlitePath, isSQLite := strings.CutPrefix(c.DB, "sqlite:")
+	if !isSQLite && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		ln.Close()
+		return fmt.Errorf("--db %q: want sqlite:PATH or a postgres:// URL", c.DB)
+	}
+
+	tokenKey, err := m.secret("token-key", c.TokenKey, sqlitePath, isSQLite, true)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	apiKeyRaw, err := m.secret("api-key", c.APIKey, sqlitePath, isSQLite, false)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m.APIKey = string(apiKeyRaw)
+
+	// The store needs the job runner's insert function and the runner needs
+	// the store's River driver: bind the function late.
+	storeCfg := sqldb.Config{TokenKey: tokenKey, EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
+		return m.runner.Enqueue(ctx, tx, js)
+	}}
+	if isSQLite {
+		m.Store, err = sqlite.Open(ctx, sqlitePath, storeCfg)
+	} else {
+		m.Store, err = postgres.Open(ctx, c.DB, storeCfg)
+	}
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log}); err != nil {
+		ln.Close()
+		return err
+	}
+
+	client, err := m.antomClient(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log}); err != nil {
+		ln.Close()
+		return err
+	}
+	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxSkew: c.NotifySkew}
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := m.runner.Start(context.WithoutCancel(ctx), m.Engine); err != nil {
+		ln.Close()
+		return err
+	}
+	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+	m.serveErr = make(chan error, 1)
+	go func() { m.serveErr <- m.srv.Serve(ln) }()
+
+	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, m.APIKey, redactDB(c.DB))
+	if m.Sim != nil {
+		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
+	} else {
+		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
+	}
+	fmt.Fprintf(out, "  notifications:   %s/antom/notify/{authorization,payment,refund}\n", publicURL)
+	m.log.Info("engine started", "url", m.URL, "publicUrl", publicURL, "simulator", m.Sim != nil)
+	return nil
+}
+
+// antomClient builds the Antom client: against the configured gateway, or
+// against an in-process simulator with a fresh key pair wired both ways.
+func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
+	c := &m.Config
+	var priv *rsa.PrivateKey
+	cfg := antom.Config{ObserveFunc: engine.Observe}
+	if c.AntomURL == "" {
+		if c.ClientID != "" || c.PrivateKey != "" || c.AntomPublicKey != "" {
+			return nil, errors.New("--client-id, --private-key and --antom-public-key need --antom-url; without it the simulator runs in-process")
+		}
+		kp, err := antom.GenerateKeyPair()
+		if err != nil {
+			return nil, err
+		}
+		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, Logger: m.log.With("component", "antomsim")})
+		if err != nil {
+			return nil, fmt.Errorf("start simulator: %w", err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			sim.Close()
+			return nil, fmt.Errorf("simulator listener: %w", err)
+		}
+		m.Sim, m.SimURL = sim, "http://"+ln.Addr().String()
+		m.simSrv = &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+		go m.simSrv.Serve(ln)
+		cfg.BaseURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = m.SimURL, sim.ClientID(), kp.PrivateKey, sim.AntomPublicKey()
+		m.antomPublicKey = sim.AntomPublicKey()
+		return antom.NewClient(cfg)
+	}
+	if c.ClientID == "" || c.PrivateKey == "" || c.AntomPublicKey == "" {
+		return nil, errors.New("--antom-url needs --client-id, --private-key and --antom-public-key")
+	}
+	privText, err := readKeyArg("private-key", c.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	if priv, err = antom.ParsePrivateKey("--private-key (merchant private key)", privText); err != nil {
+		return nil, err
+	}
+	pubText, err := readKeyArg("antom-public-key", c.AntomPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := antom.ParsePublicKey("--antom-public-key (Antom public key)", pubText)
+	if err != nil {
+		return nil, err
+	}
+	m.antomPublicKey = pub
+	cfg.BaseURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = c.AntomURL, c.ClientID, priv, pub
+	client, err := antom.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--antom-url: %w", err)
+	}
+	return client, nil
+}
+
+// secret returns a key flag's value; when it is empty and the database is
+// SQLite, it reads or creates a 0600 file beside the database. tokenKey
+// secrets are 32 random bytes, base64; API keys are URL-safe text.
+func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]byte, error) {
+	decode := func(s string) ([]byte, error) {
+		s = strings.TrimSpace(s)
+		if !binary {
+			if len(s) < 16 {
+				return nil, fmt.Errorf("--%s must be at least 16 characters", flag)
+			}
+			return []byte(s), nil
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("--%s must be 32 bytes in base64 (e.g. from `openssl rand -base64 32`)", flag)
+		}
+		return b, nil
+	}
+	if value != "" {
+		text, err := readKeyArg(flag, value)
+		if err != nil {
+			return nil, err
+		}
+		return decode(text)
+	}
+	if !isSQLite {
+		return nil, fmt.Errorf("--%s is required with PostgreSQL", flag)
+	}
+	path := sqlitePath + "." + flag
+	if b, err := os.ReadFile(path); err == nil {
+		return decode(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	text := base64.StdEncoding.EncodeToString(raw)
+	if !binary {
+		text = "adk_" + base64.RawURLEncoding.EncodeToString(raw)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("--%s: write %s: %w", flag, path, err)
+	}
+	m.log.Info("generated a key; keep the file safe", "flag", flag, "file", path)
+	return decode(text)
+}
+
+// Close stops the server, the jobs and the simulator and closes the store.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.srv != nil {
+		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	if m.runner != nil && m.Engine != nil {
+		errs = append(errs, m.runner.Stop(ctx))
+	}
+	if m.simSrv != nil {
+		errs = append(errs, m.simSrv.Shutdown(ctx))
+	}
+	if m.Sim != nil {
+		errs = append(errs, m.Sim.Close())
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// redactDB hides a password in a database URL.
+func redactDB(db string) string {
+	if i := strings.Index(db, "://"); i >= 0 {
+		if at := strings.Index(db[i+3:], "@"); at >= 0 {
+			if colon := strings.Index(db[i+3:i+3+at], ":"); colon >= 0 {
+				return db[:i+3+colon+1] + "****" + db[i+3+at:]
+			}
+		}
+	}
+	return db
+}

@@ -1,0 +1,391 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// authCodeLifetime is how long Antom accepts an authCode in applyToken.
+const authCodeLifetime = time.Minute
+
+// applyTokenBackoff resends applyToken fast: the authCode dies in a minute.
+var applyTokenBackoff = antom.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.2}
+
+// QRImagePath returns the path at which the engine serves an
+// authorization's QR code as a PNG image.
+func QRImagePath(authorizationID string) string {
+	return "/qr/" + authorizationID + ".png"
+}
+
+// CreateAuthorization starts a linking attempt: it calls consult with a
+// fresh authState and returns the PENDING authorization with the QR code to
+// show. The authorization expires after autodebit.AuthorizationTTL without an
+// authCode.
+//
+// Returns EINVALID for an unknown wallet or a bad customer ID, EDECLINED
+// when Antom refuses (the authorization is stored FAILED with Antom's code)
+// and EUNAVAILABLE when Antom cannot be reached.
+func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet string) (*autodebit.Authorization, error) {
+	if _, ok := antom.LookupWallet(wallet); !ok {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Wallet %q is not a Scan to Link wallet; use one of %s.", wallet, walletList())
+	}
+	now := e.now()
+	a := &autodebit.Authorization{
+		ID:         autodebit.NewID(autodebit.AuthorizationIDPrefix),
+		CustomerID: customerID,
+		Wallet:     wallet,
+		Status:     autodebit.AuthorizationPending,
+		AuthState:  autodebit.NewAuthState(),
+		ExpiresAt:  now.Add(autodebit.AuthorizationTTL),
+		CreatedAt:  now,
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	actx, aud := e.withAudit(ctx, a.ID)
+	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
+	resp, err := e.antom.Consult(cctx, &antom.ConsultRequest{
+		CustomerBelongsTo: wallet,
+		AuthRedirectURL:   e.cfg.AuthRedirectURL,
+		Scopes:            []string{antom.ScopeAgreementPay},
+		AuthState:         a.AuthState,
+		TerminalType:      antom.TerminalTypeWeb,
+		Env:               &antom.Env{TerminalType: antom.TerminalTypeWeb},
+		AuthNotifyURL:     e.notify.authorization,
+	})
+	cancel()
+
+	var result error
+	switch {
+	case err != nil:
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "CONSULT_UNAVAILABLE", err.Error()
+		result = unavailable(antom.APIConsult, err)
+	case !resp.Result.Succeeded():
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, resp.Result.ResultCode, resp.Result.ResultMessage
+		result = autodebit.Errorf(autodebit.EDECLINED, "Antom refused the authorization: %s (%s).", resp.Result.ResultMessage, resp.Result.ResultCode)
+	case resp.AuthCodeForm.Text() == "":
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "NO_QR_CODE", "consult succeeded without a TEXT code"
+		result = autodebit.Errorf(autodebit.EUNAVAILABLE, "Antom returned no QR code; try again.")
+	default:
+		a.QRText = resp.AuthCodeForm.Text()
+		a.QRImageURL = e.cfg.PublicURL + QRImagePath(a.ID)
+	}
+	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		if err := tx.CreateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("create authorization: %w", err)
+		}
+		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			return err
+		}
+		if a.Status != autodebit.AuthorizationPending {
+			return appendEvents(ctx, tx, stateEvent(a.ID, "FAILED: "+a.FailureCode, now))
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result != nil {
+		return nil, result
+	}
+	e.log.Info("authorization created", "authorization", a.ID, "customer", a.CustomerID, "wallet", a.Wallet)
+	return a, nil
+}
+
+func walletList() string {
+	var s string
+	for i, w := range antom.Wallets() {
+		if i > 0 {
+			s += ", "
+		}
+		s += w.Code
+	}
+	return s
+}
+
+// handleAuthCode records AUTHCODE_CREATED: the authorization becomes
+// AUTHORIZED and applyToken is queued in the same transaction.
+func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) error {
+	an := n.Authorization
+	now := e.now()
+	var authID string
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		a, err := tx.FindAuthorizationByAuthStateForUpdate(ctx, an.AuthState)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("AUTHCODE_CREATED for an unknown authState; acknowledged and ignored", "authState", an.AuthState)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		authID = a.ID
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode),
+			Type:       antom.AuthCodeCreated,
+			ObjectID:   a.ID,
+			Body:       MaskBody(n.Body),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(a.ID, n, now)); err != nil {
+			return err
+		}
+		if a.Status != autodebit.AuthorizationPending {
+			e.log.Warn("AUTHCODE_CREATED for an authorization that is not PENDING; ignored", "authorization", a.ID, "status", a.Status)
+			return nil
+		}
+		a.Status, a.AuthCode, a.AuthorizedAt = autodebit.AuthorizationAuthorized, an.AuthCode, now
+		if err := tx.UpdateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("authorize %s: %w", a.ID, err)
+		}
+		if err := appendEvents(ctx, tx, stateEvent(a.ID, "AUTHORIZED", now)); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
+	})
+	if err == nil && authID != "" {
+		e.log.Info("authCode received", "authorization", authID)
+	}
+	return err
+}
+
+// applyToken exchanges an AUTHORIZED authorization's authCode for a token,
+// resending the same request on no answer or U until the authCode's minute
+// is over.
+func (e *Engine) applyToken(ctx context.Context, authID string) error {
+	a, err := e.store.FindAuthorizationByID(ctx, authID)
+	if err != nil {
+		return err
+	}
+	if a.Status != autodebit.AuthorizationAuthorized {
+		return nil // already done, or failed/expired meanwhile
+	}
+	deadline := a.AuthorizedAt.Add(authCodeLifetime)
+	if !e.now().Before(deadline) {
+		return e.failAuthorization(ctx, a.ID, nil, "AUTH_CODE_EXPIRED", "the authCode's one-minute window passed before applyToken succeeded")
+	}
+	actx, aud := e.withAudit(ctx, a.ID)
+	cctx, cancel := context.WithDeadline(actx, deadline)
+	defer cancel()
+	req := &antom.ApplyTokenRequest{GrantType: antom.GrantTypeAuthorizationCode, CustomerBelongsTo: a.Wallet, AuthCode: a.AuthCode}
+	resp, err := antom.Retry(cctx, applyTokenBackoff, func(ctx context.Context) (*antom.ApplyTokenResponse, error) {
+		return e.antom.ApplyToken(ctx, req)
+	})
+	switch {
+	case err == nil && resp.Result.Succeeded():
+		return e.activate(ctx, a.ID, resp, aud)
+	case err == nil && resp.Result.Failed():
+		return e.failAuthorization(ctx, a.ID, aud, resp.Result.ResultCode, resp.Result.ResultMessage)
+	case ctx.Err() != nil:
+		// Shutting down: let the job run again.
+		e.flushAudit(ctx, aud)
+		return ctx.Err()
+	default:
+		// The minute is over without a final answer. The authCode is dead.
+		msg := "no final applyToken answer within the authCode's minute"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return e.failAuthorization(ctx, a.ID, aud, "APPLY_TOKEN_TIMEOUT", msg)
+	}
+}
+
+// activate stores the token and makes the authorization ACTIVE.
+func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyTokenResponse, aud *audit) error {
+	now := e.now()
+	var since time.Duration
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		a, err := tx.FindAuthorizationForUpdate(ctx, authID)
+		if err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			return err
+		}
+		if a.Status != autodebit.AuthorizationAuthorized {
+			return nil
+		}
+		t := &autodebit.Token{
+			ID:                    autodebit.NewID(autodebit.TokenIDPrefix),
+			CustomerID:            a.CustomerID,
+			Wallet:                a.Wallet,
+			AuthorizationID:       a.ID,
+			Status:                autodebit.TokenActive,
+			AccessToken:           resp.AccessToken,
+			RefreshToken:          resp.RefreshToken,
+			AccessTokenExpiresAt:  resp.AccessTokenExpiryTime.Time,
+			RefreshTokenExpiresAt: resp.RefreshTokenExpiryTime.Time,
+			UserLoginID:           resp.UserLoginID,
+			CreatedAt:             now,
+		}
+		if err := tx.CreateToken(ctx, t); err != nil {
+			return fmt.Errorf("create token for %s: %w", a.ID, err)
+		}
+		a.Status, a.TokenID, a.AuthCode = autodebit.AuthorizationActive, t.ID, ""
+		if err := tx.UpdateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("activate %s: %w", a.ID, err)
+		}
+		since = now.Sub(a.AuthorizedAt)
+		return appendEvents(ctx, tx, stateEvent(a.ID, "ACTIVE: token "+t.ID, now), stateEvent(t.ID, "ACTIVE", now))
+	})
+	if err == nil && since > 0 {
+		e.m.TokenIssued(since)
+		e.log.Info("token stored", "authorization", authID, "sinceAuthCode", since)
+	}
+	return err
+}
+
+// failAuthorization moves an authorization that is not final to FAILED.
+func (e *Engine) failAuthorization(ctx context.Context, authID string, aud *audit, code, msg string) error {
+	now := e.now()
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		a, err := tx.FindAuthorizationForUpdate(ctx, authID)
+		if err != nil {
+			return err
+		}
+		if aud != nil {
+			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+				return err
+			}
+		}
+		if a.Status.Final() {
+			return nil
+		}
+		a.Status, a.FailureCode, a.FailureMessage, a.AuthCode = autodebit.AuthorizationFailed, code, msg, ""
+		if err := tx.UpdateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("fail %s: %w", a.ID, err)
+		}
+		return appendEvents(ctx, tx, stateEvent(a.ID, "FAILED: "+code, now))
+	})
+	if err == nil {
+		e.log.Warn("authorization failed", "authorization", authID, "code", code, "message", msg)
+	}
+	return err
+}
+
+// expireAuthorization ends an authorization still PENDING at its expiry:
+// Antom sends no failure notice, so 15 minutes of silence means failure.
+func (e *Engine) expireAuthorization(ctx context.Context, authID string) error {
+	now := e.now()
+	var wait time.Duration
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		a, err := tx.FindAuthorizationForUpdate(ctx, authID)
+		if err != nil {
+			return err
+		}
+		if a.Status != autodebit.AuthorizationPending {
+			return nil
+		}
+		if now.Before(a.ExpiresAt) {
+			wait = a.ExpiresAt.Sub(now)
+			return nil
+		}
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationExpired, "EXPIRED", "no authCode within 15 minutes"
+		if err := tx.UpdateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("expire %s: %w", a.ID, err)
+		}
+		return appendEvents(ctx, tx, stateEvent(a.ID, "EXPIRED", now))
+	})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &RetryError{Delay: wait, Err: errors.New("authorization not expired yet")}
+	}
+	return nil
+}
+
+// handleTokenCanceled ends the token a TOKEN_CANCELED notification names.
+func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification) error {
+	an := n.Authorization
+	now := e.now()
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		t, err := tx.FindTokenByAccessTokenForUpdate(ctx, an.AccessToken)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("TOKEN_CANCELED for an unknown token; acknowledged and ignored", "accessToken", autodebit.MaskSecret(an.AccessToken))
+			return nil
+		} else if err != nil {
+			return err
+		}
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID),
+			Type:       antom.TokenCanceled,
+			ObjectID:   t.ID,
+			Body:       MaskBody(n.Body),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(t.ID, n, now)); err != nil {
+			return err
+		}
+		if t.Status != autodebit.TokenActive {
+			return nil
+		}
+		reason := an.Reason
+		if reason == "" {
+			reason = "TOKEN_CANCELED notification"
+		}
+		t.Status, t.RevokeReason, t.RevokePending, t.RevokedAt = autodebit.TokenRevoked, reason, false, now
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return fmt.Errorf("revoke %s: %w", t.ID, err)
+		}
+		e.log.Info("token canceled by notification", "token", t.ID)
+		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED: "+reason, now))
+	})
+}
+
+// notifyEvent records a received notification in an object's trail.
+func notifyEvent(objectID string, n *antom.Notification, at time.Time) *autodebit.Event {
+	ev := &autodebit.Event{
+		ObjectID:  objectID,
+		Kind:      "notify." + n.Kind,
+		Direction: autodebit.EventIn,
+		Request:   MaskBody(n.Body),
+		Response:  string(antom.AckBody),
+		CreatedAt: at,
+	}
+	switch {
+	case n.Authorization != nil:
+		ev.ResultStatus, ev.ResultCode = n.Authorization.Result.ResultStatus, n.Authorization.Result.ResultCode
+	case n.Payment != nil:
+		ev.ResultStatus, ev.ResultCode = n.Payment.Result.ResultStatus, n.Payment.Result.ResultCode
+	case n.Refund != nil:
+		ev.ResultStatus, ev.ResultCode = n.Refund.Result.ResultStatus, n.Refund.Result.ResultCode
+	}
+	return ev
+}
+
+// HandleNotification applies a verified notification. A nil error means its
+// effect is committed (or it needed none) and the caller may acknowledge it;
+// redeliveries are recognised and change nothing.
+func (e *Engine) HandleNotification(ctx context.Context, n *antom.Notification) error {
+	var err error
+	switch {
+	case n.Authorization != nil:
+		switch n.Authorization.AuthorizationNotifyType {
+		case antom.AuthCodeCreated:
+			err = e.handleAuthCode(ctx, n)
+		case antom.TokenCanceled:
+			err = e.handleTokenCanceled(ctx, n)
+		default:
+			// TOKEN_CREATED belongs to other products; acknowledge it.
+			e.log.Info("authorization notification ignored", "type", n.Authorization.AuthorizationNotifyType)
+		}
+	case n.Payment != nil:
+		err = e.handlePaymentNotification(ctx, n)
+	case n.Refund != nil:
+		err = e.handleRefundNotification(ctx, n)
+	default:
+		err = fmt.Errorf("engine: notification of unknown kind %q", n.Kind)
+	}
+	e.m.NotificationReceived(n.Kind, err == nil)
+	return err
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+)
+
+// Job arguments. Each Kind is stable: it is stored with queued jobs.
+// Handlers are idempotent: a job may run more than once (after a crash, or
+// when two processes race) and each checks the state before acting.
+
+// ApplyTokenArgs exchanges an authorization's authCode for a token.
+type ApplyTokenArgs struct {
+	AuthorizationID string `json:"authorizationId"`
+}
+
+// ExpireAuthorizationArgs expires an authorization that got no authCode in time.
+type ExpireAuthorizationArgs struct {
+	AuthorizationID string `json:"authorizationId"`
+}
+
+// InquireChargeArgs settles a charge still INIT: inquiry, then cancel after close.
+type InquireChargeArgs struct {
+	ChargeID string `json:"chargeId"`
+}
+
+// InquireRefundArgs settles a refund still PROCESSING.
+type InquireRefundArgs struct {
+	RefundID string `json:"refundId"`
+}
+
+// RevokeTokenArgs revokes a token at Antom until Antom confirms.
+type RevokeTokenArgs struct {
+	TokenID string `json:"tokenId"`
+}
+
+func (ApplyTokenArgs) Kind() string          { return "apply_token" }
+func (ExpireAuthorizationArgs) Kind() string { return "expire_authorization" }
+func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
+func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
+func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
+
+// QueueUrgent is the queue of the applyToken job, which races Antom's
+// one-minute authCode window; everything else uses the default queue.
+const QueueUrgent = "urgent"
+
+// RetryError asks the job runner to run the job again after Delay. Handlers
+// return it when Antom gave no final answer yet and the job should try again.
+type RetryError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Work runs one job by its arguments. The jobs package calls it from River's
+// workers; tests call it directly.
+func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
+	switch a := args.(type) {
+	case ApplyTokenArgs:
+		return e.applyToken(ctx, a.AuthorizationID)
+	case ExpireAuthorizationArgs:
+		return e.expireAuthorization(ctx, a.AuthorizationID)
+	case InquireChargeArgs:
+		return e.inquireCharge(ctx, a.ChargeID)
+	case InquireRefundArgs:
+		return e.inquireRefund(ctx, a.RefundID)
+	case RevokeTokenArgs:
+		return e.revokeToken(ctx, a.TokenID)
+	}
+	return fmt.Errorf("engine: unknown job %T", args)
+}

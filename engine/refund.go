@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// refundInquiryDelay is the wait between inquiries of a PROCESSING refund.
+const refundInquiryDelay = 10 * time.Second
+
+// RefundInput is what a merchant asks to refund.
+type RefundInput struct {
+	ChargeID string
+	Amount   autodebit.Amount
+	Reason   string
+	// IdempotencyKey makes the request safe to repeat, per charge.
+	IdempotencyKey string
+}
+
+func (in RefundInput) hash() string {
+	sum := sha256.Sum256([]byte(in.ChargeID + "\x00" + in.Amount.Currency + "\x00" + strconv.FormatInt(in.Amount.Value, 10) + "\x00" + in.Reason))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateRefund refunds all or part of a successful charge. The refund is
+// stored PROCESSING with a fresh refundRequestId (with its inquiry job in
+// the same transaction), then sent; wallets answer refunds at once, and an
+// unknown outcome is settled by notifyRefund or the inquiry job.
+//
+// Returns EINVALID for a bad amount, a currency other than the charge's, or
+// more than is left to refund; ENOTFOUND for an unknown charge; ECONFLICT
+// for a charge that is not SUCCESS or an Idempotency-Key reused with other
+// parameters.
+func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.Refund, error) {
+	if err := in.Amount.Validate(); err != nil {
+		return nil, err
+	}
+	if err := antom.CheckAmount(antom.Amount{Currency: in.Amount.Currency, Value: in.Amount.Value}); err != nil {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Amount: %v.", err)
+	}
+	if len(in.Reason) > 256 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Reason must be at most 256 characters.")
+	}
+	if len(in.IdempotencyKey) > 255 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be at most 255 characters.")
+	}
+	hash := in.hash()
+	if in.IdempotencyKey != "" {
+		if r, err := e.refundForKey(ctx, in.ChargeID, in.IdempotencyKey, hash); r != nil || err != nil {
+			return r, err
+		}
+	}
+	now := e.now()
+	r := &autodebit.Refund{
+		ID:              autodebit.NewID(autodebit.RefundIDPrefix),
+		ChargeID:        in.ChargeID,
+		Amount:          in.Amount,
+		Reason:          in.Reason,
+		Status:          autodebit.RefundProcessing,
+		RefundRequestID: autodebit.NewRefundRequestID(),
+		IdempotencyKey:  in.IdempotencyKey,
+		RequestHash:     hash,
+		CreatedAt:       now,
+	}
+	var paymentID string
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		c, err := tx.FindChargeForUpdate(ctx, in.ChargeID)
+		if err != nil {
+			return err
+		}
+		if c.Status != autodebit.ChargeSuccess {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is %s; only a SUCCESS charge can be refunded.", c.ID, c.Status)
+		}
+		if in.Amount.Currency != c.Amount.Currency {
+			return autodebit.Errorf(autodebit.EINVALID, "Refund currency %s differs from the charge's %s.", in.Amount.Currency, c.Amount.Currency)
+		}
+		if c.PaymentID == "" {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s has no Antom paymentId yet; try again shortly.", c.ID)
+		}
+		open, _, err := tx.FindRefunds(ctx, autodebit.RefundFilter{ChargeID: c.ID, Status: autodebit.RefundProcessing})
+		if err != nil {
+			return err
+		}
+		left := c.Amount.Value - c.RefundedValue
+		for _, o := range open {
+			left -= o.Amount.Value
+		}
+		if in.Amount.Value > left {
+			return autodebit.Errorf(autodebit.EINVALID, "Refund of %s is more than the %s left to refund on charge %s.",
+				antom.FormatAmount(antom.Amount{Currency: in.Amount.Currency, Value: in.Amount.Value}),
+				antom.FormatAmount(antom.Amount{Currency: c.Amount.Currency, Value: max(left, 0)}), c.ID)
+		}
+		paymentID = c.PaymentID
+		if err := tx.CreateRefund(ctx, r); err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, stateEvent(c.ID, "REFUND requested: "+r.ID, now), stateEvent(r.ID, "PROCESSING", now)); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: InquireRefundArgs{RefundID: r.ID}, ScheduledAt: now.Add(refundInquiryDelay)})
+	})
+	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
+		if r, err := e.refundForKey(ctx, in.ChargeID, in.IdempotencyKey, hash); r != nil || err != nil {
+			return r, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	defer cancel()
+	if err := e.sendRefund(cctx, r, paymentID); err != nil {
+		return nil, err
+	}
+	return e.store.FindRefundByID(ctx, r.ID)
+}
+
+func (e *Engine) refundForKey(ctx context.Context, chargeID, key, hash string) (*autodebit.Refund, error) {
+	r, err := e.store.FindRefundByIdempotencyKey(ctx, chargeID, key)
+	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if r.RequestHash != hash {
+		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for refund %s with different parameters.", key, r.ID)
+	}
+	return r, nil
+}
+
+// sendRefund sends (or resends) a refund and settles it on a final answer.
+func (e *Engine) sendRefund(ctx context.Context, r *autodebit.Refund, paymentID string) error {
+	actx, aud := e.withAudit(ctx, r.ID)
+	req := &antom.RefundRequest{
+		RefundRequestID: r.RefundRequestID,
+		PaymentID:       paymentID,
+		RefundAmount:    antom.Amount{Currency: r.Amount.Currency, Value: r.Amount.Value},
+		RefundReason:    r.Reason,
+		RefundNotifyURL: e.notify.refund,
+	}
+	resp, err := antom.Retry(actx, payBackoff, func(ctx context.Context) (*antom.RefundResponse, error) {
+		return e.antom.Refund(ctx, req)
+	})
+	switch {
+	case err == nil && resp.Result.Succeeded():
+		return e.settleRefund(ctx, r.ID, aud, autodebit.RefundSettlement{Status: autodebit.RefundSuccess,
+			ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage, RefundID: resp.RefundID})
+	case err == nil && resp.Result.Failed():
+		return e.settleRefund(ctx, r.ID, aud, autodebit.RefundSettlement{Status: autodebit.RefundFail,
+			ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage, RefundID: resp.RefundID})
+	default:
+		e.flushAudit(ctx, aud)
+		return nil
+	}
+}
+
+// settleRefund settles a PROCESSING refund; a refund already final is left alone.
+func (e *Engine) settleRefund(ctx context.Context, id string, aud *audit, s autodebit.RefundSettlement) error {
+	if s.SettledAt.IsZero() {
+		s.SettledAt = e.now()
+	}
+	s.ResultMessage = truncate(s.ResultMessage, 256)
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		if aud != nil {
+			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+				return err
+			}
+		}
+		won, err := tx.SettleRefund(ctx, id, s)
+		if err != nil || !won {
+			return err
+		}
+		e.log.Info("refund settled", "refund", id, "status", s.Status, "code", s.ResultCode)
+		return appendEvents(ctx, tx, stateEvent(id, fmt.Sprintf("%s: %s", s.Status, s.ResultCode), s.SettledAt))
+	})
+}
+
+// inquireRefund is the job that settles a refund still PROCESSING.
+func (e *Engine) inquireRefund(ctx context.Context, id string) error {
+	r, err := e.store.FindRefundByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		return nil
+	}
+	actx, aud := e.withAudit(ctx, r.ID)
+	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
+	defer cancel()
+	resp, err := e.antom.InquiryRefund(cctx, &antom.InquiryRefundRequest{RefundRequestID: r.RefundRequestID})
+	switch {
+	case err == nil && resp.Result.Succeeded() && resp.RefundStatus == antom.RefundStatusSuccess:
+		return e.settleRefund(ctx, r.ID, aud, autodebit.RefundSettlement{Status: autodebit.RefundSuccess, ResultCode: antom.CodeSuccess, RefundID: resp.RefundID})
+	case err == nil && resp.Result.Succeeded() && resp.RefundStatus == antom.RefundStatusFail:
+		return e.settleRefund(ctx, r.ID, aud, autodebit.RefundSettlement{Status: autodebit.RefundFail, ResultCode: antom.RefundStatusFail, RefundID: resp.RefundID})
+	case err == nil && resp.Result.ResultCode == antom.CodeRefundNotExist:
+		// The refund never reached Antom: send it again, same refundRequestId.
+		e.flushAudit(ctx, aud)
+		c, err := e.store.FindChargeByID(ctx, r.ChargeID)
+		if err != nil {
+			return err
+		}
+		if err := e.sendRefund(cctx, r, c.PaymentID); err != nil {
+			return err
+		}
+	default:
+		e.flushAudit(ctx, aud)
+	}
+	if cur, err := e.store.FindRefundByID(ctx, id); err != nil || cur.Status.Final() {
+		return err
+	}
+	return &RetryError{Delay: refundInquiryDelay, Err: errors.New("refund not final yet")}
+}
+
+// handleRefundNotification settles a refund from notifyRefund.
+func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notification) error {
+	f := n.Refund
+	now := e.now()
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		r, err := tx.FindRefundByRefundRequestIDForUpdate(ctx, f.RefundRequestID)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("notifyRefund for an unknown refundRequestId; acknowledged and ignored", "refundRequestId", f.RefundRequestID)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus),
+			Type:       f.NotifyType,
+			ObjectID:   r.ID,
+			Body:       MaskBody(n.Body),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(r.ID, n, now)); err != nil {
+			return err
+		}
+		if r.Status.Final() {
+			return nil
+		}
+		if f.RefundAmount.Currency != r.Amount.Currency || f.RefundAmount.Value != r.Amount.Value {
+			e.log.Error("notifyRefund amount differs from the refund; not settled", "refund", r.ID)
+			return nil
+		}
+		s := autodebit.RefundSettlement{ResultCode: f.Result.ResultCode, ResultMessage: f.Result.ResultMessage, RefundID: f.RefundID, SettledAt: now}
+		switch f.RefundStatus {
+		case antom.RefundStatusSuccess:
+			s.Status = autodebit.RefundSuccess
+		case antom.RefundStatusFail:
+			s.Status = autodebit.RefundFail
+		default:
+			return nil
+		}
+		won, err := tx.SettleRefund(ctx, r.ID, s)
+		if err != nil || !won {
+			return err
+		}
+		return appendEvents(ctx, tx, stateEvent(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+	})
+}

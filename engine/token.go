@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// revokeRetryDelay is the wait before a revoke that got no final answer is
+// sent again.
+const revokeRetryDelay = 30 * time.Second
+
+// RevokeToken ends a token: it is marked RevokePending at once (so it can no
+// longer be charged) and revoked at Antom, now and, until Antom confirms, by
+// a retrying job. Revoking a REVOKED token returns it unchanged.
+//
+// Returns ENOTFOUND for an unknown token and ECONFLICT for an EXPIRED one.
+func (e *Engine) RevokeToken(ctx context.Context, id string) (*autodebit.Token, error) {
+	now := e.now()
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		t, err := tx.FindTokenForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.Status == autodebit.TokenRevoked || t.RevokePending:
+			return nil
+		case t.Status != autodebit.TokenActive:
+			return autodebit.Errorf(autodebit.ECONFLICT, "Token %s is %s and cannot be revoked.", t.ID, t.Status)
+		}
+		t.RevokePending = true
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return fmt.Errorf("mark %s for revoke: %w", t.ID, err)
+		}
+		if err := appendEvents(ctx, tx, stateEvent(t.ID, "REVOKE requested", now)); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Try at once; the job is the backstop.
+	if err := e.revokeToken(ctx, id); err != nil {
+		var re *RetryError
+		if !errors.As(err, &re) {
+			e.log.Warn("revoke failed; the job will retry", "token", id, "err", err)
+		}
+	}
+	return e.store.FindTokenByID(ctx, id)
+}
+
+// revokeToken calls revoke for a token marked RevokePending and records the
+// outcome.
+func (e *Engine) revokeToken(ctx context.Context, id string) error {
+	t, err := e.store.FindTokenByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.Status != autodebit.TokenActive || !t.RevokePending {
+		return nil
+	}
+	actx, aud := e.withAudit(ctx, t.ID)
+	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
+	defer cancel()
+	resp, err := antom.Retry(cctx, antom.Backoff{MaxAttempts: 3}, func(ctx context.Context) (*antom.RevokeResponse, error) {
+		return e.antom.Revoke(ctx, &antom.RevokeRequest{AccessToken: t.AccessToken})
+	})
+	switch {
+	case err == nil && (resp.Result.Succeeded() || resp.Result.ResultCode == antom.CodeInvalidAccessToken):
+		// INVALID_ACCESS_TOKEN: Antom no longer knows the token; it is dead either way.
+		return e.endToken(ctx, t.ID, aud, autodebit.TokenRevoked, "revoked by the merchant")
+	case err == nil && resp.Result.Failed():
+		// Antom refused: the token stays unchargeable (RevokePending) and
+		// needs a person; retrying the same request would not help.
+		e.flushAudit(ctx, aud)
+		e.log.Error("revoke refused by Antom; token left pending revoke", "token", t.ID, "code", resp.Result.ResultCode, "message", resp.Result.ResultMessage)
+		return nil
+	default:
+		e.flushAudit(ctx, aud)
+		if err == nil {
+			err = fmt.Errorf("revoke answered %s", resp.Result)
+		}
+		return &RetryError{Delay: revokeRetryDelay, Err: err}
+	}
+}
+
+// endToken moves an ACTIVE token to a final status.
+func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status autodebit.TokenStatus, reason string) error {
+	now := e.now()
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		t, err := tx.FindTokenForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if aud != nil {
+			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+				return err
+			}
+		}
+		if t.Status != autodebit.TokenActive {
+			return nil
+		}
+		t.Status, t.RevokeReason, t.RevokePending = status, reason, false
+		if status == autodebit.TokenRevoked {
+			t.RevokedAt = now
+		}
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return fmt.Errorf("end token %s: %w", t.ID, err)
+		}
+		e.log.Info("token ended", "token", t.ID, "status", status, "reason", reason)
+		return appendEvents(ctx, tx, stateEvent(t.ID, string(status)+": "+reason, now))
+	})
+}

@@ -1,0 +1,443 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/engine"
+)
+
+// Amount is money on the API: value is a string of minor units, as in Antom.
+type Amount struct {
+	Currency string `json:"currency"`
+	Value    string `json:"value"`
+}
+
+func toAmount(a autodebit.Amount) Amount {
+	return Amount{Currency: a.Currency, Value: strconv.FormatInt(a.Value, 10)}
+}
+
+// domain parses an API amount, naming the field in errors.
+func (a *Amount) domain(field string) (autodebit.Amount, error) {
+	if a == nil {
+		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q is required.", field)
+	}
+	if a.Currency == "" {
+		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q is required.", field+".currency")
+	}
+	v, err := antom.ParseMinorUnits(a.Value)
+	if err != nil {
+		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q must be a string of minor units such as \"1500\": %v.", field+".value", err)
+	}
+	return autodebit.Amount{Currency: a.Currency, Value: v}, nil
+}
+
+// UnmarshalJSON accepts only a string value, as Antom does.
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Currency json.RawMessage `json:"currency"`
+		Value    json.RawMessage `json:"value"`
+	}
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}: %v.", err)
+	}
+	if len(raw.Value) > 0 && raw.Value[0] != '"' {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.value\" must be a string of minor units such as \"1500\", not %s.", raw.Value)
+	}
+	if len(raw.Currency) > 0 && raw.Currency[0] != '"' {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.currency\" must be a string such as \"PHP\".")
+	}
+	if len(raw.Value) > 0 {
+		json.Unmarshal(raw.Value, &a.Value)
+	}
+	if len(raw.Currency) > 0 {
+		json.Unmarshal(raw.Currency, &a.Currency)
+	}
+	return nil
+}
+
+// QR is the code the buyer scans.
+type QR struct {
+	Text     string `json:"text"`
+	ImageURL string `json:"imageUrl"`
+}
+
+// Authorization is a linking attempt as the API shows it.
+type Authorization struct {
+	ID             string     `json:"id"`
+	CustomerID     string     `json:"customerId"`
+	Wallet         string     `json:"wallet"`
+	Status         string     `json:"status"`
+	QR             *QR        `json:"qr,omitempty"`
+	TokenID        string     `json:"tokenId,omitempty"`
+	FailureCode    string     `json:"failureCode,omitempty"`
+	FailureMessage string     `json:"failureMessage,omitempty"`
+	ExpiresAt      time.Time  `json:"expiresAt"`
+	AuthorizedAt   *time.Time `json:"authorizedAt,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	UpdatedAt      time.Time  `json:"updatedAt"`
+}
+
+func toAuthorization(a *autodebit.Authorization) Authorization {
+	out := Authorization{
+		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID,
+		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: a.ExpiresAt,
+		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+	if a.QRText != "" {
+		out.QR = &QR{Text: a.QRText, ImageURL: a.QRImageURL}
+	}
+	return out
+}
+
+// Token is a payment token as the API shows it: never the access token.
+type Token struct {
+	ID                   string     `json:"id"`
+	CustomerID           string     `json:"customerId"`
+	Wallet               string     `json:"wallet"`
+	AuthorizationID      string     `json:"authorizationId"`
+	Status               string     `json:"status"`
+	UserLoginID          string     `json:"userLoginId"`
+	AccessTokenExpiresAt *time.Time `json:"accessTokenExpiresAt,omitempty"`
+	RevokePending        bool       `json:"revokePending"`
+	RevokeReason         string     `json:"revokeReason,omitempty"`
+	RevokedAt            *time.Time `json:"revokedAt,omitempty"`
+	CreatedAt            time.Time  `json:"createdAt"`
+	UpdatedAt            time.Time  `json:"updatedAt"`
+}
+
+func toToken(t *autodebit.Token) Token {
+	return Token{
+		ID: t.ID, CustomerID: t.CustomerID, Wallet: t.Wallet, AuthorizationID: t.AuthorizationID, Status: string(t.Status),
+		UserLoginID: t.UserLoginID, AccessTokenExpiresAt: timePtr(t.AccessTokenExpiresAt), RevokePending: t.RevokePending,
+		RevokeReason: t.RevokeReason, RevokedAt: timePtr(t.RevokedAt), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+}
+
+// Charge is a charge as the API shows it.
+type Charge struct {
+	ID                string     `json:"id"`
+	TokenID           string     `json:"tokenId"`
+	CustomerID        string     `json:"customerId"`
+	Wallet            string     `json:"wallet"`
+	Amount            Amount     `json:"amount"`
+	Description       string     `json:"description,omitempty"`
+	Status            string     `json:"status"`
+	PaymentRequestID  string     `json:"paymentRequestId"`
+	PaymentID         string     `json:"paymentId,omitempty"`
+	ResultCode        string     `json:"resultCode,omitempty"`
+	ResultMessage     string     `json:"resultMessage,omitempty"`
+	SettledBy         string     `json:"settledBy,omitempty"`
+	RefundedAmount    Amount     `json:"refundedAmount"`
+	ExpiresAt         time.Time  `json:"expiresAt"`
+	NextInquiryAt     *time.Time `json:"nextInquiryAt,omitempty"`
+	InquiryCount      int        `json:"inquiryCount"`
+	CancelRequestedAt *time.Time `json:"cancelRequestedAt,omitempty"`
+	CreatedAt         time.Time  `json:"createdAt"`
+	UpdatedAt         time.Time  `json:"updatedAt"`
+	SettledAt         *time.Time `json:"settledAt,omitempty"`
+}
+
+func toCharge(c *autodebit.Charge) Charge {
+	out := Charge{
+		ID: c.ID, TokenID: c.TokenID, CustomerID: c.CustomerID, Wallet: c.Wallet, Amount: toAmount(c.Amount),
+		Description: c.Description, Status: string(c.Status), PaymentRequestID: c.PaymentRequestID, PaymentID: c.PaymentID,
+		ResultCode: c.ResultCode, ResultMessage: c.ResultMessage, SettledBy: c.SettledBy,
+		RefundedAmount: toAmount(autodebit.Amount{Currency: c.Amount.Currency, Value: c.RefundedValue}),
+		ExpiresAt:      c.ExpiresAt, InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SettledAt: timePtr(c.SettledAt),
+	}
+	if !c.Status.Final() {
+		out.NextInquiryAt = timePtr(c.NextInquiryAt)
+	}
+	return out
+}
+
+// Refund is a refund as the API shows it.
+type Refund struct {
+	ID              string     `json:"id"`
+	ChargeID        string     `json:"chargeId"`
+	Amount          Amount     `json:"amount"`
+	Reason          string     `json:"reason,omitempty"`
+	Status          string     `json:"status"`
+	RefundRequestID string     `json:"refundRequestId"`
+	RefundID        string     `json:"refundId,omitempty"`
+	ResultCode      string     `json:"resultCode,omitempty"`
+	ResultMessage   string     `json:"resultMessage,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	SettledAt       *time.Time `json:"settledAt,omitempty"`
+}
+
+func toRefund(r *autodebit.Refund) Refund {
+	return Refund{
+		ID: r.ID, ChargeID: r.ChargeID, Amount: toAmount(r.Amount), Reason: r.Reason, Status: string(r.Status),
+		RefundRequestID: r.RefundRequestID, RefundID: r.RefundID, ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SettledAt: timePtr(r.SettledAt),
+	}
+}
+
+// List is one page of a list.
+type List[T any] struct {
+	Data  []T `json:"data"`
+	Total int `json:"total"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func listOf[D any, T any](items []*D, total int, conv func(*D) T) List[T] {
+	out := List[T]{Data: make([]T, 0, len(items)), Total: total}
+	for _, it := range items {
+		out.Data = append(out.Data, conv(it))
+	}
+	return out
+}
+
+// --- handlers ---
+
+type createAuthorizationRequest struct {
+	CustomerID string `json:"customerId"`
+	Wallet     string `json:"wallet"`
+}
+
+func (s *Server) createAuthorization(w http.ResponseWriter, r *http.Request) error {
+	var req createAuthorizationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.CustomerID == "" {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"customerId\" is required.")
+	}
+	if req.Wallet == "" {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"wallet\" is required.")
+	}
+	a, err := s.engine.CreateAuthorization(r.Context(), req.CustomerID, req.Wallet)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toAuthorization(a))
+}
+
+func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.store.FindAuthorizationByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toAuthorization(a))
+}
+
+func (s *Server) listAuthorizations(w http.ResponseWriter, r *http.Request) error {
+	q := query{r: r}
+	f := autodebit.AuthorizationFilter{
+		Status: autodebit.AuthorizationStatus(q.str("status")), CustomerID: q.str("customerId"), Wallet: q.str("wallet"),
+		CreatedAfter: q.time("createdAfter"), CreatedBefore: q.time("createdBefore"), Limit: q.limit(), Offset: q.int("offset"),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		q.fail("status", "is not an authorization status")
+	}
+	if q.err != nil {
+		return q.err
+	}
+	items, total, err := s.store.FindAuthorizations(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, listOf(items, total, toAuthorization))
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	q := query{r: r}
+	f := autodebit.TokenFilter{
+		Status: autodebit.TokenStatus(q.str("status")), CustomerID: q.str("customerId"), Wallet: q.str("wallet"),
+		CreatedAfter: q.time("createdAfter"), CreatedBefore: q.time("createdBefore"), Limit: q.limit(), Offset: q.int("offset"),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		q.fail("status", "is not a token status")
+	}
+	if q.err != nil {
+		return q.err
+	}
+	items, total, err := s.store.FindTokens(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, listOf(items, total, toToken))
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.store.FindTokenByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toToken(t))
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.engine.RevokeToken(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toToken(t))
+}
+
+type createChargeRequest struct {
+	TokenID     string  `json:"tokenId"`
+	Amount      *Amount `json:"amount"`
+	Description string  `json:"description"`
+}
+
+func (s *Server) createCharge(w http.ResponseWriter, r *http.Request) error {
+	var req createChargeRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.TokenID == "" {
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"tokenId\" is required.")
+	}
+	amount, err := req.Amount.domain("amount")
+	if err != nil {
+		return err
+	}
+	c, err := s.engine.CreateCharge(r.Context(), engine.ChargeInput{
+		TokenID: req.TokenID, Amount: amount, Description: req.Description, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toCharge(c))
+}
+
+func (s *Server) getCharge(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.FindChargeByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toCharge(c))
+}
+
+func (s *Server) listCharges(w http.ResponseWriter, r *http.Request) error {
+	q := query{r: r}
+	f := autodebit.ChargeFilter{
+		Status: autodebit.ChargeStatus(q.str("status")), TokenID: q.str("tokenId"), CustomerID: q.str("customerId"),
+		Wallet: q.str("wallet"), CreatedAfter: q.time("createdAfter"), CreatedBefore: q.time("createdBefore"),
+		Limit: q.limit(), Offset: q.int("offset"),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		q.fail("status", "is not a charge status (INIT, SUCCESS, FAIL, CANCELLED)")
+	}
+	if q.err != nil {
+		return q.err
+	}
+	items, total, err := s.store.FindCharges(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, listOf(items, total, toCharge))
+}
+
+func (s *Server) cancelCharge(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.engine.CancelCharge(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toCharge(c))
+}
+
+type createRefundRequest struct {
+	Amount *Amount `json:"amount"`
+	Reason string  `json:"reason"`
+}
+
+func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
+	var req createRefundRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	amount, err := req.Amount.domain("amount")
+	if err != nil {
+		return err
+	}
+	rf, err := s.engine.CreateRefund(r.Context(), engine.RefundInput{
+		ChargeID: r.PathValue("id"), Amount: amount, Reason: req.Reason, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toRefund(rf))
+}
+
+func (s *Server) listChargeRefunds(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.store.FindChargeByID(r.Context(), id); err != nil {
+		return err
+	}
+	items, total, err := s.store.FindRefunds(r.Context(), autodebit.RefundFilter{ChargeID: id})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, listOf(items, total, toRefund))
+}
+
+func (s *Server) getRefund(w http.ResponseWriter, r *http.Request) error {
+	rf, err := s.store.FindRefundByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toRefund(rf))
+}
+
+// events serves the audit trail of the object named in the path; the
+// object must exist.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	var err error
+	switch {
+	case hasPrefix(id, autodebit.ChargeIDPrefix):
+		_, err = s.store.FindChargeByID(ctx, id)
+	case hasPrefix(id, autodebit.AuthorizationIDPrefix):
+		_, err = s.store.FindAuthorizationByID(ctx, id)
+	case hasPrefix(id, autodebit.TokenIDPrefix):
+		_, err = s.store.FindTokenByID(ctx, id)
+	case hasPrefix(id, autodebit.RefundIDPrefix):
+		_, err = s.store.FindRefundByID(ctx, id)
+	default:
+		err = autodebit.Errorf(autodebit.ENOTFOUND, "No object %q.", id)
+	}
+	if err != nil {
+		return err
+	}
+	evs, err := s.store.FindEvents(ctx, id)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []*autodebit.Event{}
+	}
+	return writeJSON(w, http.StatusOK, List[*autodebit.Event]{Data: evs, Total: len(evs)})
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.store.FindBacklog(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"openCharges":              b.OpenCharges,
+		"oldestOpenChargeAt":       timePtr(b.OldestOpenChargeAt),
+		"nextInquiryAt":            timePtr(b.NextInquiryAt),
+		"processingRefunds":        b.ProcessingRefunds,
+		"oldestProcessingRefundAt": timePtr(b.OldestProcessingRefundAt),
+	})
+}

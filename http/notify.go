@@ -1,0 +1,72 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	qrcode "github.com/skip2/go-qrcode"
+)
+
+// notify returns the receiver of one kind of Antom notification. It
+// verifies the signature, applies the notification and only then writes the
+// acknowledgement Antom expects. A rejected notification gets a 4xx with the
+// reason and changes nothing; a failure to store gets a 5xx so that Antom
+// resends it.
+func (s *Server) notify(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n, err := s.cfg.Verifier.Verify(r)
+		if err == nil && n.Kind != kind {
+			err = &antom.NotificationError{Reason: "a " + n.Kind + " notification sent to the " + kind + " endpoint", Err: antom.ErrUnknownNotify}
+		}
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, antom.ErrBadSignature) || errors.Is(err, antom.ErrMissingSignature) || errors.Is(err, antom.ErrWrongClientID) {
+				status = http.StatusUnauthorized
+			} else if errors.Is(err, antom.ErrBodyTooLarge) {
+				status = http.StatusRequestEntityTooLarge
+			}
+			s.log.Warn("notification rejected", "kind", kind, "remote", r.RemoteAddr, "err", err)
+			s.engine.NotificationRejected(kind)
+			var body errorResponse
+			body.Error.Code, body.Error.Message = "rejected", err.Error()
+			writeJSON(w, status, body)
+			return
+		}
+		if err := s.engine.HandleNotification(r.Context(), n); err != nil {
+			s.log.Error("notification not applied; Antom will resend it", "kind", kind, "err", err)
+			var body errorResponse
+			body.Error.Code, body.Error.Message = autodebit.EINTERNAL, "Internal error."
+			writeJSON(w, http.StatusInternalServerError, body)
+			return
+		}
+		antom.WriteAck(w)
+	}
+}
+
+// qrImage serves an authorization's QR code as a PNG. The authorization ID
+// is unguessable and the image shows only what the buyer scans anyway, so
+// it needs no API key (the console and the buyer's page load it).
+func (s *Server) qrImage(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".png")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	a, err := s.store.FindAuthorizationByID(r.Context(), id)
+	if err != nil || a.QRText == "" {
+		http.NotFound(w, r)
+		return
+	}
+	png, err := qrcode.Encode(a.QRText, qrcode.Medium, 320)
+	if err != nil {
+		s.log.Error("render QR code", "authorization", id, "err", err)
+		http.Error(w, "cannot render QR code", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=900")
+	w.Write(png)
+}

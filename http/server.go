@@ -1,0 +1,210 @@
+// Package http serves autodebit over HTTP: the merchant REST API under /v1,
+// Antom's notification endpoints under /antom/notify, QR code images, the
+// health check and metrics.
+package http
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/engine"
+)
+
+// MaxBodyBytes bounds the body of a REST API request.
+const MaxBodyBytes = 64 << 10
+
+// Config configures a Server.
+type Config struct {
+	// Engine runs the flows. Required.
+	Engine *engine.Engine
+	// Verifier checks Antom's notifications. Required.
+	Verifier *antom.NotificationVerifier
+	// APIKey is the operator key every /v1 request must present as
+	// "Authorization: Bearer <APIKey>". Required.
+	APIKey string
+	// Logger receives request logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics is served at /metrics when set.
+	Metrics http.Handler
+	// Extra, when set, serves every path the server does not (the console).
+	Extra http.Handler
+}
+
+// Server is the engine's HTTP handler. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	engine *engine.Engine
+	store  autodebit.Store
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// NewServer returns the handler.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Verifier == nil {
+		return nil, errors.New("http: Engine and Verifier are required")
+	}
+	if cfg.APIKey == "" {
+		return nil, errors.New("http: APIKey is required")
+	}
+	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		s.mux.Handle(pattern, s.authenticated(h))
+	}
+	api("POST /v1/authorizations", s.createAuthorization)
+	api("GET /v1/authorizations", s.listAuthorizations)
+	api("GET /v1/authorizations/{id}", s.getAuthorization)
+	api("GET /v1/authorizations/{id}/events", s.events)
+	api("GET /v1/tokens", s.listTokens)
+	api("GET /v1/tokens/{id}", s.getToken)
+	api("DELETE /v1/tokens/{id}", s.revokeToken)
+	api("GET /v1/tokens/{id}/events", s.events)
+	api("POST /v1/charges", s.createCharge)
+	api("GET /v1/charges", s.listCharges)
+	api("GET /v1/charges/{id}", s.getCharge)
+	api("GET /v1/charges/{id}/events", s.events)
+	api("POST /v1/charges/{id}/cancel", s.cancelCharge)
+	api("POST /v1/charges/{id}/refunds", s.createRefund)
+	api("GET /v1/charges/{id}/refunds", s.listChargeRefunds)
+	api("GET /v1/refunds/{id}", s.getRefund)
+	api("GET /v1/refunds/{id}/events", s.events)
+	api("GET /v1/health", s.health)
+	api("/v1/", func(w http.ResponseWriter, r *http.Request) error {
+		return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
+	})
+
+	s.mux.HandleFunc("POST "+engine.NotifyAuthorizationPath, s.notify(antom.KindAuthorization))
+	s.mux.HandleFunc("POST "+engine.NotifyPaymentPath, s.notify(antom.KindPayment))
+	s.mux.HandleFunc("POST "+engine.NotifyRefundPath, s.notify(antom.KindRefund))
+	s.mux.HandleFunc("GET /qr/{file}", s.qrImage)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	if s.cfg.Extra != nil {
+		s.mux.Handle("/", s.cfg.Extra)
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// authenticated checks the API key, bounds the body and turns a handler's
+// error into a JSON error response.
+func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	want := []byte(s.cfg.APIKey)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="autodebit"`)
+			s.writeError(w, r, autodebit.Errorf(autodebit.EUNAUTHORIZED, "Send the API key as \"Authorization: Bearer <api-key>\"."))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+		s.log.Debug("api request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
+	})
+}
+
+// errorResponse is the body of every error: a code and a sentence a person
+// can act on.
+type errorResponse struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+var statusByCode = map[string]int{
+	autodebit.EINVALID:      http.StatusBadRequest,
+	autodebit.ENOTFOUND:     http.StatusNotFound,
+	autodebit.ECONFLICT:     http.StatusConflict,
+	autodebit.EUNAUTHORIZED: http.StatusUnauthorized,
+	autodebit.EDECLINED:     http.StatusPaymentRequired,
+	autodebit.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	autodebit.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := autodebit.ErrorCode(err)
+	if code == autodebit.EINTERNAL {
+		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var body errorResponse
+	body.Error.Code, body.Error.Message = code, autodebit.ErrorMessage(err)
+	writeJSON(w, statusByCode[code], body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// decodeBody reads a JSON request body into v, refusing unknown fields,
+// trailing data and bodies over MaxBodyBytes, with an error naming the
+// problem.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return autodebit.Errorf(autodebit.EINVALID, "Request body is over %d bytes.", MaxBodyBytes)
+		case errors.As(err, &se):
+			return autodebit.Errorf(autodebit.EINVALID, "Request body is not valid JSON (at byte %d).", se.Offset)
+		case errors.As(err, &te):
+			return autodebit.Errorf(autodebit.EINVALID, "Field %q must be a %s.", te.Field, te.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return autodebit.Errorf(autodebit.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		case err.Error() == "EOF":
+			return autodebit.Errorf(autodebit.EINVALID, "Request body is empty; send a JSON object.")
+		default:
+			var ae *autodebit.Error
+			if errors.As(err, &ae) {
+				return ae
+			}
+			return autodebit.Errorf(autodebit.EINVALID, "Request body is not acceptable: %v.", err)
+		}
+	}
+	if dec.More() {
+		return autodebit.Errorf(autodebit.EINVALID, "Request body has data after the JSON object.")
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.FindBacklog(r.Context()); err != nil {
+		s.log.Error("health check failed", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}

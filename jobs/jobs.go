@@ -1,0 +1,162 @@
+// Package jobs runs the engine's durable background work on River. Jobs are
+// inserted in the same database transaction as the state change that needs
+// them (Runner.Enqueue is the store's EnqueueFunc), so both commit or
+// neither does. Several processes sharing one PostgreSQL database share the
+// work: River locks each job for one worker.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/engine"
+)
+
+// Config configures a Runner.
+type Config struct {
+	// Driver is River's driver for the store's database (riversqlite or
+	// riverdatabasesql). Required.
+	Driver riverdriver.Driver[*sql.Tx]
+	// Workers bounds the jobs run at once on the default queue. Zero means 20.
+	Workers int
+	// UrgentWorkers bounds the applyToken jobs run at once. Zero means 10.
+	UrgentWorkers int
+	// PollInterval is how often each queue looks for new jobs; with SQLite
+	// and database/sql River can only poll. It bounds the delay from an
+	// authCode notification to applyToken. Zero means 50ms.
+	PollInterval time.Duration
+	// Logger receives River's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Runner inserts and runs jobs. It is safe for concurrent use.
+type Runner struct {
+	client *river.Client[*sql.Tx]
+	engine atomic.Pointer[engine.Engine]
+	log    *slog.Logger
+}
+
+// New builds a Runner. Jobs can be enqueued at once; Start runs them.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Driver == nil {
+		return nil, errors.New("jobs: Driver is required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 20
+	}
+	if cfg.UrgentWorkers <= 0 {
+		cfg.UrgentWorkers = 10
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Runner{log: cfg.Logger}
+	workers := river.NewWorkers()
+	addWorker[engine.ApplyTokenArgs](workers, r)
+	addWorker[engine.ExpireAuthorizationArgs](workers, r)
+	addWorker[engine.InquireChargeArgs](workers, r)
+	addWorker[engine.InquireRefundArgs](workers, r)
+	addWorker[engine.RevokeTokenArgs](workers, r)
+	client, err := river.NewClient(cfg.Driver, &river.Config{
+		Logger:            cfg.Logger,
+		FetchCooldown:     cfg.PollInterval / 5,
+		FetchPollInterval: cfg.PollInterval,
+		JobTimeout:        2 * time.Minute,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},
+		},
+		Workers:     workers,
+		RetryPolicy: retryPolicy{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	r.client = client
+	return r, nil
+}
+
+// Enqueue inserts jobs in tx. It is the store's EnqueueFunc.
+func (r *Runner) Enqueue(ctx context.Context, tx *sql.Tx, jobs []autodebit.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		opts := &river.InsertOpts{Queue: j.Queue}
+		if !j.ScheduledAt.IsZero() {
+			opts.ScheduledAt = j.ScheduledAt
+		}
+		params[i] = river.InsertManyParams{Args: j.Args, InsertOpts: opts}
+	}
+	if _, err := r.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// Start runs jobs with e until ctx ends or Stop is called.
+func (r *Runner) Start(ctx context.Context, e *engine.Engine) error {
+	r.engine.Store(e)
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	return nil
+}
+
+// Stop waits for running jobs to finish, up to ctx's deadline, then cancels
+// them; a cancelled job runs again later (its work is idempotent).
+func (r *Runner) Stop(ctx context.Context) error {
+	if err := r.client.Stop(ctx); err != nil {
+		return r.client.StopAndCancel(context.Background())
+	}
+	return nil
+}
+
+// Client returns the River client, for queue statistics.
+func (r *Runner) Client() *river.Client[*sql.Tx] { return r.client }
+
+// addWorker registers the worker of one job kind: it hands the job to the
+// engine and turns a RetryError into a River snooze.
+func addWorker[T interface {
+	autodebit.JobArgs
+	river.JobArgs
+}](workers *river.Workers, r *Runner) {
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[T]) error {
+		e := r.engine.Load()
+		if e == nil {
+			return errors.New("jobs: runner not started")
+		}
+		err := e.Work(ctx, job.Args)
+		var re *engine.RetryError
+		if errors.As(err, &re) {
+			return river.JobSnooze(max(re.Delay, 10*time.Millisecond))
+		}
+		if err != nil {
+			r.log.Warn("job failed; River will retry it", "kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "err", err)
+		}
+		return err
+	}))
+}
+
+// retryPolicy retries failed jobs after 1s, 2s, 4s, … up to 5 minutes: the
+// engine's jobs are idempotent and usually fail on a brief outage.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Second << min(job.Attempt-1, 8)
+	return time.Now().Add(min(d, 5*time.Minute))
+}
