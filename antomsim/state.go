@@ -569,6 +569,9 @@ func (s *Sim) act(code string, approve bool, login string) (Authorization, error
 	if a == nil {
 		return Authorization{}, errorf(ErrNotFound, "QR code %q does not exist", code)
 	}
+	if a.Status == AuthPending && !now.Before(a.ExpiryTime) {
+		a.Status = AuthExpired // the expiry event may not have run yet
+	}
 	switch a.Status {
 	case AuthPending:
 	case AuthExpired:
