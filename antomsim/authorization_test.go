@@ -144,12 +144,29 @@ func TestApplyToken(t *testing.T) {
 			t.Fatalf("applyToken = %+v", r)
 		}
 	})
+	t.Run("ResendGetsSameToken", func(t *testing.T) {
+		// A resend of the same request (its answer was lost) must not
+		// burn the authorization: it gets the token already issued.
+		e := newEnv(t, nil)
+		a := approved(t, e)
+		first := apply(t, e, a.AuthCode)
+		second := apply(t, e, a.AuthCode)
+		if !second.Result.Succeeded() || second.AccessToken != first.AccessToken || second.RefreshToken != first.RefreshToken {
+			t.Fatalf("resent applyToken = %+v, want the token of %+v", second, first)
+		}
+		if truth := e.sim.Truth(); len(truth.Tokens) != 1 {
+			t.Fatalf("tokens issued = %d, want 1", len(truth.Tokens))
+		}
+	})
 	t.Run("UsedCode", func(t *testing.T) {
 		e := newEnv(t, nil)
 		a := approved(t, e)
-		apply(t, e, a.AuthCode)
+		tok := apply(t, e, a.AuthCode)
+		if r, err := e.client.Revoke(ctx, &antom.RevokeRequest{AccessToken: tok.AccessToken}); err != nil || !r.Result.Succeeded() {
+			t.Fatalf("revoke = %+v, %v", r, err)
+		}
 		if r := apply(t, e, a.AuthCode); r.Result.ResultCode != antom.CodeUsedCode || !r.Result.Failed() {
-			t.Fatalf("second applyToken = %+v", r.Result)
+			t.Fatalf("applyToken after the token was revoked = %+v", r.Result)
 		}
 	})
 	t.Run("ExpiredCode", func(t *testing.T) {

@@ -117,7 +117,7 @@ func (s *Sim) consult(req *antom.ConsultRequest, now time.Time, baseURL string) 
 	}
 	s.mu.Lock()
 	code := s.st.hexID(12)
-	a := &authorization{Authorization{
+	a := &authorization{Authorization: Authorization{
 		QRCode: code, QRURL: baseURL + "/qr/" + code, AuthState: req.AuthState, Wallet: req.CustomerBelongsTo,
 		Status: AuthPending, NotifyURL: notifyURL, CreateTime: now, ExpiryTime: now.Add(s.cfg.AuthorizationExpiry),
 	}}
@@ -149,6 +149,11 @@ func (s *Sim) applyToken(req *antom.ApplyTokenRequest, now time.Time) any {
 		switch {
 		case a == nil || a.Wallet != req.CustomerBelongsTo:
 			return s.fail(antom.CodeInvalidCode, "")
+		case a.AuthCodeUsed && a.issued != nil && a.issued.Status == TokenActive && now.Before(a.AuthCodeExpiryTime):
+			// A resend of the same request (its answer was lost): Antom's
+			// guide says to resend with the same parameters, so it must get
+			// the same token, not USED_CODE.
+			return s.tokenResponse(a.issued)
 		case a.AuthCodeUsed:
 			return s.fail(antom.CodeUsedCode, "")
 		case !now.Before(a.AuthCodeExpiryTime):
@@ -179,13 +184,21 @@ func (s *Sim) applyToken(req *antom.ApplyTokenRequest, now time.Time) any {
 	}
 	s.st.tokens[tk.AccessToken] = tk
 	s.st.tokenList = append(s.st.tokenList, tk)
+	if req.GrantType == antom.GrantTypeAuthorizationCode {
+		auth.issued = tk
+	}
+	return s.tokenResponse(tk)
+}
+
+// tokenResponse is the applyToken answer that issues tk.
+func (s *Sim) tokenResponse(tk *token) *antom.ApplyTokenResponse {
 	return &antom.ApplyTokenResponse{
 		Result:                 s.result(antom.CodeSuccess, ""),
 		AccessToken:            tk.AccessToken,
 		AccessTokenExpiryTime:  t(tk.AccessTokenExpiryTime),
 		RefreshToken:           tk.RefreshToken,
 		RefreshTokenExpiryTime: t(tk.RefreshTokenExpiryTime),
-		UserLoginID:            maskLogin(acct.UserLoginID),
+		UserLoginID:            maskLogin(tk.acct.UserLoginID),
 	}
 }
 

@@ -217,6 +217,9 @@ type account struct {
 
 type authorization struct {
 	Authorization
+	// issued is the token the authCode was exchanged for, so that a resend
+	// of the same applyToken request gets the same token.
+	issued *token
 }
 
 type token struct {
