@@ -166,12 +166,13 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 	if a.Status != autodebit.AuthorizationAuthorized {
 		return nil // already done, or failed/expired meanwhile
 	}
-	deadline := a.AuthorizedAt.Add(authCodeLifetime)
-	if !e.now().Before(deadline) {
+	deadline := a.AuthorizedAt.Add(e.cfg.AuthCodeWindow)
+	left := deadline.Sub(e.now())
+	if left <= 0 {
 		return e.failAuthorization(ctx, a.ID, nil, "AUTH_CODE_EXPIRED", "the authCode's one-minute window passed before applyToken succeeded")
 	}
 	actx, aud := e.withAudit(ctx, a.ID)
-	cctx, cancel := context.WithDeadline(actx, deadline)
+	cctx, cancel := context.WithTimeout(actx, left)
 	defer cancel()
 	req := &antom.ApplyTokenRequest{GrantType: antom.GrantTypeAuthorizationCode, CustomerBelongsTo: a.Wallet, AuthCode: a.AuthCode}
 	resp, err := antom.Retry(cctx, applyTokenBackoff, func(ctx context.Context) (*antom.ApplyTokenResponse, error) {

@@ -37,6 +37,20 @@ type Config struct {
 	PollInterval time.Duration
 	// Logger receives River's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// NowFunc, when set, is River's clock: when a scheduled or snoozed job
+	// falls due. Tests give it the simulator's clock so that advancing that
+	// clock runs the jobs due. Nil means the real time.
+	NowFunc func() time.Time
+}
+
+// stubClock is a rivertype.TimeGenerator over a NowFunc.
+type stubClock struct{ now func() time.Time }
+
+func (c stubClock) Now() time.Time { return c.now() }
+
+func (c stubClock) NowOrNil() *time.Time {
+	t := c.now()
+	return &t
 }
 
 // Runner inserts and runs jobs. It is safe for concurrent use.
@@ -70,7 +84,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireChargeArgs](workers, r)
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
-	client, err := river.NewClient(cfg.Driver, &river.Config{
+	rc := &river.Config{
 		Logger:            cfg.Logger,
 		FetchCooldown:     cfg.PollInterval / 5,
 		FetchPollInterval: cfg.PollInterval,
@@ -80,8 +94,13 @@ func New(cfg Config) (*Runner, error) {
 			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},
 		},
 		Workers:     workers,
-		RetryPolicy: retryPolicy{},
-	})
+		RetryPolicy: retryPolicy{now: time.Now},
+	}
+	if cfg.NowFunc != nil {
+		rc.Test.Time = stubClock{now: cfg.NowFunc}
+		rc.RetryPolicy = retryPolicy{now: cfg.NowFunc}
+	}
+	client, err := river.NewClient(cfg.Driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
@@ -154,9 +173,9 @@ func addWorker[T interface {
 
 // retryPolicy retries failed jobs after 1s, 2s, 4s, … up to 5 minutes: the
 // engine's jobs are idempotent and usually fail on a brief outage.
-type retryPolicy struct{}
+type retryPolicy struct{ now func() time.Time }
 
-func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	d := time.Second << min(job.Attempt-1, 8)
-	return time.Now().Add(min(d, 5*time.Minute))
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Second << min(max(job.Attempt-1, 0), 8)
+	return p.now().Add(min(d, 5*time.Minute))
 }
