@@ -41,6 +41,23 @@ type Config struct {
 	// falls due. Tests give it the simulator's clock so that advancing that
 	// clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
+	// FailedFunc, when set, is called with the job kind each time a job
+	// attempt fails with an error or a panic (not a snooze), for metrics.
+	FailedFunc func(kind string)
+}
+
+// failureCounter is a river.ErrorHandler that reports each failed attempt
+// and leaves the retry to the retry policy.
+type failureCounter struct{ fn func(kind string) }
+
+func (f failureCounter) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	f.fn(job.Kind)
+	return nil
+}
+
+func (f failureCounter) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	f.fn(job.Kind)
+	return nil
 }
 
 // stubClock is a rivertype.TimeGenerator over a NowFunc.
@@ -95,6 +112,9 @@ func New(cfg Config) (*Runner, error) {
 		},
 		Workers:     workers,
 		RetryPolicy: retryPolicy{now: time.Now},
+	}
+	if cfg.FailedFunc != nil {
+		rc.ErrorHandler = failureCounter{fn: cfg.FailedFunc}
 	}
 	if cfg.NowFunc != nil {
 		rc.Test.Time = stubClock{now: cfg.NowFunc}

@@ -25,6 +25,7 @@ import (
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
 	"github.com/autodebit/autodebit/jobs"
+	"github.com/autodebit/autodebit/metrics"
 	"github.com/autodebit/autodebit/postgres"
 	"github.com/autodebit/autodebit/sqldb"
 	"github.com/autodebit/autodebit/sqlite"
@@ -177,7 +178,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log}); err != nil {
+	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log})
+	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: met.JobFailed}); err != nil {
 		ln.Close()
 		return err
 	}
@@ -187,12 +189,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log}); err != nil {
+	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met}); err != nil {
 		ln.Close()
 		return err
 	}
 	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxSkew: c.NotifySkew}
-	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log})
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler()})
 	if err != nil {
 		ln.Close()
 		return err
