@@ -1,0 +1,288 @@
+// Package console serves the operator's web console: link a wallet, list
+// and revoke tokens, charge, cancel and refund, and watch the engine's
+// health. Pages are rendered on the server with html/template; the assets
+// are embedded, and the little JavaScript there is (live authorization
+// status, local times) only improves pages that work without it.
+//
+// The console sits behind a login with the operator's API key. See
+// session.go for how sessions and CSRF tokens work.
+package console
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/engine"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// PageSize is the number of rows on one page of a list.
+const PageSize = 25
+
+// Config configures the console.
+type Config struct {
+	// Engine runs the flows (link, charge, cancel, refund, revoke). Required.
+	Engine *engine.Engine
+	// Reader finds objects. Nil means Engine.Store().
+	Reader autodebit.Reader
+	// APIKey is the operator key that logs in. Required. Sessions are signed
+	// with a key derived from it, so changing it ends every session.
+	APIKey string
+	// SessionTTL is how long a login lasts. Zero means 12 hours.
+	SessionTTL time.Duration
+	// NowFunc returns the current time. Nil means time.Now.
+	NowFunc func() time.Time
+	// Logger receives errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the console. It is safe for concurrent use.
+type Handler struct {
+	cfg      Config
+	engine   *engine.Engine
+	store    autodebit.Reader
+	now      func() time.Time
+	log      *slog.Logger
+	sessions *sessions
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+}
+
+// New returns the console's handler, meant to be mounted at "/".
+func New(cfg Config) (*Handler, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("console: Engine is required")
+	}
+	if len(cfg.APIKey) < 16 {
+		return nil, errors.New("console: APIKey of at least 16 characters is required")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	h := &Handler{cfg: cfg, engine: cfg.Engine, store: cfg.Reader, now: cfg.NowFunc, log: cfg.Logger, mux: http.NewServeMux()}
+	if h.store == nil {
+		h.store = cfg.Engine.Store()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.sessions = newSessions(cfg.APIKey, cfg.SessionTTL, h.now)
+	if err := h.parseTemplates(); err != nil {
+		return nil, err
+	}
+	h.routes()
+	return h, nil
+}
+
+func (h *Handler) routes() {
+	static, _ := fs.Sub(files, "static")
+	h.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /login", h.loginPage)
+	h.mux.HandleFunc("POST /login", h.login)
+
+	page := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
+		h.mux.Handle(pattern, h.authenticated(fn))
+	}
+	page("POST /logout", h.logout)
+	page("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
+		http.Redirect(w, r, "/charges", http.StatusSeeOther)
+		return nil
+	})
+	page("GET /link", h.linkPage)
+	page("POST /link", h.createAuthorization)
+	page("GET /link/{id}", h.authorizationPage)
+	page("GET /link/{id}/status", h.authorizationStatus)
+	page("GET /tokens", h.tokensPage)
+	page("GET /tokens/{id}", h.tokenPage)
+	page("POST /tokens/{id}/charges", h.createCharge)
+	page("GET /tokens/{id}/revoke", h.revokePage)
+	page("POST /tokens/{id}/revoke", h.revokeToken)
+	page("GET /charges", h.chargesPage)
+	page("GET /charges/{id}", h.chargePage)
+	page("POST /charges/{id}/cancel", h.cancelCharge)
+	page("POST /charges/{id}/refunds", h.createRefund)
+	page("GET /health", h.healthPage)
+	page("/", func(w http.ResponseWriter, r *http.Request) error {
+		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// authenticated requires a session, and a valid CSRF token on every POST;
+// it renders a handler's error as a page.
+func (h *Handler) authenticated(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := h.sessions.read(r)
+		if !ok {
+			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/status") {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "Log in first.", http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+			if err := r.ParseForm(); err != nil || !h.sessions.checkCSRF(sess, r.PostForm.Get("csrf")) {
+				h.render(w, r, http.StatusForbidden, "error", "Request refused", errorView{
+					Heading: "This form has expired",
+					Message: "The request did not carry this session's form token, so nothing was changed. Go back, reload the page and try again.",
+				})
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if err := fn(w, r.WithContext(withSession(r.Context(), sess))); err != nil {
+			h.renderError(w, r, err)
+		}
+	})
+}
+
+type errorView struct {
+	Heading string
+	Message string
+}
+
+var statusByCode = map[string]int{
+	autodebit.EINVALID:      http.StatusBadRequest,
+	autodebit.ENOTFOUND:     http.StatusNotFound,
+	autodebit.ECONFLICT:     http.StatusConflict,
+	autodebit.EUNAUTHORIZED: http.StatusUnauthorized,
+	autodebit.EDECLINED:     http.StatusPaymentRequired,
+	autodebit.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	autodebit.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	code := autodebit.ErrorCode(err)
+	if code == autodebit.EINTERNAL {
+		h.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	heading := "Something went wrong"
+	if code == autodebit.ENOTFOUND {
+		heading = "Not found"
+	}
+	h.render(w, r, statusByCode[code], "error", heading, errorView{Heading: heading, Message: autodebit.ErrorMessage(err)})
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Nav     string // the section the page belongs to
+	CSRF    string // empty when logged out
+	Notice  string
+	Data    any
+	NowUTC  time.Time
+	Version string
+}
+
+var navOf = map[string]string{
+	"link": "link", "authorization": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
+	"charges": "charges", "charge": "charges", "health": "health",
+}
+
+// notices are the messages a redirect can ask a page to show (?notice=).
+var notices = map[string]string{
+	"revoked":       "The token is revoked. It can no longer be charged.",
+	"revoking":      "Revoke requested. The token can no longer be charged; Antom's confirmation is pending.",
+	"cancelled":     "Cancel requested.",
+	"refunded":      "Refund requested.",
+	"charged":       "Charge created.",
+	"logged-out":    "You are logged out.",
+	"session-ended": "Your session has ended. Log in again.",
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.now().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
+	if sess, ok := sessionFrom(r.Context()); ok {
+		v.CSRF = h.sessions.csrf(sess)
+	}
+	t := h.pages[name]
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
+		h.log.Error("console render", "page", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	fmt.Fprint(w, b.String())
+}
+
+func (h *Handler) parseTemplates() error {
+	funcs := template.FuncMap{
+		"money":      money,
+		"moneyOf":    func(currency string, v int64) string { return money(autodebit.Amount{Currency: currency, Value: v}) },
+		"major":      func(currency string, v int64) string { return majorUnits(currency, v) },
+		"time":       timeTag,
+		"walletName": walletName,
+		"wallets":    antom.Wallets,
+		"lower":      func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
+		"since":      func(t time.Time) string { return since(h.now(), t) },
+		"until":      func(t time.Time) string { return since(t, h.now()) },
+		"pretty":     prettyJSON,
+		"list":       func(s ...string) []string { return s },
+	}
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("console: parse layout: %w", err)
+	}
+	names, err := fs.Glob(files, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	h.pages = map[string]*template.Template{}
+	for _, path := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(files, path)
+		if err != nil {
+			return fmt.Errorf("console: parse %s: %w", path, err)
+		}
+		h.pages[name] = t
+	}
+	return nil
+}
+
+// redirect answers a form POST with 303 See Other.
+func redirect(w http.ResponseWriter, r *http.Request, path string) error {
+	http.Redirect(w, r, path, http.StatusSeeOther)
+	return nil
+}
+
+// formError reports whether err is one a form shows next to the input
+// (bad input or a refusal) rather than as an error page.
+func formError(err error) bool {
+	switch autodebit.ErrorCode(err) {
+	case autodebit.EINVALID, autodebit.ECONFLICT, autodebit.EDECLINED, autodebit.EUNAVAILABLE:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,304 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/autodebit/autodebit"
+)
+
+func jsonBody(s string) io.Reader { return strings.NewReader(s) }
+
+// browser is an HTTP client with cookies that does not follow redirects.
+type browser struct {
+	tb   testing.TB
+	base string
+	c    *http.Client
+}
+
+func newBrowser(tb testing.TB, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{tb: tb, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) do(method, path string, form url.Values) (int, string, http.Header) {
+	b.tb.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(text), resp.Header
+}
+
+var (
+	nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+	csrfRe  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+func find(tb testing.TB, re *regexp.Regexp, page string) string {
+	tb.Helper()
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		tb.Fatalf("no %s in page:\n%s", re, page)
+	}
+	return m[1]
+}
+
+// login logs in and returns the session's CSRF token.
+func (b *browser) login(key string) (int, string) {
+	b.tb.Helper()
+	_, page, _ := b.do("GET", "/login", nil)
+	status, page, _ := b.do("POST", "/login", url.Values{"nonce": {find(b.tb, nonceRe, page)}, "apiKey": {key}, "next": {"/tokens"}})
+	return status, page
+}
+
+func (b *browser) mustLogin() string {
+	b.tb.Helper()
+	if status, page := b.login(apiKey); status != http.StatusSeeOther {
+		b.tb.Fatalf("login: status %d, want 303\n%s", status, page)
+	}
+	_, page, _ := b.do("GET", "/tokens", nil)
+	return find(b.tb, csrfRe, page)
+}
+
+func TestConsole(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	tok := s.mustActiveToken(t, "cust_1", "GCASH")
+
+	t.Run("SessionRequired", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		for _, path := range []string{"/", "/charges", "/tokens", "/link", "/health", "/tokens/" + tok.ID} {
+			status, _, h := b.do("GET", path, nil)
+			if status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login?next=") {
+				t.Errorf("GET %s: %d %s, want 303 to /login", path, status, h.Get("Location"))
+			}
+		}
+		if status, _, _ := b.do("GET", "/link/auth_x/status", nil); status != http.StatusUnauthorized {
+			t.Errorf("status JSON without a session: %d, want 401", status)
+		}
+		if status, _, _ := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"amount": {"1.00"}}); status != http.StatusUnauthorized {
+			t.Errorf("POST without a session: %d, want 401", status)
+		}
+		b.c.Jar.SetCookies(mustURL(s.URL), []*http.Cookie{{Name: "autodebit_session", Value: "forged.c2lnbmF0dXJl"}})
+		if status, _, _ := b.do("GET", "/charges", nil); status != http.StatusSeeOther {
+			t.Errorf("forged cookie: %d, want 303", status)
+		}
+	})
+
+	t.Run("LoginFailure", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		status, page := b.login("wrong-key-wrong-key")
+		if status != http.StatusUnauthorized || !strings.Contains(page, "That API key is not right") {
+			t.Fatalf("status %d, want 401 with a message\n%s", status, page)
+		}
+		if status, _, _ := b.do("GET", "/charges", nil); status != http.StatusSeeOther {
+			t.Fatalf("after a failed login /charges is %d, want 303", status)
+		}
+		// A login POST without the form's nonce (another site's form) is refused.
+		status, _, _ = newBrowser(t, s.URL).do("POST", "/login", url.Values{"apiKey": {apiKey}})
+		if status != http.StatusForbidden {
+			t.Fatalf("login without nonce: %d, want 403", status)
+		}
+	})
+
+	t.Run("LoginAndLogout", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		status, page, _ := b.do("GET", "/tokens", nil)
+		if status != http.StatusOK || !strings.Contains(page, "cust_1") {
+			t.Fatalf("tokens: %d\n%s", status, page)
+		}
+		if status, _, _ := b.do("POST", "/logout", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
+			t.Fatalf("logout: %d", status)
+		}
+		if status, _, _ := b.do("GET", "/tokens", nil); status != http.StatusSeeOther {
+			t.Fatalf("after logout /tokens is %d, want 303", status)
+		}
+	})
+
+	t.Run("CSRF", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		other := newBrowser(t, s.URL).mustLogin() // another session's token
+		for name, form := range map[string]url.Values{
+			"Missing":      {"amount": {"1.00"}},
+			"Wrong":        {"amount": {"1.00"}, "csrf": {"x" + csrf}},
+			"OtherSession": {"amount": {"1.00"}, "csrf": {other}},
+		} {
+			for _, path := range []string{"/tokens/" + tok.ID + "/charges", "/tokens/" + tok.ID + "/revoke", "/link", "/logout"} {
+				f := url.Values{"confirm": {"yes"}, "customerId": {"cust_csrf"}, "wallet": {"GCASH"}}
+				for k, v := range form {
+					f[k] = v
+				}
+				if status, _, _ := b.do("POST", path, f); status != http.StatusForbidden {
+					t.Errorf("%s: POST %s: %d, want 403", name, path, status)
+				}
+			}
+		}
+		assertUnchanged(t, s, tok)
+		if _, n, _ := s.Store.FindAuthorizations(ctx, autodebit.AuthorizationFilter{CustomerID: "cust_csrf"}); n != 0 {
+			t.Errorf("%d authorizations were made", n)
+		}
+		if status, _, _ := b.do("GET", "/tokens", nil); status != http.StatusOK {
+			t.Errorf("the refused logout logged out: %d", status)
+		}
+	})
+
+	t.Run("BadInput", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		for amount, want := range map[string]string{
+			"":        "Enter an amount in PHP",
+			"abc":     "is not an amount",
+			"1,50":    "is not an amount",
+			"-5":      "is not an amount",
+			"1.234":   "PHP has 2 decimal places",
+			"0":       "more than zero",
+			"0.00":    "more than zero",
+			"9999999": "maximum", // over GCash's per-payment maximum
+		} {
+			status, page, _ := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {amount}})
+			if status != http.StatusBadRequest || !strings.Contains(page, want) {
+				t.Errorf("amount %q: %d, want 400 with %q in\n%s", amount, status, want, extract(page))
+			}
+		}
+		status, page, _ := b.do("POST", "/link", url.Values{"csrf": {csrf}, "customerId": {""}, "wallet": {"GCASH"}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "Enter the customer ID") {
+			t.Errorf("link without customer: %d", status)
+		}
+		status, page, _ = b.do("POST", "/link", url.Values{"csrf": {csrf}, "customerId": {"cust_bad"}, "wallet": {"PAYPAL"}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "not a Scan to Link wallet") {
+			t.Errorf("link with unknown wallet: %d\n%s", status, extract(page))
+		}
+		status, _, _ = b.do("POST", "/tokens/"+tok.ID+"/revoke", url.Values{"csrf": {csrf}})
+		if status != http.StatusBadRequest {
+			t.Errorf("revoke without confirm: %d, want 400", status)
+		}
+		status, page, _ = b.do("GET", "/charges?status=NOPE&from=yesterday", nil)
+		if status != http.StatusBadRequest || !strings.Contains(page, "Pick a status") || !strings.Contains(page, "must be a date") {
+			t.Errorf("bad filters: %d\n%s", status, extract(page))
+		}
+		assertUnchanged(t, s, tok)
+	})
+
+	t.Run("ChargeAndRefund", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		status, _, h := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {"15.5"}, "key": {"k1"}})
+		if status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/charges/chg_") {
+			t.Fatalf("charge: %d %s", status, h.Get("Location"))
+		}
+		loc := h.Get("Location")
+		// The same form sent twice makes one charge.
+		if _, _, h2 := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {"15.5"}, "key": {"k1"}}); h2.Get("Location") != loc {
+			t.Fatalf("resubmitted form: %s, want %s", h2.Get("Location"), loc)
+		}
+		c, err := s.Store.FindChargeByID(ctx, strings.TrimPrefix(loc, "/charges/"))
+		if err != nil {
+			t.Fatal(err)
+		} else if c.Amount != (autodebit.Amount{Currency: "PHP", Value: 1550}) || c.Status != autodebit.ChargeSuccess {
+			t.Fatalf("charge %+v %s, want PHP 1550 SUCCESS", c.Amount, c.Status)
+		}
+		_, page, _ := b.do("GET", loc, nil)
+		for _, want := range []string{"PHP 15.50", "SUCCESS", "→ Antom pay", `value="15.50"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("charge page lacks %q", want)
+			}
+		}
+		status, page, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"20.00"}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "left") {
+			t.Errorf("over-refund: %d\n%s", status, extract(page))
+		}
+		status, page, _ = b.do("POST", loc+"/cancel", url.Values{"csrf": {csrf}})
+		if status != http.StatusConflict || !strings.Contains(page, "cannot be cancelled") {
+			t.Errorf("cancel of a SUCCESS charge: %d\n%s", status, extract(page))
+		}
+		status, _, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5"}, "reason": {"damaged"}})
+		if status != http.StatusSeeOther {
+			t.Fatalf("refund: %d", status)
+		}
+		_, page, _ = b.do("GET", loc, nil)
+		if !strings.Contains(page, "PHP 5.00") || !strings.Contains(page, "damaged") || !strings.Contains(page, "Up to PHP 10.50") {
+			t.Errorf("charge page after the refund:\n%s", extract(page))
+		}
+		status, page, _ = b.do("GET", "/charges?status=SUCCESS&customer=cust_1&wallet=GCASH&from=2000-01-01&to=2999-01-01", nil)
+		if status != http.StatusOK || !strings.Contains(page, c.ID) {
+			t.Errorf("filtered list lacks %s", c.ID)
+		}
+		if _, page, _ = b.do("GET", "/charges?status=FAIL", nil); strings.Contains(page, c.ID) {
+			t.Errorf("FAIL list shows %s", c.ID)
+		}
+		if status, page, _ = b.do("GET", "/health", nil); status != http.StatusOK || !strings.Contains(page, "open INIT charges") {
+			t.Errorf("health: %d", status)
+		}
+	})
+
+	t.Run("Revoke", func(t *testing.T) {
+		t2 := s.mustActiveToken(t, "cust_2", "DANA")
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		if status, page, _ := b.do("GET", "/tokens/"+t2.ID+"/revoke", nil); status != http.StatusOK || !strings.Contains(page, "Revoke this token?") {
+			t.Fatalf("confirmation page: %d", status)
+		}
+		status, _, h := b.do("POST", "/tokens/"+t2.ID+"/revoke", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
+		if status != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "notice=revok") {
+			t.Fatalf("revoke: %d %s", status, h.Get("Location"))
+		}
+		got, _ := s.Store.FindTokenByID(ctx, t2.ID)
+		if got.Status != autodebit.TokenRevoked && !got.RevokePending {
+			t.Fatalf("token is %s, want revoked", got.Status)
+		}
+	})
+}
+
+// assertUnchanged checks that tok is still ACTIVE with no charge other than
+// those made by name in the ChargeAndRefund test.
+func assertUnchanged(tb testing.TB, s *stack, tok *autodebit.Token) {
+	tb.Helper()
+	got, err := s.Store.FindTokenByID(context.Background(), tok.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if got.Status != autodebit.TokenActive || got.RevokePending {
+		tb.Errorf("token %s is %s (revokePending %v), want ACTIVE", tok.ID, got.Status, got.RevokePending)
+	}
+	if _, n, _ := s.Store.FindCharges(context.Background(), autodebit.ChargeFilter{TokenID: tok.ID}); n != 0 {
+		tb.Errorf("%d charges were made", n)
+	}
+}
+
+// extract returns the messages of a page, for failure output.
+func extract(page string) string {
+	var out []string
+	for _, m := range regexp.MustCompile(`(?s)class="banner[^"]*"[^>]*>(.*?)</p>`).FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1])
+	}
+	if out == nil {
+		return page
+	}
+	return strings.Join(out, "\n")
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	return u
+}

@@ -1,0 +1,127 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// money renders an amount in major units with its currency: "PHP 15.00".
+func money(a autodebit.Amount) string {
+	return antom.FormatAmount(antom.Amount{Currency: a.Currency, Value: a.Value})
+}
+
+// majorUnits renders v minor units of currency as a number a form accepts
+// back: "15.00".
+func majorUnits(currency string, v int64) string {
+	_, s, _ := strings.Cut(money(autodebit.Amount{Currency: currency, Value: v}), " ")
+	return s
+}
+
+// parseMajor reads an amount typed in major units ("15", "15.5", "15.50")
+// and returns it in minor units of currency, or EINVALID with a sentence
+// saying what is wrong.
+func parseMajor(currency, s string) (int64, error) {
+	exp, ok := antom.CurrencyExponent(currency)
+	if !ok {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "Currency %s is not supported.", currency)
+	}
+	example := "1500"
+	if exp > 0 {
+		example = "15." + strings.Repeat("0", exp)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "Enter an amount in %s, e.g. %s.", currency, example)
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	digits := func(x string) bool {
+		for _, c := range x {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	if whole == "" || !digits(whole) || !digits(frac) || (hasDot && frac == "") {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "%q is not an amount: use digits and at most one dot, e.g. %s.", s, example)
+	}
+	if len(frac) > exp {
+		if exp == 0 {
+			return 0, autodebit.Errorf(autodebit.EINVALID, "%s has no minor unit: enter a whole number, e.g. %s.", currency, example)
+		}
+		return 0, autodebit.Errorf(autodebit.EINVALID, "%s has %d decimal places; %q has %d.", currency, exp, s, len(frac))
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if len(whole)+exp > 15 {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "%s %s is too large.", currency, s)
+	}
+	var v int64
+	for _, c := range whole + frac + strings.Repeat("0", exp-len(frac)) {
+		v = v*10 + int64(c-'0')
+	}
+	if v <= 0 {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "The amount must be more than zero.")
+	}
+	return v, nil
+}
+
+// timeTag renders t as a <time> element in UTC; console.js shows it in the
+// viewer's zone.
+func timeTag(t time.Time) template.HTML {
+	if t.IsZero() {
+		return "—"
+	}
+	t = t.UTC()
+	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`,
+		t.Format(time.RFC3339), template.HTMLEscapeString(t.Format("2006-01-02 15:04:05 UTC"))))
+}
+
+// since renders how long from then to now, roughly: "3m 10s", "2h 5m".
+func since(now, then time.Time) string {
+	if then.IsZero() {
+		return "—"
+	}
+	d := now.Sub(then).Round(time.Second)
+	neg := d < 0
+	if neg {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		s = fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		s = fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		s = fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		s = fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+	if neg {
+		return "in " + s
+	}
+	return s
+}
+
+func walletName(code string) string {
+	if w, ok := antom.LookupWallet(code); ok {
+		return w.Name
+	}
+	return code
+}
+
+// prettyJSON indents a JSON body for reading; other text is returned as is.
+func prettyJSON(s string) string {
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(s), "", "  ") != nil {
+		return s
+	}
+	return b.String()
+}

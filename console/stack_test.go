@@ -1,0 +1,138 @@
+package console_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/console"
+	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
+	"github.com/autodebit/autodebit/jobs"
+	"github.com/autodebit/autodebit/sqldb"
+	"github.com/autodebit/autodebit/sqlite"
+)
+
+const apiKey = "test-console-api-key-0123456789"
+
+// stack is the whole engine in one process, wired as `autodebit serve`
+// wires it: SQLite in a temporary directory, the simulator in real time,
+// River jobs, the engine, and the HTTP server with the console at "/".
+type stack struct {
+	URL    string // the engine: API, QR images, console
+	Sim    *antomsim.Sim
+	Store  *sqldb.Store
+	Engine *engine.Engine
+}
+
+func newStack(tb testing.TB) *stack {
+	tb.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("AUTODEBIT_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	kp, err := antom.GenerateKeyPair()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	tb.Cleanup(func() { simSrv.Close(); sim.Close() })
+
+	// The engine's URL must exist before the engine (it is the notify URL).
+	var handler http.Handler = http.NotFoundHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	tb.Cleanup(srv.Close)
+
+	var runner *jobs.Runner
+	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "autodebit.db"), sqldb.Config{
+		TokenKey: make([]byte, 32),
+		EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
+			return runner.Enqueue(ctx, tx, js)
+		},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	if runner, err = jobs.New(jobs.Config{Driver: store.RiverDriver(), Logger: log}); err != nil {
+		tb.Fatal(err)
+	}
+	client, err := antom.NewClient(antom.Config{
+		BaseURL: simSrv.URL, ClientID: sim.ClientID(), PrivateKey: kp.PrivateKey, AntomPublicKey: sim.AntomPublicKey(),
+		ObserveFunc: engine.Observe,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Store: store, Antom: client, PublicURL: srv.URL, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	con, err := console.New(console.Config{Engine: eng, APIKey: apiKey, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	api, err := adhttp.NewServer(adhttp.Config{
+		Engine: eng, APIKey: apiKey, Logger: log, Extra: con,
+		Verifier: &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: sim.AntomPublicKey()},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	handler = api
+	if err := runner.Start(context.WithoutCancel(ctx), eng); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		runner.Stop(ctx)
+	})
+	return &stack{URL: srv.URL, Sim: sim, Store: store, Engine: eng}
+}
+
+// mustActiveToken links a wallet through the engine and the simulator, the
+// way a buyer would, and waits for the token.
+func (s *stack) mustActiveToken(tb testing.TB, customer, wallet string) *autodebit.Token {
+	tb.Helper()
+	ctx := context.Background()
+	a, err := s.Engine.CreateAuthorization(ctx, customer, wallet)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := http.Post(a.QRText, "application/json", jsonBody(`{"action":"approve","userLoginId":"09171234567"}`)); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		a, err = s.Store.FindAuthorizationByID(ctx, a.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if a.Status == autodebit.AuthorizationActive {
+			t, err := s.Store.FindTokenByID(ctx, a.TokenID)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return t
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("authorization %s is %s after 15s, want ACTIVE", a.ID, a.Status)
+	return nil
+}
