@@ -201,6 +201,7 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyTokenResponse, aud *audit) error {
 	now := e.now()
 	var since time.Duration
+	var tokenID string
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		a, err := tx.FindAuthorizationForUpdate(ctx, authID)
 		if err != nil {
@@ -232,12 +233,12 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 		if err := tx.UpdateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("activate %s: %w", a.ID, err)
 		}
-		since = now.Sub(a.AuthorizedAt)
+		since, tokenID = now.Sub(a.AuthorizedAt), t.ID
 		return appendEvents(ctx, tx, stateEvent(a.ID, "ACTIVE: token "+t.ID, now), stateEvent(t.ID, "ACTIVE", now))
 	})
 	if err == nil && since > 0 {
 		e.m.TokenIssued(since)
-		e.log.Info("token stored", "authorization", authID, "sinceAuthCode", since)
+		e.log.Info("token stored", "authorization", authID, "token", tokenID, "sinceAuthCode", since)
 	}
 	return err
 }

@@ -115,6 +115,7 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 	if err != nil {
 		return nil, err
 	}
+	e.log.Info("refund created", "refund", r.ID, "charge", r.ChargeID, "amount", r.Amount.String(), "refundRequestId", r.RefundRequestID)
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
 	defer cancel()
 	if err := e.sendRefund(cctx, r, paymentID); err != nil {

@@ -98,6 +98,8 @@ type Main struct {
 	Config ServeConfig
 	// Stdout receives the start-up banner. Nil means io.Discard.
 	Stdout io.Writer
+	// Stderr receives the logs. Nil means os.Stderr.
+	Stderr io.Writer
 
 	// URL is the engine's base URL once Run has returned.
 	URL string
@@ -133,7 +135,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if out == nil {
 		out = io.Discard
 	}
-	if m.log, err = newLogger(os.Stderr, c.LogFormat, c.LogLevel); err != nil {
+	logOut := m.Stderr
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	if m.log, err = newLogger(logOut, c.LogFormat, c.LogLevel); err != nil {
 		return err
 	}
 
