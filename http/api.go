@@ -433,11 +433,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"openCharges":              b.OpenCharges,
-		"oldestOpenChargeAt":       timePtr(b.OldestOpenChargeAt),
-		"nextInquiryAt":            timePtr(b.NextInquiryAt),
-		"processingRefunds":        b.ProcessingRefunds,
-		"oldestProcessingRefundAt": timePtr(b.OldestProcessingRefundAt),
+	return writeJSON(w, http.StatusOK, Health{
+		OpenCharges:              b.OpenCharges,
+		OldestOpenChargeAt:       timePtr(b.OldestOpenChargeAt),
+		NextInquiryAt:            timePtr(b.NextInquiryAt),
+		ProcessingRefunds:        b.ProcessingRefunds,
+		OldestProcessingRefundAt: timePtr(b.OldestProcessingRefundAt),
 	})
 }

@@ -45,6 +45,9 @@ type Server struct {
 	store  autodebit.Store
 	log    *slog.Logger
 	mux    *http.ServeMux
+
+	apiPatterns []string // the /v1 routes, for APIRoutes
+	openAPIJSON []byte
 }
 
 // NewServer returns the handler.
@@ -59,6 +62,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.openAPIJSON = mustMarshal(OpenAPI())
 	s.routes()
 	return s, nil
 }
@@ -66,6 +70,7 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
+		s.apiPatterns = append(s.apiPatterns, pattern)
 	}
 	api("POST /v1/authorizations", s.createAuthorization)
 	api("GET /v1/authorizations", s.listAuthorizations)
@@ -85,9 +90,10 @@ func (s *Server) routes() {
 	api("GET /v1/refunds/{id}", s.getRefund)
 	api("GET /v1/refunds/{id}/events", s.events)
 	api("GET /v1/health", s.health)
-	api("/v1/", func(w http.ResponseWriter, r *http.Request) error {
+	s.mux.Handle("/v1/", s.authenticated(func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
-	})
+	}))
+	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 
 	s.mux.HandleFunc("POST "+engine.NotifyAuthorizationPath, s.notify(antom.KindAuthorization))
 	s.mux.HandleFunc("POST "+engine.NotifyPaymentPath, s.notify(antom.KindPayment))

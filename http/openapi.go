@@ -1,0 +1,272 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/autodebit/autodebit"
+)
+
+// apiOperation documents one REST API route. The OpenAPI document is built
+// from this table and from the request and response types by reflection;
+// a test checks the table against the routes the server registers.
+type apiOperation struct {
+	Pattern     string // as registered: "POST /v1/charges"
+	ID          string // operationId
+	Summary     string
+	Description string
+	Query       []queryParam
+	Body        any  // zero value of the request body type, or nil
+	Idempotent  bool // takes an Idempotency-Key header
+	Status      int  // success status
+	Response    any  // zero value of the response body type
+}
+
+type queryParam struct {
+	Name, Type, Description string
+}
+
+func listQuery(status string, extra ...queryParam) []queryParam {
+	q := []queryParam{
+		{"status", "string", status},
+		{"customerId", "string", "Only this customer's objects."},
+		{"wallet", "string", "Only this wallet, e.g. GCASH."},
+	}
+	q = append(q, extra...)
+	return append(q,
+		queryParam{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC)."},
+		queryParam{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC)."},
+		queryParam{"limit", "integer", "Page size, 1 to 100; default 100."},
+		queryParam{"offset", "integer", "Objects to skip; default 0."},
+	)
+}
+
+// Health is the body of GET /v1/health: the engine's backlog.
+type Health struct {
+	OpenCharges              int        `json:"openCharges"`
+	OldestOpenChargeAt       *time.Time `json:"oldestOpenChargeAt"`
+	NextInquiryAt            *time.Time `json:"nextInquiryAt"`
+	ProcessingRefunds        int        `json:"processingRefunds"`
+	OldestProcessingRefundAt *time.Time `json:"oldestProcessingRefundAt"`
+}
+
+var apiOperations = []apiOperation{
+	{Pattern: "POST /v1/authorizations", ID: "createAuthorization", Summary: "Start linking a wallet",
+		Description: "Calls Antom consult and returns the authorization PENDING with the QR code the buyer scans (qr.text; qr.imageUrl is a PNG). Poll it until ACTIVE (tokenId set), FAILED or EXPIRED.",
+		Body: createAuthorizationRequest{}, Status: 201, Response: Authorization{}},
+	{Pattern: "GET /v1/authorizations", ID: "listAuthorizations", Summary: "List authorizations, newest first",
+		Query: listQuery("PENDING, AUTHORIZED, ACTIVE, FAILED or EXPIRED."), Status: 200, Response: List[Authorization]{}},
+	{Pattern: "GET /v1/authorizations/{id}", ID: "getAuthorization", Summary: "Read an authorization", Status: 200, Response: Authorization{}},
+	{Pattern: "GET /v1/authorizations/{id}/events", ID: "listAuthorizationEvents", Summary: "Audit trail of an authorization", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/tokens", ID: "listTokens", Summary: "List payment tokens",
+		Query: listQuery("ACTIVE, REVOKED or EXPIRED."), Status: 200, Response: List[Token]{}},
+	{Pattern: "GET /v1/tokens/{id}", ID: "getToken", Summary: "Read a token (never the access token)", Status: 200, Response: Token{}},
+	{Pattern: "DELETE /v1/tokens/{id}", ID: "revokeToken", Summary: "Revoke a token",
+		Description: "Revokes the token at Antom and marks it REVOKED; while Antom cannot be reached it stays revokePending and a job retries.",
+		Status: 200, Response: Token{}},
+	{Pattern: "GET /v1/tokens/{id}/events", ID: "listTokenEvents", Summary: "Audit trail of a token", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "POST /v1/charges", ID: "createCharge", Summary: "Charge a token",
+		Description: "Sends pay and returns the charge: SUCCESS or FAIL when Antom answered at once, else INIT until a notification or inquiry settles it. The same Idempotency-Key with the same body returns the first charge; with a different body it is a 409.",
+		Body: createChargeRequest{}, Idempotent: true, Status: 201, Response: Charge{}},
+	{Pattern: "GET /v1/charges", ID: "listCharges", Summary: "List charges, newest first",
+		Query: listQuery("INIT, SUCCESS, FAIL or CANCELLED.", queryParam{"tokenId", "string", "Only charges of this token."}), Status: 200, Response: List[Charge]{}},
+	{Pattern: "GET /v1/charges/{id}", ID: "getCharge", Summary: "Read a charge", Status: 200, Response: Charge{}},
+	{Pattern: "GET /v1/charges/{id}/events", ID: "listChargeEvents", Summary: "Audit trail of a charge: every Antom exchange and notification", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "POST /v1/charges/{id}/cancel", ID: "cancelCharge", Summary: "Cancel a charge that is not yet SUCCESS",
+		Description: "A SUCCESS charge cannot be cancelled (409): refund it instead.", Status: 200, Response: Charge{}},
+	{Pattern: "POST /v1/charges/{id}/refunds", ID: "createRefund", Summary: "Refund part or all of a SUCCESS charge",
+		Body: createRefundRequest{}, Idempotent: true, Status: 201, Response: Refund{}},
+	{Pattern: "GET /v1/charges/{id}/refunds", ID: "listChargeRefunds", Summary: "Refunds of a charge", Status: 200, Response: List[Refund]{}},
+	{Pattern: "GET /v1/refunds/{id}", ID: "getRefund", Summary: "Read a refund", Status: 200, Response: Refund{}},
+	{Pattern: "GET /v1/refunds/{id}/events", ID: "listRefundEvents", Summary: "Audit trail of a refund", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
+}
+
+// OpenAPI returns the OpenAPI 3 document of the merchant REST API, as served
+// at GET /openapi.json.
+func OpenAPI() map[string]any {
+	g := &schemaGen{components: map[string]any{}}
+	errSchema := g.schema(reflect.TypeFor[errorResponse]())
+	paths := map[string]map[string]any{}
+	for _, op := range apiOperations {
+		method, path, _ := strings.Cut(op.Pattern, " ")
+		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
+		if op.Description != "" {
+			o["description"] = op.Description
+		}
+		var params []any
+		if strings.Contains(path, "{id}") {
+			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…)."})
+		}
+		for _, q := range op.Query {
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "schema": map[string]any{"type": q.Type}, "description": q.Description})
+		}
+		if op.Idempotent {
+			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
+				"description": "Makes the request safe to repeat: the same key and body return the first result; the same key with another body is a 409."})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		if op.Body != nil {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Body))}}}
+		}
+		o["responses"] = map[string]any{
+			itoa(op.Status): map[string]any{"description": "OK", "content": map[string]any{
+				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Response))}}},
+			"default": map[string]any{"description": "An error: code (invalid, not_found, conflict, unauthorized, declined, unavailable, internal) and a sentence a person can act on.",
+				"content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
+		}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
+		}
+		paths[path][strings.ToLower(method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":       "autodebit merchant API",
+			"version":     "1",
+			"description": "Antom Scan to Link auto debit: link a wallet, charge its token, know every result. Amount values are strings of minor units, as in Antom (\"1500\" is 15.00 PHP).",
+		},
+		"servers":  []any{map[string]any{"url": "/"}},
+		"security": []any{map[string]any{"apiKey": []any{}}},
+		"paths":    paths,
+		"components": map[string]any{
+			"schemas": g.components,
+			"securitySchemes": map[string]any{"apiKey": map[string]any{
+				"type": "http", "scheme": "bearer", "description": "The operator API key: Authorization: Bearer <api-key>.",
+			}},
+		},
+	}
+}
+
+// APIRoutes returns the patterns of the /v1 routes the server registered,
+// sorted, without the catch-all.
+func (s *Server) APIRoutes() []string {
+	out := append([]string(nil), s.apiPatterns...)
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Write(s.openAPIJSON)
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// schemaGen derives JSON schemas from Go types the way encoding/json
+// writes them: named structs become components.
+type schemaGen struct{ components map[string]any }
+
+var timeType = reflect.TypeFor[time.Time]()
+
+func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.Pointer:
+		s := g.schema(t.Elem())
+		if _, ok := s["$ref"]; ok {
+			return map[string]any{"allOf": []any{s}, "nullable": true}
+		}
+		s["nullable"] = true
+		return s
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case reflect.Struct:
+		name := schemaName(t)
+		if name == "" {
+			return g.object(t)
+		}
+		if _, ok := g.components[name]; !ok {
+			g.components[name] = nil // placeholder against recursion
+			g.components[name] = g.object(t)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+func (g *schemaGen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		props[name] = g.schema(f.Type)
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer {
+			required = append(required, name)
+		}
+	}
+	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+// schemaName names a struct type's component: Charge, ChargeList, Error;
+// "" for an anonymous struct.
+func schemaName(t reflect.Type) string {
+	name := t.Name()
+	if name == "" {
+		return ""
+	}
+	if inner, ok := strings.CutPrefix(name, "List["); ok {
+		inner = strings.TrimSuffix(inner, "]")
+		inner = inner[strings.LastIndexByte(inner, '.')+1:]
+		return inner + "List"
+	}
+	switch name {
+	case "errorResponse":
+		return "Error"
+	case "createAuthorizationRequest":
+		return "CreateAuthorization"
+	case "createChargeRequest":
+		return "CreateCharge"
+	case "createRefundRequest":
+		return "CreateRefund"
+	}
+	return name
+}
