@@ -88,7 +88,10 @@ func (e timelineEntry) Label() string {
 	case e.Direction == autodebit.EventIn:
 		return "← Antom " + strings.ReplaceAll(e.Kind, ".", " ")
 	}
-	return "State"
+	if e.Response != "" {
+		return "State: " + e.Response
+	}
+	return "State change"
 }
 
 func (h *Handler) chargePage(w http.ResponseWriter, r *http.Request) error {

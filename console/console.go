@@ -92,6 +92,7 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) routes() {
 	static, _ := fs.Sub(files, "static")
 	h.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	h.mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
 	h.mux.HandleFunc("GET /login", h.loginPage)
 	h.mux.HandleFunc("POST /login", h.login)
 

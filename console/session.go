@@ -154,14 +154,22 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 // cookie and in the form (double submit), so that another site cannot log
 // a browser in.
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: b64(nonce), Path: "/login", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
+	// Keep a browser's nonce while it lasts: another tab (or a favicon
+	// request redirected here) must not invalidate an open form.
+	nonce := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == 22 {
+		nonce = c.Value
+	} else {
+		b := make([]byte, 16)
+		rand.Read(b)
+		nonce = b64(b)
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
 	next := r.URL.Query().Get("next")
 	if r.Method == http.MethodPost {
 		next = r.PostForm.Get("next")
 	}
-	h.render(w, r, status, "login", "Log in", loginView{Next: safeNext(next), Nonce: b64(nonce), Message: msg})
+	h.render(w, r, status, "login", "Log in", loginView{Next: safeNext(next), Nonce: nonce, Message: msg})
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {

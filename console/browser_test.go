@@ -1,0 +1,227 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is where Debian's chromium package puts the browser
+// (scripts/deps.sh installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// newChrome starts headless Chromium with a fresh profile. Under CI=true a
+// missing Chromium fails the test; elsewhere it skips it.
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		if p, err := exec.LookPath("chromium"); err == nil {
+			path = p
+		} else if os.Getenv("CI") == "true" {
+			t.Fatalf("Chromium is not installed at %s (CI=true): run scripts/deps.sh", chromiumPath)
+		} else {
+			t.Skipf("Chromium is not installed at %s; run scripts/deps.sh (as root) to run the browser tests", chromiumPath)
+		}
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // start the browser now
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// tab is one browser tab that saves a screenshot when a step fails (and of
+// every step when AUTODEBIT_SCREENSHOTS_ALL is set).
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+}
+
+// screenshotDir is $AUTODEBIT_SCREENSHOTS, or testdata/screenshots-failed
+// (gitignored): t.TempDir would be gone after the test.
+func screenshotDir() string {
+	if d := os.Getenv("AUTODEBIT_SCREENSHOTS"); d != "" {
+		return d
+	}
+	return filepath.Join("testdata", "screenshots-failed")
+}
+
+func (tb *tab) screenshot(step string) string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
+	if err != nil {
+		tb.t.Logf("screenshot of %s: %v", step, err)
+		return ""
+	}
+	dir := screenshotDir()
+	os.MkdirAll(dir, 0o755)
+	name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(tb.t.Name()+"-"+tb.name+"-"+step, "_")
+	path, _ := filepath.Abs(filepath.Join(dir, name+".png"))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Logf("screenshot of %s: %v", step, err)
+		return ""
+	}
+	return path
+}
+
+// run runs one step; on failure it saves a screenshot and fails the test.
+func (tb *tab) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		path := tb.screenshot(step)
+		url, _ := chromedp.Run(tb.ctx, chromedp.Location())
+		tb.t.Fatalf("%s tab, step %q at %s: %v\nscreenshot: %s", tb.name, step, url, err, path)
+	}
+	if os.Getenv("AUTODEBIT_SCREENSHOTS_ALL") != "" {
+		tb.t.Logf("screenshot: %s", tb.screenshot(step))
+	}
+}
+
+// waitText waits until the element's text contains want. It evaluates
+// again after errors, since a page may be navigating meanwhile.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		var last error
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			if err != nil {
+				last = err
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("wait for %q in %s: %w (last error: %v)", want, sel, ctx.Err(), last)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// TestBrowser drives the console and the simulator's wallet page in real
+// Chromium: log in, link a wallet by approving the QR in a second tab,
+// watch the status reach ACTIVE, charge, see SUCCESS, refund.
+func TestBrowser(t *testing.T) {
+	start := time.Now()
+	ctx := newChrome(t)
+	s := newStack(t)
+	console := &tab{t: t, ctx: ctx, name: "console"}
+
+	console.run("login page",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#apiKey`)),
+		chromedp.SendKeys(chromedp.CSS(`#apiKey`), "not-the-key"),
+		chromedp.Submit(chromedp.CSS(`#apiKey`)),
+		waitText(`#login-error`, "not right"),
+	)
+	console.run("login",
+		chromedp.SetValue(chromedp.CSS(`#apiKey`), apiKey),
+		chromedp.Submit(chromedp.CSS(`#apiKey`)),
+		waitText(`h1`, "Charges"),
+	)
+
+	var qrAttr chromedp.AttributeResult
+	console.run("link form",
+		chromedp.Navigate(s.URL+"/link"),
+		chromedp.SendKeys(chromedp.CSS(`#customerId`), "cust_browser"),
+		chromedp.Click(chromedp.CSS(`input[name=wallet][value=GCASH]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/link"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#auth-status`)),
+		waitText(`#status-badge`, "PENDING"),
+		chromedp.WaitVisible(chromedp.CSS(`.qr-card img`)),
+		into(chromedp.AttributeValue(chromedp.CSS(`#qr-link`), "href"), &qrAttr),
+	)
+	qrURL := qrAttr.Value
+	if !strings.HasPrefix(qrURL, "http") {
+		t.Fatalf("QR link %q", qrURL)
+	}
+
+	// The buyer: the QR URL in a second tab, approve on the wallet page.
+	wctx, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	wallet := &tab{t: t, ctx: wctx, name: "wallet"}
+	wallet.run("approve",
+		chromedp.Navigate(qrURL),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
+		waitText(`body`, "Linked"),
+	)
+
+	var tokenAttr chromedp.AttributeResult
+	console.run("status reaches ACTIVE",
+		waitText(`#status-badge`, "ACTIVE"),
+		chromedp.WaitVisible(chromedp.CSS(`#token-link`)),
+		into(chromedp.AttributeValue(chromedp.CSS(`#token-link`), "href"), &tokenAttr),
+	)
+	tokenHref := tokenAttr.Value
+	if !strings.HasPrefix(tokenHref, "/tokens/tok_") {
+		t.Fatalf("token link %q", tokenHref)
+	}
+
+	console.run("charge",
+		chromedp.Click(chromedp.CSS(`#token-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`#amount`)),
+		chromedp.SendKeys(chromedp.CSS(`#amount`), "12.34"),
+		chromedp.SendKeys(chromedp.CSS(`#description`), "Monthly plan"),
+		chromedp.Submit(chromedp.CSS(`#amount`)),
+		waitText(`h1`, "PHP 12.34"),
+		waitText(`h1 .badge`, "SUCCESS"),
+		waitText(`.timeline`, "→ Antom pay"),
+	)
+
+	console.run("refund",
+		chromedp.SetValue(chromedp.CSS(`#refund-amount`), "2.34"),
+		chromedp.SendKeys(chromedp.CSS(`#refund-reason`), "partial return"),
+		chromedp.Submit(chromedp.CSS(`#refund-amount`)),
+		waitText(`#refunds`, "PHP 2.34"),
+		waitText(`#refunds`, "SUCCESS"),
+		waitText(`.facts`, "PHP 2.34"), // refunded so far
+	)
+
+	console.run("health", chromedp.Navigate(s.URL+"/health"), waitText(`h1`, "Health"))
+	t.Logf("browser flow took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// into runs a and stores its value in dst (when dst is not nil).
+func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := a(ctx, t)
+		if dst != nil {
+			*dst = v
+		}
+		return chromedp.Void{}, err
+	}
+}
