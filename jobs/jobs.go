@@ -63,10 +63,13 @@ func (f failureCounter) HandlePanic(ctx context.Context, job *rivertype.JobRow, 
 // stubClock is a rivertype.TimeGenerator over a NowFunc.
 type stubClock struct{ now func() time.Time }
 
-func (c stubClock) Now() time.Time { return c.now() }
+// Now returns the time in UTC at the databases' microsecond precision, so
+// that a job scheduled "now" on a stopped clock is due at that same "now"
+// (PostgreSQL would round it up a fraction past it).
+func (c stubClock) Now() time.Time { return c.now().UTC().Truncate(time.Microsecond) }
 
 func (c stubClock) NowOrNil() *time.Time {
-	t := c.now()
+	t := c.Now()
 	return &t
 }
 
@@ -106,6 +109,9 @@ func New(cfg Config) (*Runner, error) {
 		FetchCooldown:     cfg.PollInterval / 5,
 		FetchPollInterval: cfg.PollInterval,
 		JobTimeout:        2 * time.Minute,
+		// A job left running by a crashed process runs again this long
+		// after it started (River's default is an hour).
+		RescueStuckJobsAfter: 3 * time.Minute,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},
@@ -137,7 +143,9 @@ func (r *Runner) Enqueue(ctx context.Context, tx *sql.Tx, jobs []autodebit.Job) 
 	for i, j := range jobs {
 		opts := &river.InsertOpts{Queue: j.Queue}
 		if !j.ScheduledAt.IsZero() {
-			opts.ScheduledAt = j.ScheduledAt
+			// At the databases' precision, rounded down: never later
+			// than asked.
+			opts.ScheduledAt = j.ScheduledAt.UTC().Truncate(time.Microsecond)
 		}
 		params[i] = river.InsertManyParams{Args: j.Args, InsertOpts: opts}
 	}

@@ -1,0 +1,337 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
+	"github.com/autodebit/autodebit/jobs"
+	"github.com/autodebit/autodebit/sqldb"
+	"github.com/autodebit/autodebit/storetest"
+)
+
+// Keys are made once: RSA key generation is slow.
+var (
+	keysOnce    sync.Once
+	merchantKey *rsa.PrivateKey
+	antomKey    *rsa.PrivateKey
+)
+
+func keys(tb testing.TB) {
+	tb.Helper()
+	keysOnce.Do(func() {
+		m, err1 := antom.GenerateKeyPair()
+		a, err2 := antom.GenerateKeyPair()
+		if err1 != nil || err2 != nil {
+			panic("generate keys")
+		}
+		merchantKey, antomKey = m.PrivateKey, a.PrivateKey
+	})
+}
+
+const apiKey = "test-api-key-0123456789"
+
+// stack is the whole system in one process: the simulator on a manual
+// clock, a store, River jobs, the engine and its HTTP server. Every clock
+// (engine, store, River) is the simulator's, so advancing it makes orders
+// close, notifications resend and scheduled jobs fall due.
+type stack struct {
+	tb     testing.TB
+	sim    *antomsim.Sim
+	simSrv *httptest.Server
+	store  *sqldb.Store
+	runner *jobs.Runner
+	eng    *engine.Engine
+	srv    *httptest.Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	engCfg func(*engine.Config)
+}
+
+type stackOptions struct {
+	sim    func(*antomsim.Config)
+	engine func(*engine.Config)
+}
+
+func newStack(tb testing.TB, open storetest.Opener, opt stackOptions) *stack {
+	tb.Helper()
+	keys(tb)
+	simCfg := antomsim.Config{
+		AntomPrivateKey:   antomKey,
+		MerchantPublicKey: &merchantKey.PublicKey,
+		ManualClock:       true,
+		Start:             time.Now(),
+		Seed:              1,
+		Logger:            testLogger(),
+	}
+	if opt.sim != nil {
+		opt.sim(&simCfg)
+	}
+	sim, err := antomsim.New(simCfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &stack{tb: tb, sim: sim, engCfg: opt.engine}
+	s.simSrv = httptest.NewServer(sim)
+	tb.Cleanup(func() {
+		s.simSrv.Close()
+		sim.Close()
+	})
+	var runner func() *jobs.Runner
+	s.store = open.Open(tb, sqldb.Config{
+		TokenKey: make([]byte, sqldb.TokenKeySize),
+		NowFunc:  sim.Now,
+		EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
+			return runner().Enqueue(ctx, tx, js)
+		},
+	})
+	runner = func() *jobs.Runner { return s.runner }
+	s.start()
+	return s
+}
+
+// start starts a fresh engine process on the stack's store: a new Antom
+// client, engine, job runner and HTTP server.
+func (s *stack) start() {
+	tb := s.tb
+	tb.Helper()
+	var h http.Handler
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	client, err := antom.NewClient(antom.Config{
+		BaseURL: s.simSrv.URL, ClientID: s.sim.ClientID(), PrivateKey: merchantKey, AntomPublicKey: s.sim.AntomPublicKey(),
+		Timeout: 5 * time.Second, NowFunc: s.sim.Now, ObserveFunc: engine.Observe,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := engine.Config{Store: s.store, Antom: client, PublicURL: s.srv.URL, NowFunc: s.sim.Now, Logger: testLogger(), CallTimeout: 5 * time.Second}
+	if s.engCfg != nil {
+		s.engCfg(&cfg)
+	}
+	if s.eng, err = engine.New(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := adhttp.NewServer(adhttp.Config{
+		Engine: s.eng, APIKey: apiKey, Logger: testLogger(),
+		Verifier: &antom.NotificationVerifier{ClientID: s.sim.ClientID(), AntomPublicKey: s.sim.AntomPublicKey()},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h = srv
+	if s.runner, err = jobs.New(jobs.Config{Driver: s.store.RiverDriver(), NowFunc: s.sim.Now, PollInterval: 20 * time.Millisecond, Logger: testLogger()}); err != nil {
+		tb.Fatal(err)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.runner.Start(s.ctx, s.eng); err != nil {
+		tb.Fatal(err)
+	}
+	runner, srvHTTP, cancel := s.runner, s.srv, s.cancel
+	tb.Cleanup(func() {
+		cancel()
+		ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		runner.Stop(ctx)
+		srvHTTP.Close()
+	})
+}
+
+// crash stops the engine process abruptly: running jobs are cancelled and
+// the HTTP server is closed, as if the process was killed; the store and the
+// simulator live on.
+func (s *stack) crash() {
+	s.cancel()
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	s.runner.Client().StopAndCancel(ctx)
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
+
+// advance moves every clock forward and lets the simulator deliver what
+// became due.
+func (s *stack) advance(d time.Duration) {
+	s.tb.Helper()
+	if _, err := s.sim.Advance(d); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or 15s pass.
+func (s *stack) waitFor(what string, cond func() bool) {
+	s.tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *stack) charge(id string) *autodebit.Charge {
+	s.tb.Helper()
+	c, err := s.store.FindChargeByID(context.Background(), id)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return c
+}
+
+// waitCharge waits until charge id is final, advancing the clock a step at
+// a time (so that inquiries and order closes happen), and returns it.
+func (s *stack) waitCharge(id string, step time.Duration) *autodebit.Charge {
+	s.tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c := s.charge(id)
+		if c.Status.Final() {
+			return c
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("charge %s still %s (code %s) after 20s", id, c.Status, c.ResultCode)
+		}
+		if step > 0 {
+			s.advance(step)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// link runs a whole linking attempt and returns the ACTIVE token.
+func (s *stack) link(customer, wallet string) *autodebit.Token {
+	s.tb.Helper()
+	ctx := context.Background()
+	a, err := s.eng.CreateAuthorization(ctx, customer, wallet)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	if a.Status != autodebit.AuthorizationPending || a.QRText == "" {
+		s.tb.Fatalf("authorization = %+v", a)
+	}
+	if _, err := s.sim.Approve(a.QRText, ""); err != nil {
+		s.tb.Fatal(err)
+	}
+	var got *autodebit.Authorization
+	s.waitFor("authorization ACTIVE", func() bool {
+		got, err = s.store.FindAuthorizationByID(ctx, a.ID)
+		return err == nil && got.Status.Final()
+	})
+	if got.Status != autodebit.AuthorizationActive {
+		s.tb.Fatalf("authorization %s is %s (%s: %s), want ACTIVE", a.ID, got.Status, got.FailureCode, got.FailureMessage)
+	}
+	t, err := s.store.FindTokenByID(ctx, got.TokenID)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return t
+}
+
+func (s *stack) mustCharge(tokenID string, value int64, currency string) *autodebit.Charge {
+	s.tb.Helper()
+	c, err := s.eng.CreateCharge(context.Background(), engine.ChargeInput{
+		TokenID: tokenID, Amount: autodebit.Amount{Currency: currency, Value: value}, Description: "test " + strconv.FormatInt(value, 10),
+	})
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return c
+}
+
+func (s *stack) setFaults(f antomsim.Faults) {
+	s.tb.Helper()
+	if err := s.sim.SetFaults(f); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// checkTruth compares every charge, refund and token in the store with the
+// simulator's truth: a charge is SUCCESS exactly when Antom kept the money,
+// a final charge's status agrees with Antom's, and no one was debited twice.
+func (s *stack) checkTruth() {
+	s.tb.Helper()
+	ctx := context.Background()
+	truth := s.sim.Truth()
+	if len(truth.Violations) > 0 {
+		s.tb.Errorf("simulator invariants broken: %v", truth.Violations)
+	}
+	payments := map[string]antomsim.Payment{}
+	for _, p := range truth.Payments {
+		payments[p.PaymentRequestID] = p
+		if p.Debits > 1 {
+			s.tb.Errorf("payment %s debited %d times", p.PaymentRequestID, p.Debits)
+		}
+	}
+	charges, _, err := s.store.FindCharges(ctx, autodebit.ChargeFilter{})
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	for _, c := range charges {
+		p, ok := payments[c.PaymentRequestID]
+		if !c.Status.Final() {
+			s.tb.Errorf("charge %s is still INIT", c.ID)
+			continue
+		}
+		kept := ok && p.Status == antom.PaymentStatusSuccess
+		if (c.Status == autodebit.ChargeSuccess) != kept {
+			s.tb.Errorf("charge %s is %s but Antom says %+v (exists %v)", c.ID, c.Status, p.Status, ok)
+		}
+		if c.Status == autodebit.ChargeCancelled && ok && p.Status != antom.PaymentStatusCancelled && p.Status != antom.PaymentStatusFail {
+			s.tb.Errorf("charge %s is CANCELLED but Antom says %s", c.ID, p.Status)
+		}
+		if ok && c.Status == autodebit.ChargeSuccess && c.RefundedValue != p.Refunded.Value {
+			s.tb.Errorf("charge %s refunded %d, Antom refunded %d", c.ID, c.RefundedValue, p.Refunded.Value)
+		}
+	}
+	tokens, _, err := s.store.FindTokens(ctx, autodebit.TokenFilter{})
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	simTokens := map[string]antomsim.Token{}
+	for _, t := range truth.Tokens {
+		simTokens[t.AccessToken] = t
+	}
+	for _, t := range tokens {
+		st, ok := simTokens[t.AccessToken]
+		if !ok {
+			s.tb.Errorf("token %s is unknown to Antom", t.ID)
+			continue
+		}
+		if (t.Status == autodebit.TokenActive) != (st.Status == antomsim.TokenActive) {
+			s.tb.Errorf("token %s is %s, Antom says %s", t.ID, t.Status, st.Status)
+		}
+	}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("AUTODEBIT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// forEachStore runs fn as a subtest on every store.
+func forEachStore(t *testing.T, fn func(t *testing.T, open storetest.Opener)) {
+	for _, o := range storetest.Openers() {
+		t.Run(o.Name, func(t *testing.T) {
+			if o.Name == "postgres" {
+				storetest.PostgresURL(t)
+			}
+			fn(t, o)
+		})
+	}
+}
