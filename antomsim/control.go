@@ -25,6 +25,7 @@ import (
 //	GET    /sim/v1/faults                            the fault configuration (see Faults)
 //	PUT    /sim/v1/faults                            replace it: {"api":{"pay":[{"kind","probability",…}]},"notify":{"payment":[…]},"seed"?}
 //	DELETE /sim/v1/faults                            remove every fault
+//	GET    /sim/v1/faults/stats                      faults injected so far: {"api.unknown": 3, "notify.drop": 12, …}
 //	GET    /sim/v1/authorizations                    every consult and what the buyer did
 //	POST   /sim/v1/authorizations/{qrCode}           act as the buyer: {"action":"approve"|"deny","userLoginId"?} (same as POSTing to the QR URL)
 //	GET    /sim/v1/tokens                            every token
@@ -90,6 +91,9 @@ func (s *Sim) controlMux() *http.ServeMux {
 				return
 			}
 			writeJSON(w, http.StatusOK, s.Faults())
+		})
+		m.HandleFunc("GET /sim/v1/faults/stats", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, s.FaultStats())
 		})
 		m.HandleFunc("DELETE /sim/v1/faults", func(w http.ResponseWriter, r *http.Request) {
 			s.SetFaults(Faults{})

@@ -238,9 +238,11 @@ func (s *Sim) apiFault(api string) (latency time.Duration, f *APIFault) {
 			}
 			if x.Kind == FaultLatency {
 				latency += time.Duration(x.Latency)
+				s.st.faultHits["api."+x.Kind]++
 			} else if f == nil {
 				c := x
 				f = &c
+				s.st.faultHits["api."+x.Kind]++
 			}
 		}
 	}
@@ -259,10 +261,22 @@ func (s *Sim) notifyFault(kind string, delayed bool) *NotifyFault {
 				continue
 			}
 			if s.hit(fmt.Sprintf("notify/%s/%d", key, i), x.Probability, x.Times) {
+				s.st.faultHits["notify."+x.Kind]++
 				c := x
 				return &c
 			}
 		}
 	}
 	return nil
+}
+
+// FaultStats returns how many faults were injected since the simulator
+// started, by "api.KIND" (e.g. "api.unknown", "api.timeout") and
+// "notify.KIND" (e.g. "notify.drop"). Only faults that applied count: an API
+// call gets at most one non-latency fault. Replacing the faults does not
+// reset the counts.
+func (s *Sim) FaultStats() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.st.faultHits)
 }

@@ -31,6 +31,13 @@ func TestAPIFaults(t *testing.T) {
 		if r, _ := e.client.Pay(ctx, payReq("p1", tok.AccessToken, "GCASH", php(100))); !r.Result.Succeeded() {
 			t.Fatalf("retry = %+v", r.Result)
 		}
+		if st := e.sim.FaultStats(); st["api.unknown"] != 1 || len(st) != 1 {
+			t.Fatalf("FaultStats = %v, want one api.unknown", st)
+		}
+		var st map[string]int
+		if e.control(t, "GET", "/sim/v1/faults/stats", nil, &st); st["api.unknown"] != 1 {
+			t.Fatalf("GET /sim/v1/faults/stats = %v", st)
+		}
 	})
 	t.Run("UnknownAfterCommit", func(t *testing.T) {
 		t.Parallel()

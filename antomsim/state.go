@@ -267,6 +267,7 @@ type state struct {
 	faults      Faults
 	faultRolls  map[string]uint64
 	faultUsed   map[string]int
+	faultHits   map[string]int // applied faults by "api.KIND" / "notify.KIND"
 	held        []*attempt
 	settings    Settings
 }
@@ -287,6 +288,7 @@ func (st *state) init(seed int64) {
 	st.refundIDs = map[string]*refund{}
 	st.faultRolls = map[string]uint64{}
 	st.faultUsed = map[string]int{}
+	st.faultHits = map[string]int{}
 	st.settings = Settings{PayMode: PayModeInstant}
 }
 
