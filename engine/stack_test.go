@@ -31,7 +31,7 @@ var (
 	antomKey    *rsa.PrivateKey
 )
 
-func keys(tb testing.TB) {
+func keys(tb tester) {
 	tb.Helper()
 	keysOnce.Do(func() {
 		m, err1 := antom.GenerateKeyPair()
@@ -50,7 +50,7 @@ const apiKey = "test-api-key-0123456789"
 // (engine, store, River) is the simulator's, so advancing it makes orders
 // close, notifications resend and scheduled jobs fall due.
 type stack struct {
-	tb     testing.TB
+	tb     tester
 	sim    *antomsim.Sim
 	simSrv *httptest.Server
 	store  *sqldb.Store
@@ -67,7 +67,24 @@ type stackOptions struct {
 	engine func(*engine.Config)
 }
 
+// tester is what the stack needs of a test: *testing.T and *rapid.T both
+// have it.
+type tester interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
+
 func newStack(tb testing.TB, open storetest.Opener, opt stackOptions) *stack {
+	tb.Helper()
+	return newStackOn(tb, tb, open, opt)
+}
+
+// newStackOn is newStack with the store opened on res (a *testing.T that
+// outlives tb, for property tests where tb is a *rapid.T).
+func newStackOn(res testing.TB, tb tester, open storetest.Opener, opt stackOptions) *stack {
 	tb.Helper()
 	keys(tb)
 	simCfg := antomsim.Config{
@@ -92,7 +109,7 @@ func newStack(tb testing.TB, open storetest.Opener, opt stackOptions) *stack {
 		sim.Close()
 	})
 	var runner func() *jobs.Runner
-	s.store = open.Open(tb, sqldb.Config{
+	s.store = open.Open(res, sqldb.Config{
 		TokenKey: make([]byte, sqldb.TokenKeySize),
 		NowFunc:  sim.Now,
 		EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
