@@ -41,6 +41,13 @@ type Config struct {
 	// falls due. Tests give it the simulator's clock so that advancing that
 	// clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
+	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
+	// may resend for a minute).
+	JobTimeout time.Duration
+	// RescueAfter is how long a job left running by a process that died
+	// waits before another process runs it again. It must exceed
+	// JobTimeout. Zero means JobTimeout + 1 minute.
+	RescueAfter time.Duration
 	// FailedFunc, when set, is called with the job kind each time a job
 	// attempt fails with an error or a panic (not a snooze), for metrics.
 	FailedFunc func(kind string)
@@ -97,6 +104,16 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 2 * time.Minute
+	}
+	if cfg.RescueAfter <= 0 {
+		// River's default is an hour: far too long for a payment left INIT.
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("jobs: RescueAfter %s must exceed JobTimeout %s", cfg.RescueAfter, cfg.JobTimeout)
+	}
 	r := &Runner{log: cfg.Logger}
 	workers := river.NewWorkers()
 	addWorker[engine.ApplyTokenArgs](workers, r)
@@ -105,13 +122,11 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
 	rc := &river.Config{
-		Logger:            cfg.Logger,
-		FetchCooldown:     cfg.PollInterval / 5,
-		FetchPollInterval: cfg.PollInterval,
-		JobTimeout:        2 * time.Minute,
-		// A job left running by a crashed process runs again this long
-		// after it started (River's default is an hour).
-		RescueStuckJobsAfter: 3 * time.Minute,
+		Logger:               cfg.Logger,
+		FetchCooldown:        cfg.PollInterval / 5,
+		FetchPollInterval:    cfg.PollInterval,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},

@@ -48,6 +48,8 @@ type ServeConfig struct {
 	LogFormat      string // text or json
 	LogLevel       string // debug, info, warn, error
 	NotifySkew     time.Duration
+	JobTimeout     time.Duration // bound on one job run; 0 means 2m
+	JobRescueAfter time.Duration // when a job left running by a dead process runs again; 0 means JobTimeout+1m
 }
 
 // DefaultServeConfig returns the defaults of every flag.
@@ -89,6 +91,8 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this from now (0: accept any)")
+	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
+	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	return cmd
 }
 
@@ -186,7 +190,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log})
-	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: met.JobFailed}); err != nil {
+	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: met.JobFailed,
+		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter}); err != nil {
 		ln.Close()
 		return err
 	}
