@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -189,8 +190,10 @@ func decodeBody(r *http.Request, v any) error {
 			return autodebit.Errorf(autodebit.EINVALID, "Field %q must be a %s.", te.Field, te.Type.String())
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return autodebit.Errorf(autodebit.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case err.Error() == "EOF":
+		case errors.Is(err, io.EOF):
 			return autodebit.Errorf(autodebit.EINVALID, "Request body is empty; send a JSON object.")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return autodebit.Errorf(autodebit.EINVALID, "Request body is not valid JSON (it ends too early).")
 		default:
 			var ae *autodebit.Error
 			if errors.As(err, &ae) {

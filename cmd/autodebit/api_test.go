@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/autodebit/autodebit/client"
+)
+
+// TestAPI_BadInput sends malformed and rule-breaking requests to the REST
+// API: each gets a 4xx JSON error whose message names what is wrong, and
+// nothing is stored or sent to Antom.
+func TestAPI_BadInput(t *testing.T) {
+	m, _ := startMain(t)
+	ctx := context.Background()
+	tok := link(t, m, "cus_bad")
+	chargesBefore := countCharges(t, m)
+	paymentsBefore := len(m.Sim.Payments())
+	authsBefore := len(m.Sim.Authorizations())
+
+	raw := func(method, path, key, body string, header ...string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, m.URL+path, strings.NewReader(body))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("%s %s: error body is not JSON: %s", method, path, b)
+		}
+		return resp.StatusCode, e.Error.Code, e.Error.Message
+	}
+
+	for _, c := range []struct {
+		name, method, path, key, body string
+		status                        int
+		want                          string // in the message
+	}{
+		{"no key", "GET", "/v1/charges", "", "", 401, "Authorization: Bearer"},
+		{"wrong key", "GET", "/v1/charges", "nope-nope-nope-nope", "", 401, "API key"},
+		{"not JSON", "POST", "/v1/charges", m.APIKey, "{", 400, "not valid JSON"},
+		{"empty body", "POST", "/v1/charges", m.APIKey, "", 400, "empty"},
+		{"unknown field", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"100"},"tip":"1"}`, 400, `"tip"`},
+		{"numeric value", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":1500}}`, 400, "amount.value"},
+		{"decimal value", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"15.00"}}`, 400, "amount.value"},
+		{"negative value", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"-1"}}`, 400, "amount.value"},
+		{"no amount", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `"}`, 400, `"amount"`},
+		{"no token", "POST", "/v1/charges", m.APIKey, `{"amount":{"currency":"PHP","value":"1500"}}`, 400, "tokenId"},
+		{"unknown token", "POST", "/v1/charges", m.APIKey, `{"tokenId":"tok_nope","amount":{"currency":"PHP","value":"1500"}}`, 404, "not found"},
+		{"wallet currency", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"USD","value":"1500"}}`, 400, "USD"},
+		{"below minimum", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"99"}}`, 400, "minimum"},
+		{"trailing data", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"1500"}} {}`, 400, "after the JSON"},
+		{"huge body", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + strings.Repeat("x", 70000) + `"}`, 400, "over"},
+		{"bad wallet", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"c","wallet":"PAYPAL"}`, 400, "PAYPAL"},
+		{"no customer", "POST", "/v1/authorizations", m.APIKey, `{"wallet":"GCASH"}`, 400, "customerId"},
+		{"bad status filter", "GET", "/v1/charges?status=PAID", m.APIKey, "", 400, "status"},
+		{"bad limit", "GET", "/v1/charges?limit=-1", m.APIKey, "", 400, "limit"},
+		{"bad date", "GET", "/v1/charges?createdAfter=yesterday", m.APIKey, "", 400, "createdAfter"},
+		{"unknown route", "GET", "/v1/nothing", m.APIKey, "", 404, "No API route"},
+		{"refund unknown charge", "POST", "/v1/charges/chg_nope/refunds", m.APIKey, `{"amount":{"currency":"PHP","value":"100"}}`, 404, "not found"},
+	} {
+		status, code, msg := raw(c.method, c.path, c.key, c.body)
+		if status != c.status || code == "" || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: HTTP %d %s %q, want %d and a message with %q", c.name, status, code, msg, c.status, c.want)
+		}
+	}
+
+	// Same Idempotency-Key, different body: 409, and the first charge stands.
+	body := `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"1500"}}`
+	if status, _, msg := raw("POST", "/v1/charges", m.APIKey, body, "Idempotency-Key", "k-1"); status != 201 {
+		t.Fatalf("first charge: %d %s", status, msg)
+	}
+	if status, _, _ := raw("POST", "/v1/charges", m.APIKey, body, "Idempotency-Key", "k-1"); status != 201 {
+		t.Fatalf("same key, same body: %d", status)
+	}
+	other := strings.Replace(body, "1500", "1600", 1)
+	if status, code, msg := raw("POST", "/v1/charges", m.APIKey, other, "Idempotency-Key", "k-1"); status != 409 || !strings.Contains(msg, "k-1") {
+		t.Fatalf("same key, other body: %d %s %q, want 409", status, code, msg)
+	}
+
+	if n := countCharges(t, m); n != chargesBefore+1 {
+		t.Errorf("charges: %d, want %d", n, chargesBefore+1)
+	}
+	if n := len(m.Sim.Payments()); n != paymentsBefore+1 {
+		t.Errorf("payments at Antom: %d, want %d", n, paymentsBefore+1)
+	}
+	if n := len(m.Sim.Authorizations()); n != authsBefore {
+		t.Errorf("consults at Antom: %d, want %d", n, authsBefore)
+	}
+	if list, err := client.New(m.URL, m.APIKey).Tokens(ctx, client.ListParams{}); err != nil || len(list.Data) != 1 {
+		t.Errorf("tokens = %v, %v", list, err)
+	}
+}
