@@ -1,0 +1,588 @@
+// Package chaos runs the engine as a child process against the Antom
+// simulator with faults on, kills it with SIGKILL at random moments,
+// restarts it on the same database, and at the end compares every charge,
+// token and refund with the simulator's truth. `autodebit chaos` is its
+// command; the comparison itself is Compare.
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/client"
+	adhttp "github.com/autodebit/autodebit/http"
+	"github.com/autodebit/autodebit/postgres"
+	"github.com/autodebit/autodebit/sqldb"
+	"github.com/autodebit/autodebit/sqlite"
+)
+
+// Config configures a run. Command and DB are required.
+type Config struct {
+	// Command returns the command that runs `autodebit` with args, e.g.
+	// exec.Command(os.Args[0], args...). Required.
+	Command func(args []string) *exec.Cmd
+	// DB is the engine's database: sqlite:PATH or a postgres:// URL. It
+	// should be empty at the start. Required.
+	DB string
+	// Dir holds the keys and the engine's log (engine.log). Empty means a
+	// new temporary directory.
+	Dir string
+	// Charges is how many charges to create. Zero means 500.
+	Charges int
+	// Concurrency is how many charges are created at once. Zero means 8.
+	Concurrency int
+	// Kills is how many times the engine is killed with SIGKILL. Zero
+	// kills none.
+	Kills int
+	// Tokens is how many wallets are linked before charging. Zero means 8.
+	Tokens int
+	// Seed seeds the fault decisions, the simulator's IDs and the kill
+	// moments. Zero means a random seed.
+	Seed int64
+	// Faults are the faults injected while charging. Nil means
+	// DefaultFaults().
+	Faults *antomsim.Faults
+	// RefundEvery refunds every RefundEvery-th charge that succeeds at once.
+	// Zero means 10; negative means no refunds.
+	RefundEvery int
+	// Wait bounds the wait for every charge to be final. Zero means 3m.
+	Wait time.Duration
+	// Out receives progress lines. Nil means io.Discard.
+	Out io.Writer
+}
+
+// DefaultFaults are the faults of the issue: 30% of notifications dropped,
+// 10% duplicated, 10% reordered; 10% of API calls answered U, 5% timing out
+// after the work is committed, 2% HTTP 5xx.
+func DefaultFaults() antomsim.Faults {
+	return antomsim.Faults{
+		API: map[string][]antomsim.APIFault{"*": {
+			{Kind: antomsim.FaultUnknown, Probability: 0.10},
+			{Kind: antomsim.FaultTimeout, Probability: 0.05, Latency: antomsim.Duration(50 * time.Millisecond)},
+			{Kind: antomsim.FaultHTTP5xx, Probability: 0.02},
+		}},
+		Notify: map[string][]antomsim.NotifyFault{"*": {
+			{Kind: antomsim.FaultDrop, Probability: 0.30},
+			{Kind: antomsim.FaultDuplicate, Probability: 0.10},
+			{Kind: antomsim.FaultReorder, Probability: 0.10, Delay: antomsim.Duration(10 * time.Second)},
+		}},
+	}
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Seed        int64          `json:"seed"`
+	Charges     int            `json:"charges"`
+	ByStatus    map[string]int `json:"byStatus"`
+	Tokens      int            `json:"tokens"`
+	Refunds     int            `json:"refunds"`
+	Faults      map[string]int `json:"faults"`
+	Kills       int            `json:"kills"`
+	Elapsed     time.Duration  `json:"elapsed"`
+	AccessTokens []string      `json:"-"` // every access token Antom issued, for secret scans
+	LogFile     string         `json:"logFile"`
+	Comparison
+}
+
+// WriteTable prints the report as a table.
+func (r *Report) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "charges\t%d\t%s\n", r.Charges, statusLine(r.ByStatus))
+	fmt.Fprintf(tw, "tokens linked\t%d\t\n", r.Tokens)
+	fmt.Fprintf(tw, "refunds\t%d\t\n", r.Refunds)
+	for _, k := range sortedKeys(r.Faults) {
+		fmt.Fprintf(tw, "faults %s\t%d\t\n", k, r.Faults[k])
+	}
+	fmt.Fprintf(tw, "kills (SIGKILL)\t%d\t\n", r.Kills)
+	fmt.Fprintf(tw, "divergent orders\t%d\t%s\n", len(r.Divergent), verdict(r.Divergent))
+	fmt.Fprintf(tw, "double debits\t%d\t%s\n", len(r.DoubleDebits), verdict(r.DoubleDebits))
+	fmt.Fprintf(tw, "lost tokens\t%d\t%s\n", len(r.LostTokens), verdict(r.LostTokens))
+	fmt.Fprintf(tw, "INIT after close + 2 min\t%d\t%s\n", len(r.StuckInit), verdict(r.StuckInit))
+	fmt.Fprintf(tw, "elapsed\t%s\tseed %d\n", r.Elapsed.Round(time.Second), r.Seed)
+	tw.Flush()
+	for _, list := range [][]string{r.Divergent, r.DoubleDebits, r.LostTokens, r.StuckInit} {
+		for i, s := range list {
+			if i == 20 {
+				fmt.Fprintf(w, "  … and %d more\n", len(list)-20)
+				break
+			}
+			fmt.Fprintln(w, "  "+s)
+		}
+	}
+}
+
+func statusLine(m map[string]int) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func verdict(l []string) string {
+	if len(l) == 0 {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+// run is one chaos run's state.
+type run struct {
+	cfg      Config
+	out      io.Writer
+	rng      *mrand.Rand
+	sim      *antomsim.Sim
+	simURL   string
+	addr     string
+	apiKey   string
+	tokenKey string
+	args     []string
+	logFile  *os.File
+	api      *client.Client
+
+	mu     sync.Mutex
+	engine *exec.Cmd
+	exited chan struct{}
+}
+
+// Run does one chaos run. It returns an error when the run could not be
+// done; divergences are in the report (see Comparison.OK).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Command == nil || cfg.DB == "" {
+		return nil, errors.New("chaos: Command and DB are required")
+	}
+	if cfg.Charges <= 0 {
+		cfg.Charges = 500
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Tokens <= 0 {
+		cfg.Tokens = 8
+	}
+	if cfg.RefundEvery == 0 {
+		cfg.RefundEvery = 10
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = 3 * time.Minute
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = mrand.Int64N(1<<31) + 1
+	}
+	if cfg.Faults == nil {
+		f := DefaultFaults()
+		cfg.Faults = &f
+	}
+	if cfg.Dir == "" {
+		d, err := os.MkdirTemp("", "autodebit-chaos-")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Dir = d
+	}
+	r := &run{cfg: cfg, out: cfg.Out, rng: mrand.New(mrand.NewPCG(uint64(cfg.Seed), 7))}
+	if r.out == nil {
+		r.out = io.Discard
+	}
+	start := time.Now()
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	defer r.sim.Close()
+	defer r.stopEngine()
+	if err := r.startEngine(ctx); err != nil {
+		return nil, err
+	}
+	tokens, err := r.link(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.sim.SetFaults(withSeed(*cfg.Faults, cfg.Seed)); err != nil {
+		return nil, err
+	}
+	kills, err := r.drive(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.out, "chaos: waiting for every charge to be final (at most %s)\n", cfg.Wait)
+	r.waitFinal(ctx)
+	// Let every resend happen: Antom resends for about a day.
+	r.sim.SetFaults(antomsim.Faults{})
+	if _, err := r.sim.Advance(25 * time.Hour); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	r.sim.Settle(sctx)
+	cancel()
+	if err := r.stopEngine(); err != nil {
+		return nil, err
+	}
+	recs, err := r.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	truth := r.sim.Truth()
+	rep := &Report{
+		Seed: cfg.Seed, Charges: len(recs.Charges), ByStatus: map[string]int{}, Tokens: len(recs.Tokens), Refunds: len(recs.Refunds),
+		Faults: r.sim.FaultStats(), Kills: kills, LogFile: r.logFile.Name(),
+		Comparison: Compare(truth, recs, time.Now()),
+	}
+	for _, c := range recs.Charges {
+		rep.ByStatus[string(c.Status)]++
+	}
+	for _, t := range truth.Tokens {
+		rep.AccessTokens = append(rep.AccessTokens, t.AccessToken)
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+func withSeed(f antomsim.Faults, seed int64) antomsim.Faults {
+	f.Seed = seed
+	return f
+}
+
+// setup makes the keys, starts the simulator in-process and picks the
+// engine's address.
+func (r *run) setup() error {
+	kp, err := antom.GenerateKeyPair()
+	if err != nil {
+		return err
+	}
+	r.sim, err = antomsim.New(antomsim.Config{
+		MerchantPublicKey: &kp.PrivateKey.PublicKey, Seed: r.cfg.Seed,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.simURL = "http://" + ln.Addr().String()
+	go (&http.Server{Handler: r.sim, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+
+	priv, err := antom.EncodePrivateKey(kp.PrivateKey)
+	if err != nil {
+		return err
+	}
+	keyFile := filepath.Join(r.cfg.Dir, "merchant.key")
+	if err := os.WriteFile(keyFile, []byte(priv+"\n"), 0o600); err != nil {
+		return err
+	}
+	r.apiKey = "chaos_" + randomText(18)
+	tk := make([]byte, 32)
+	rand.Read(tk)
+	r.tokenKey = base64.StdEncoding.EncodeToString(tk)
+	// The engine keeps one address across restarts: the simulator sends
+	// notifications to the URL given in each request.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.addr = l.Addr().String()
+	l.Close()
+	r.args = []string{"serve", "--addr", r.addr, "--db", r.cfg.DB, "--antom-url", r.simURL, "--client-id", r.sim.ClientID(),
+		"--private-key", "@" + keyFile, "--antom-public-key", r.sim.AntomPublicKeyBase64(),
+		"--api-key", r.apiKey, "--token-key", r.tokenKey, "--log-format", "json"}
+	if r.logFile, err = os.OpenFile(filepath.Join(r.cfg.Dir, "engine.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		return err
+	}
+	r.api = client.New("http://"+r.addr, r.apiKey)
+	r.api.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	return nil
+}
+
+func randomText(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// startEngine starts the engine and waits until it answers /healthz.
+func (r *run) startEngine(ctx context.Context) error {
+	cmd := r.cfg.Command(r.args)
+	cmd.Stdout, cmd.Stderr = io.Discard, r.logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	r.mu.Lock()
+	r.engine, r.exited = cmd, exited
+	r.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + r.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("engine exited at start; see %s", r.logFile.Name())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("engine not healthy after 30s; see %s", r.logFile.Name())
+		}
+	}
+}
+
+// kill sends SIGKILL to the engine and waits for it to die.
+func (r *run) kill() {
+	r.mu.Lock()
+	cmd, exited := r.engine, r.exited
+	r.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// stopEngine stops the engine gracefully (SIGTERM, then SIGKILL after 15s).
+func (r *run) stopEngine() error {
+	r.mu.Lock()
+	cmd, exited := r.engine, r.exited
+	r.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+		return nil
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+	return nil
+}
+
+// link links cfg.Tokens wallets (one account each) and returns the token IDs.
+func (r *run) link(ctx context.Context) ([]string, error) {
+	var ids []string
+	for i := range r.cfg.Tokens {
+		login := fmt.Sprintf("0917%07d", i+1)
+		if _, err := r.sim.CreateAccount(antomsim.Account{Wallet: "GCASH", UserLoginID: login, Balance: 100_000_000}); err != nil && !errors.Is(err, antomsim.ErrConflict) {
+			return nil, fmt.Errorf("create account: %w", err)
+		}
+		a, err := r.api.CreateAuthorization(ctx, fmt.Sprintf("cus_chaos_%d", i), "GCASH")
+		if err != nil {
+			return nil, fmt.Errorf("link: %w", err)
+		}
+		if _, err := r.sim.Approve(a.QR.Text, login); err != nil {
+			return nil, fmt.Errorf("approve: %w", err)
+		}
+		for {
+			got, err := r.api.Authorization(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			if got.Status == string(autodebit.AuthorizationActive) {
+				ids = append(ids, got.TokenID)
+				break
+			}
+			if got.Status != string(autodebit.AuthorizationPending) && got.Status != string(autodebit.AuthorizationAuthorized) {
+				return nil, fmt.Errorf("authorization %s ended %s: %s", a.ID, got.Status, got.FailureMessage)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	fmt.Fprintf(r.out, "chaos: linked %d tokens\n", len(ids))
+	return ids, nil
+}
+
+// drive creates cfg.Charges charges at cfg.Concurrency, refunds some, and
+// kills and restarts the engine cfg.Kills times at random moments.
+func (r *run) drive(ctx context.Context, tokens []string) (int, error) {
+	n := r.cfg.Charges
+	killAt := map[int64]bool{}
+	for len(killAt) < r.cfg.Kills && len(killAt) < n {
+		killAt[int64(1+r.rng.IntN(n))] = true
+	}
+	var next, done atomic.Int64
+	var kills int
+	killc := make(chan struct{}, r.cfg.Kills+1)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	amounts := make([]int64, n)
+	for i := range amounts {
+		amounts[i] = 100 + r.rng.Int64N(9900)
+	}
+	for range r.cfg.Concurrency {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				p := client.ChargeParams{
+					TokenID: tokens[i%int64(len(tokens))], Amount: adhttp.Amount{Currency: "PHP", Value: strconv.FormatInt(amounts[i], 10)},
+					Description: fmt.Sprintf("chaos %d", i), IdempotencyKey: fmt.Sprintf("chaos-%d-%d", r.cfg.Seed, i),
+				}
+				c, err := retry(ctx, func() (*adhttp.Charge, error) { return r.api.CreateCharge(ctx, p) })
+				if err != nil {
+					select {
+					case errc <- fmt.Errorf("charge %d: %w", i, err):
+					default:
+					}
+					return
+				}
+				if r.cfg.RefundEvery > 0 && i%int64(r.cfg.RefundEvery) == 0 && c.Status == string(autodebit.ChargeSuccess) {
+					rp := client.RefundParams{Amount: adhttp.Amount{Currency: "PHP", Value: strconv.FormatInt(amounts[i]/2, 10)}, IdempotencyKey: "chaos-refund"}
+					retry(ctx, func() (*adhttp.Refund, error) { return r.api.CreateRefund(ctx, c.ID, rp) })
+				}
+				if d := done.Add(1); killAt[d] {
+					killc <- struct{}{}
+				}
+				if d := done.Load(); d%100 == 0 {
+					fmt.Fprintf(r.out, "chaos: %d/%d charges created\n", d, n)
+				}
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	for {
+		select {
+		case <-killc:
+			// A random moment: up to 300ms after the chosen charge.
+			time.Sleep(time.Duration(r.rng.IntN(300)) * time.Millisecond)
+			r.kill()
+			kills++
+			fmt.Fprintf(r.out, "chaos: killed the engine (SIGKILL) after %d charges; restarting\n", done.Load())
+			if err := r.startEngine(ctx); err != nil {
+				return kills, err
+			}
+		case err := <-errc:
+			return kills, err
+		case <-finished:
+			select {
+			case err := <-errc:
+				return kills, err
+			default:
+			}
+			return kills, nil
+		}
+	}
+}
+
+// retry calls fn until the engine answers: connection errors and 5xx
+// (the engine is restarting) are retried for up to a minute; a 4xx answer
+// is returned as it is.
+func retry[T any](ctx context.Context, fn func() (*T, error)) (*T, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := fn()
+		var ae *client.Error
+		if err == nil || (errors.As(err, &ae) && ae.Status < 500) || time.Now().After(deadline) || ctx.Err() != nil {
+			return v, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitFinal waits until no charge is INIT, or cfg.Wait passes.
+func (r *run) waitFinal(ctx context.Context) {
+	deadline := time.Now().Add(r.cfg.Wait)
+	last := -1
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		l, err := r.api.Charges(ctx, client.ListParams{Status: string(autodebit.ChargeInit), Limit: 1})
+		if err == nil {
+			if l.Total == 0 {
+				return
+			}
+			if l.Total != last {
+				fmt.Fprintf(r.out, "chaos: %d charges still INIT\n", l.Total)
+				last = l.Total
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// records reads every charge, token and refund from the engine's database.
+func (r *run) records(ctx context.Context) (Records, error) {
+	key, _ := base64.StdEncoding.DecodeString(r.tokenKey)
+	cfg := sqldb.Config{TokenKey: key}
+	var store *sqldb.Store
+	var err error
+	if path, ok := strings.CutPrefix(r.cfg.DB, "sqlite:"); ok {
+		store, err = sqlite.Open(ctx, path, cfg)
+	} else {
+		store, err = postgres.Open(ctx, r.cfg.DB, cfg)
+	}
+	if err != nil {
+		return Records{}, fmt.Errorf("open the engine's database: %w", err)
+	}
+	defer store.Close()
+	return ReadRecords(ctx, store)
+}
+
+// ReadRecords reads every charge, token and refund of store.
+func ReadRecords(ctx context.Context, store autodebit.Store) (Records, error) {
+	var out Records
+	const page = 1000
+	for off := 0; ; off += page {
+		cs, _, err := store.FindCharges(ctx, autodebit.ChargeFilter{Limit: page, Offset: off})
+		if err != nil {
+			return out, err
+		}
+		out.Charges = append(out.Charges, cs...)
+		if len(cs) < page {
+			break
+		}
+	}
+	for off := 0; ; off += page {
+		ts, _, err := store.FindTokens(ctx, autodebit.TokenFilter{Limit: page, Offset: off})
+		if err != nil {
+			return out, err
+		}
+		out.Tokens = append(out.Tokens, ts...)
+		if len(ts) < page {
+			break
+		}
+	}
+	for off := 0; ; off += page {
+		fs, _, err := store.FindRefunds(ctx, autodebit.RefundFilter{Limit: page, Offset: off})
+		if err != nil {
+			return out, err
+		}
+		out.Refunds = append(out.Refunds, fs...)
+		if len(fs) < page {
+			break
+		}
+	}
+	sort.Slice(out.Charges, func(i, j int) bool { return out.Charges[i].ID < out.Charges[j].ID })
+	return out, nil
+}
