@@ -93,16 +93,16 @@ func DefaultFaults() antomsim.Faults {
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed        int64          `json:"seed"`
-	Charges     int            `json:"charges"`
-	ByStatus    map[string]int `json:"byStatus"`
-	Tokens      int            `json:"tokens"`
-	Refunds     int            `json:"refunds"`
-	Faults      map[string]int `json:"faults"`
-	Kills       int            `json:"kills"`
-	Elapsed     time.Duration  `json:"elapsed"`
-	AccessTokens []string      `json:"-"` // every access token Antom issued, for secret scans
-	LogFile     string         `json:"logFile"`
+	Seed         int64          `json:"seed"`
+	Charges      int            `json:"charges"`
+	ByStatus     map[string]int `json:"byStatus"`
+	Tokens       int            `json:"tokens"`
+	Refunds      int            `json:"refunds"`
+	Faults       map[string]int `json:"faults"`
+	Kills        int            `json:"kills"`
+	Elapsed      time.Duration  `json:"elapsed"`
+	AccessTokens []string       `json:"-"` // every access token Antom issued, for secret scans
+	LogFile      string         `json:"logFile"`
 	Comparison
 }
 
