@@ -139,8 +139,10 @@ func TestApplyToken(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		e := newEnv(t, nil)
 		r := apply(t, e, approved(t, e).AuthCode)
-		if !r.Result.Succeeded() || !r.AccessTokenExpiryTime.Equal(t0.Add(30*24*time.Hour)) ||
-			!r.RefreshTokenExpiryTime.Equal(t0.Add(180*24*time.Hour)) || r.UserLoginID != "091****4567" {
+		// Antom's Scan to Link guide: GCash tokens are valid for 100 years.
+		hundredYears := time.Duration(100 * 365.25 * 24 * float64(time.Hour))
+		if !r.Result.Succeeded() || !r.AccessTokenExpiryTime.Equal(t0.Add(hundredYears)) ||
+			!r.RefreshTokenExpiryTime.Equal(t0.Add(hundredYears)) || r.UserLoginID != "091****4567" {
 			t.Fatalf("applyToken = %+v", r)
 		}
 	})

@@ -50,9 +50,12 @@ var DefaultRetrySchedule = []time.Duration{0, 2 * time.Minute, 10 * time.Minute,
 
 // TokenValidity is how long tokens issued for one wallet stay valid.
 type TokenValidity struct {
-	// AccessToken is the access token's lifetime. Zero means 30 days.
+	// AccessToken is the access token's lifetime. Zero means the wallet's
+	// validity in Antom's Scan to Link guide: 92 years for ALIPAY_CN, 100
+	// years for the others.
 	AccessToken time.Duration
-	// RefreshToken is the refresh token's lifetime. Zero means 180 days.
+	// RefreshToken is the refresh token's lifetime. Zero means the access
+	// token's.
 	RefreshToken time.Duration
 	// NoRefreshToken makes applyToken return no refresh token (some wallets
 	// do not support refresh; their access tokens then live long).
@@ -112,8 +115,8 @@ type Config struct {
 	// use DefaultTokenValidity.
 	TokenValidity map[string]TokenValidity
 	// DefaultTokenValidity is the token lifetime of wallets not in
-	// TokenValidity. Its zero value means 30 days (access) and 180 days
-	// (refresh).
+	// TokenValidity. Zero fields mean the validity in Antom's Scan to Link
+	// guide (see TokenValidity).
 	DefaultTokenValidity TokenValidity
 	// PaymentExpiry is when an unfinished payment closes (with FAIL
 	// ORDER_IS_CLOSED), counted from pay, when the request sets no
@@ -361,13 +364,20 @@ func (s *Sim) timeHeader(t time.Time) string {
 	}
 }
 
+// year is a Julian year, as token validity periods are counted.
+const year = time.Duration(365.25 * 24 * float64(time.Hour))
+
 func (s *Sim) tokenValidity(wallet string) TokenValidity {
 	v, ok := s.cfg.TokenValidity[wallet]
 	if !ok {
 		v = s.cfg.DefaultTokenValidity
 	}
-	setDefault(&v.AccessToken, 30*24*time.Hour)
-	setDefault(&v.RefreshToken, 180*24*time.Hour)
+	guide := 100 * year // Antom's Scan to Link guide: 100 years, Alipay 92
+	if wallet == "ALIPAY_CN" {
+		guide = 92 * year
+	}
+	setDefault(&v.AccessToken, guide)
+	setDefault(&v.RefreshToken, v.AccessToken)
 	return v
 }
 

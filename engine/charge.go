@@ -76,6 +76,11 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	}
 	now := e.now()
 	if err := t.Chargeable(now); err != nil {
+		if t.Status == autodebit.TokenActive && !t.AccessTokenExpiresAt.IsZero() && !now.Before(t.AccessTokenExpiresAt) {
+			if err := e.endToken(ctx, t.ID, nil, autodebit.TokenExpired, "the access token expired"); err != nil {
+				e.log.Error("mark token expired", "token", t.ID, "err", err)
+			}
+		}
 		return nil, err
 	}
 	if w, ok := antom.LookupWallet(t.Wallet); ok {
@@ -220,11 +225,18 @@ func (e *Engine) tokenDeadInTx(ctx context.Context, tokenID string) func(tx auto
 			return err
 		}
 		now := e.now()
-		t.Status, t.RevokeReason, t.RevokePending, t.RevokedAt = autodebit.TokenRevoked, "Antom reports the access token invalid", false, now
+		status := autodebit.TokenRevoked
+		t.RevokeReason, t.RevokePending = "Antom reports the access token invalid", false
+		if !t.AccessTokenExpiresAt.IsZero() && !now.Before(t.AccessTokenExpiresAt) {
+			status = autodebit.TokenExpired
+		} else {
+			t.RevokedAt = now
+		}
+		t.Status = status
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("end token %s: %w", t.ID, err)
 		}
-		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED: INVALID_ACCESS_TOKEN on pay", now))
+		return appendEvents(ctx, tx, stateEvent(t.ID, string(status)+": INVALID_ACCESS_TOKEN on pay", now))
 	}
 }
 

@@ -567,3 +567,23 @@ func authState(t *testing.T, s *stack, id string) string {
 	}
 	return a.AuthState
 }
+
+func TestToken_Expires(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{sim: func(c *antomsim.Config) {
+			c.DefaultTokenValidity = antomsim.TokenValidity{AccessToken: time.Hour, RefreshToken: 2 * time.Hour}
+		}})
+		ctx := context.Background()
+		tok := s.link("cus_1", "GCASH")
+		s.advance(time.Hour)
+		if _, err := s.eng.CreateCharge(ctx, engine.ChargeInput{TokenID: tok.ID, Amount: autodebit.Amount{Currency: "PHP", Value: 1500}}); autodebit.ErrorCode(err) != autodebit.ECONFLICT {
+			t.Fatalf("charge on an expired token: err = %v, want ECONFLICT", err)
+		}
+		if got, _ := s.store.FindTokenByID(ctx, tok.ID); got.Status != autodebit.TokenExpired {
+			t.Fatalf("token = %s, want EXPIRED", got.Status)
+		}
+		if n := len(s.sim.Payments()); n != 0 {
+			t.Fatalf("Antom has %d payments, want none", n)
+		}
+	})
+}
