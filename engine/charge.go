@@ -52,17 +52,8 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	if in.TokenID == "" {
 		return nil, autodebit.Errorf(autodebit.EINVALID, "tokenId is required.")
 	}
-	if err := in.Amount.Validate(); err != nil {
+	if err := checkRequest(in.Amount, "Description", in.Description, in.IdempotencyKey); err != nil {
 		return nil, err
-	}
-	if err := antom.CheckAmount(antom.Amount{Currency: in.Amount.Currency, Value: in.Amount.Value}); err != nil {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Amount: %v.", err)
-	}
-	if len(in.Description) > 256 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Description must be at most 256 characters.")
-	}
-	if len(in.IdempotencyKey) > 255 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be at most 255 characters.")
 	}
 	hash := in.hash()
 	if in.IdempotencyKey != "" {
@@ -129,6 +120,25 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 
 // chargeForKey returns the charge created with an Idempotency-Key, nil if
 // there is none, or ECONFLICT if it was created with other parameters.
+// checkRequest applies the rules shared by charges and refunds: a valid
+// Antom amount, a text of at most 256 characters and an Idempotency-Key of
+// at most 255.
+func checkRequest(amount autodebit.Amount, textName, text, idempotencyKey string) error {
+	if err := amount.Validate(); err != nil {
+		return err
+	}
+	if err := antom.CheckAmount(antom.Amount{Currency: amount.Currency, Value: amount.Value}); err != nil {
+		return autodebit.Errorf(autodebit.EINVALID, "Amount: %v.", err)
+	}
+	if len(text) > 256 {
+		return autodebit.Errorf(autodebit.EINVALID, "%s must be at most 256 characters.", textName)
+	}
+	if len(idempotencyKey) > 255 {
+		return autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be at most 255 characters.")
+	}
+	return nil
+}
+
 func (e *Engine) chargeForKey(ctx context.Context, key, hash string) (*autodebit.Charge, error) {
 	c, err := e.store.FindChargeByIdempotencyKey(ctx, key)
 	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {

@@ -40,17 +40,8 @@ func (in RefundInput) hash() string {
 // for a charge that is not SUCCESS or an Idempotency-Key reused with other
 // parameters.
 func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.Refund, error) {
-	if err := in.Amount.Validate(); err != nil {
+	if err := checkRequest(in.Amount, "Reason", in.Reason, in.IdempotencyKey); err != nil {
 		return nil, err
-	}
-	if err := antom.CheckAmount(antom.Amount{Currency: in.Amount.Currency, Value: in.Amount.Value}); err != nil {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Amount: %v.", err)
-	}
-	if len(in.Reason) > 256 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Reason must be at most 256 characters.")
-	}
-	if len(in.IdempotencyKey) > 255 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be at most 255 characters.")
 	}
 	hash := in.hash()
 	if in.IdempotencyKey != "" {
