@@ -28,11 +28,18 @@ type ChargeInput struct {
 }
 
 func (in ChargeInput) hash() string {
+	return requestHash(in.TokenID, in.Amount.Currency, strconv.FormatInt(in.Amount.Value, 10), in.Description)
+}
+
+// requestHash identifies the parameters of a request for idempotency: the
+// hex SHA-256 of the parts, each length-prefixed so that no two lists of
+// parts collide.
+func requestHash(parts ...string) string {
 	h := sha256.New()
-	for _, s := range []string{in.TokenID, in.Amount.Currency, strconv.FormatInt(in.Amount.Value, 10), in.Description} {
-		h.Write([]byte(strconv.Itoa(len(s))))
+	for _, p := range parts {
+		h.Write([]byte(strconv.Itoa(len(p))))
 		h.Write([]byte{':'})
-		h.Write([]byte(s))
+		h.Write([]byte(p))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -26,8 +24,7 @@ type RefundInput struct {
 }
 
 func (in RefundInput) hash() string {
-	sum := sha256.Sum256([]byte(in.ChargeID + "\x00" + in.Amount.Currency + "\x00" + strconv.FormatInt(in.Amount.Value, 10) + "\x00" + in.Reason))
-	return hex.EncodeToString(sum[:])
+	return requestHash(in.ChargeID, in.Amount.Currency, strconv.FormatInt(in.Amount.Value, 10), in.Reason)
 }
 
 // CreateRefund refunds all or part of a successful charge. The refund is
