@@ -164,37 +164,98 @@ var walletTmpl = template.Must(template.New("wallet").Funcs(template.FuncMap{
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{if .Wallet.Name}}{{.Wallet.Name}}{{else}}Wallet{{end}} · Antom simulator</title>
 <style>
-body{margin:0;background:#e9edf2;font:16px system-ui,sans-serif;display:flex;justify-content:center}
-.phone{width:360px;min-height:640px;margin:24px;background:#fff;border-radius:32px;box-shadow:0 8px 30px #0003;overflow:hidden;border:10px solid #222}
-header{background:#1677ff;color:#fff;padding:28px 20px 18px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.85;font-size:13px}
-main{padding:20px}label.acct{display:flex;gap:10px;align-items:center;padding:12px;border:1px solid #ddd;border-radius:12px;margin-bottom:8px}
-input[type=text]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #ccc;border-radius:10px;font-size:15px}
-.buttons{display:flex;gap:10px;margin-top:18px}button{flex:1;padding:14px;border:0;border-radius:12px;font-size:16px;cursor:pointer}
-.approve{background:#1677ff;color:#fff}.deny{background:#eee}.msg{padding:14px;border-radius:12px;background:#fff4e5;margin-bottom:14px}
-.status{font-size:22px;text-align:center;margin:40px 0 10px}.small{color:#666;font-size:13px;word-break:break-all}
-</style></head><body><div class="phone">
-<header><h1>{{if .Wallet.Name}}{{.Wallet.Name}}{{else}}Wallet{{end}}</h1><p>Antom simulator · auto debit authorization</p></header>
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;background:radial-gradient(circle at 30% 20%,#f4f6fa,#d9dee7);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2330;display:flex;flex-direction:column;align-items:center}
+.phone{--brand:#1677ff;--on-brand:#fff;--soft:#e8f1ff;width:375px;max-width:100%;min-height:720px;margin:24px 12px 8px;background:#f6f7f9;border-radius:44px;border:12px solid #16181d;box-shadow:0 20px 50px #0004,inset 0 0 0 1px #000;overflow:hidden;display:flex;flex-direction:column;position:relative}
+@media (max-width:420px){.phone{border:0;border-radius:0;margin:0;min-height:100vh;box-shadow:none}}
+.w-ALIPAY_CN,.w-ALIPAY_HK{--brand:#1677ff;--soft:#e6f0ff}
+.w-DANA{--brand:#118eea;--soft:#e3f3fd}
+.w-GCASH{--brand:#0063f7;--soft:#e5efff}
+.w-KAKAOPAY{--brand:#ffe300;--on-brand:#191919;--soft:#fff9cc}
+.w-TNG{--brand:#0a3a8c;--soft:#e4ebf7}
+.w-TRUEMONEY{--brand:#ff6b00;--soft:#fff0e5}
+.statusbar{display:flex;justify-content:space-between;align-items:center;padding:10px 26px 6px;background:var(--brand);color:var(--on-brand);font-size:13px;font-weight:600}
+.notch{width:110px;height:24px;background:#16181d;border-radius:0 0 16px 16px;position:absolute;left:50%;top:0;transform:translateX(-50%)}
+.appbar{background:var(--brand);color:var(--on-brand);padding:14px 20px 22px;display:flex;align-items:center;gap:12px}
+.logo{width:42px;height:42px;border-radius:12px;background:var(--on-brand);color:var(--brand);display:flex;align-items:center;justify-content:center;font-weight:800;font-size:20px;flex:none}
+.appbar h1{margin:0;font-size:19px}.appbar p{margin:0;font-size:12px;opacity:.8}
+main{flex:1;padding:16px;display:flex;flex-direction:column;gap:12px;margin-top:-10px}
+.sheet{background:#fff;border-radius:18px;padding:16px;box-shadow:0 1px 3px #0001}
+.merchant{display:flex;align-items:center;gap:12px}.merchant .m{width:40px;height:40px;border-radius:50%;background:var(--soft);color:var(--brand);display:flex;align-items:center;justify-content:center;font-weight:700}
+.w-KAKAOPAY .merchant .m{color:#191919}
+.sheet h2{font-size:16px;margin:0}.sub{color:#667085;font-size:13px;margin:2px 0 0}
+.perm{list-style:none;padding:0;margin:12px 0 0}.perm li{padding:8px 0 8px 28px;position:relative;border-top:1px solid #f0f1f3;font-size:14px}
+.perm li::before{content:"\2713";position:absolute;left:4px;top:8px;color:var(--brand);font-weight:700}
+.w-KAKAOPAY .perm li::before{color:#191919}
+.nocharge{background:var(--soft);border-radius:10px;padding:8px 10px;font-size:13px;margin-top:10px}
+fieldset{border:0;margin:0;padding:0}legend{font-weight:700;font-size:14px;margin-bottom:8px}
+label.acct{display:flex;gap:10px;align-items:center;padding:10px 12px;border:1.5px solid #e4e7ec;border-radius:12px;margin-bottom:8px;cursor:pointer}
+label.acct:has(input:checked){border-color:var(--brand);background:var(--soft)}
+.w-KAKAOPAY label.acct:has(input:checked){border-color:#c9b400}
+label.acct input{accent-color:var(--brand)}.acct .who{font-weight:600}.small{color:#667085;font-size:12px;word-break:break-all}
+.newacct{font-size:13px;color:#475467;display:block;margin:4px 0}
+input[type=text]{width:100%;padding:10px 12px;border:1.5px solid #d0d5dd;border-radius:12px;font-size:15px}
+.buttons{display:flex;gap:10px;margin-top:14px}
+button{flex:1;padding:14px;border:0;border-radius:14px;font-size:16px;font-weight:700;cursor:pointer}
+.approve{background:var(--brand);color:var(--on-brand)}.deny{background:#e9ebef;color:#344054}
+button:focus-visible,input:focus-visible{outline:3px solid #0006;outline-offset:2px}
+.msg{padding:12px 14px;border-radius:12px;background:#fff4e5;color:#7a4b00;font-size:14px}
+.result{text-align:center;padding:28px 16px}
+.icon{width:76px;height:76px;border-radius:50%;margin:0 auto 14px;display:flex;align-items:center;justify-content:center;font-size:40px;font-weight:800;color:#fff}
+.icon.ok{background:#12b76a}.icon.no{background:#98a2b3}.icon.late{background:#f79009}
+.result h2{font-size:22px;margin:0 0 6px}
+.foot{text-align:center;color:#98a2b3;font-size:11px;padding:8px 0 14px}
+.home{width:120px;height:5px;border-radius:3px;background:#16181d;margin:0 auto 8px}
+.outside{color:#667085;font-size:12px;margin:6px 0 20px}
+</style></head><body>
+<div class="phone w-{{.Wallet.Code}}">
+<div class="notch" aria-hidden="true"></div>
+<div class="statusbar" aria-hidden="true"><span>9:41</span><span>&#9679;&#9679;&#9679;&#9679; 5G &#9646;</span></div>
+<header class="appbar">
+  <div class="logo" aria-hidden="true">{{if .Wallet.Name}}{{slice .Wallet.Name 0 1}}{{else}}W{{end}}</div>
+  <div><h1>{{if .Wallet.Name}}{{.Wallet.Name}}{{else}}Wallet{{end}}</h1><p>Auto debit authorization</p></div>
+</header>
 <main>
-{{if .Message}}<div class="msg">{{.Message}}</div>{{end}}
+{{if .Message}}<div class="msg" role="alert">{{.Message}}</div>{{end}}
 {{if .Auth.QRCode}}
 {{if .Pending}}
-<p>A merchant asks to <b>debit your {{.Wallet.Name}} account automatically</b> ({{.Wallet.Currency}}).</p>
-<form method="post">
+<section class="sheet" aria-labelledby="req">
+  <div class="merchant"><div class="m" aria-hidden="true">M</div>
+    <div><h2 id="req">A merchant asks to link your account</h2><p class="sub">Auto debit · {{.Wallet.Name}} ({{.Wallet.Currency}})</p></div></div>
+  <ul class="perm">
+    <li>Take payments from your {{.Wallet.Name}} balance automatically, without asking each time</li>
+    <li>See your masked login ID</li>
+  </ul>
+  <p class="nocharge">Nothing is charged now. You can unlink the merchant at any time in {{.Wallet.Name}}.</p>
+</section>
+<form method="post" class="sheet">
+<fieldset>
+<legend>Pay with account</legend>
 {{range $i, $a := .Accounts}}<label class="acct"><input type="radio" name="userLoginId" value="{{$a.UserLoginID}}" {{if eq $i 0}}checked{{end}}>
-<span>{{$a.UserLoginID}}<br><span class="small">balance {{money $a}}</span></span></label>{{end}}
-<p class="small">Or use a new account:</p>
-<input type="text" name="newLoginId" placeholder="login ID, e.g. a phone number" maxlength="64">
+<span><span class="who">{{$a.UserLoginID}}</span><br><span class="small">Balance {{money $a}}</span></span></label>{{end}}
+<label class="newacct" for="newLoginId">{{if .Accounts}}Or log in with another account:{{else}}Log in with your account:{{end}}</label>
+<input type="text" id="newLoginId" name="newLoginId" placeholder="Phone number or e-mail" maxlength="64" autocomplete="off">
+</fieldset>
 <div class="buttons"><button class="deny" name="action" value="deny">Deny</button><button class="approve" name="action" value="approve">Agree</button></div>
 </form>
-<p class="small">authState {{.Auth.AuthState}} · expires {{.Auth.ExpiryTime.Format "15:04:05 MST"}}</p>
+<p class="foot">Code expires {{.Auth.ExpiryTime.UTC.Format "15:04:05 UTC"}} · authState {{.Auth.AuthState}}</p>
 {{else}}
-<div class="status">{{if eq .Auth.Status "APPROVED"}}✅ Linked{{else if eq .Auth.Status "DENIED"}}✋ Denied{{else}}⌛ Expired{{end}}</div>
-{{if eq .Auth.Status "APPROVED"}}<p>Account {{.Auth.UserLoginID}} is linked. The merchant was notified (AUTHCODE_CREATED).</p>
-<p class="small">authCode {{.Auth.AuthCode}}</p>{{end}}
+<section class="sheet result" aria-live="polite">
+{{if eq .Auth.Status "APPROVED"}}<div class="icon ok" aria-hidden="true">&#10003;</div><h2>Linked</h2>
+<p>Account <b>{{.Auth.UserLoginID}}</b> is linked. The merchant can now charge it automatically.</p>
+<p class="small">The merchant was notified (AUTHCODE_CREATED) · authCode {{.Auth.AuthCode}}</p>
+{{else if eq .Auth.Status "DENIED"}}<div class="icon no" aria-hidden="true">&#10005;</div><h2>Denied</h2><p>Nothing was linked.</p>
+{{else}}<div class="icon late" aria-hidden="true">&#8987;</div><h2>Expired</h2><p>This code timed out. Ask the merchant for a new one.</p>{{end}}
 <p class="small">This QR code can no longer be used.</p>
+</section>
 {{end}}
 {{end}}
-</main></div></body></html>
+</main>
+<div class="foot">Antom simulator · not a real wallet</div>
+<div class="home" aria-hidden="true"></div>
+</div>
+<p class="outside">Simulated {{if .Wallet.Name}}{{.Wallet.Name}}{{else}}wallet{{end}} app for demos and tests.</p>
+</body></html>
 `))
 
 // httpStatus maps the errors of the Go control methods to HTTP statuses.

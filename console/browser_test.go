@@ -100,7 +100,9 @@ func (tb *tab) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		path := tb.screenshot(step)
-		url, _ := chromedp.Run(tb.ctx, chromedp.Location())
+		lctx, lcancel := context.WithTimeout(tb.ctx, 5*time.Second)
+		url, _ := chromedp.Run(lctx, chromedp.Location())
+		lcancel()
 		tb.t.Fatalf("%s tab, step %q at %s: %v\nscreenshot: %s", tb.name, step, url, err, path)
 	}
 	if os.Getenv("AUTODEBIT_SCREENSHOTS_ALL") != "" {
@@ -172,10 +174,15 @@ func TestBrowser(t *testing.T) {
 	// The buyer: the QR URL in a second tab, approve on the wallet page.
 	wctx, cancel := chromedp.NewContext(ctx)
 	defer cancel()
+	if err := chromedp.Do(wctx); err != nil { // open the tab with no timeout: a timeout would close it
+		t.Fatal(err)
+	}
 	wallet := &tab{t: t, ctx: wctx, name: "wallet"}
-	wallet.run("approve",
+	wallet.run("wallet page",
 		chromedp.Navigate(qrURL),
 		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+	)
+	wallet.run("approve",
 		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
 		waitText(`body`, "Linked"),
 	)
@@ -212,6 +219,14 @@ func TestBrowser(t *testing.T) {
 	)
 
 	console.run("health", chromedp.Navigate(s.URL+"/health"), waitText(`h1`, "Health"))
+	console.run("tokens", chromedp.Navigate(s.URL+"/tokens"), waitText(`table`, "cust_browser"))
+	console.run("charges", chromedp.Navigate(s.URL+"/charges?status=SUCCESS"), waitText(`table`, "PHP 12.34"))
+	console.run("bad amount",
+		chromedp.Navigate(s.URL+tokenHref),
+		chromedp.SendKeys(chromedp.CSS(`#amount`), "12.345"),
+		chromedp.Submit(chromedp.CSS(`#amount`)),
+		waitText(`#charge-error`, "PHP has 2 decimal places"),
+	)
 	t.Logf("browser flow took %s", time.Since(start).Round(time.Millisecond))
 }
 
