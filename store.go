@@ -43,6 +43,9 @@ type Reader interface {
 	FindChargeByID(ctx context.Context, id string) (*Charge, error)
 	FindChargeByPaymentRequestID(ctx context.Context, paymentRequestID string) (*Charge, error)
 	FindChargeByIdempotencyKey(ctx context.Context, key string) (*Charge, error)
+	// FindDueCharges returns up to limit INIT charges whose next inquiry
+	// was due before t, the longest overdue first.
+	FindDueCharges(ctx context.Context, t time.Time, limit int) ([]*Charge, error)
 	FindCharges(ctx context.Context, f ChargeFilter) ([]*Charge, int, error)
 
 	FindRefundByID(ctx context.Context, id string) (*Refund, error)

@@ -101,11 +101,13 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 		NextInquiryAt:    now.Add(e.inquiryDelay(0)),
 		CreatedAt:        now,
 	}
+	// No job yet: pay's answer usually settles the charge at once, and the
+	// INIT row with its next inquiry time is itself the durable record of
+	// the work left. An unknown answer queues the inquiry job with itself;
+	// if the process dies before any answer is recorded, the sweep finds the
+	// overdue charge and queues it.
 	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		if err := tx.CreateCharge(ctx, c); err != nil {
-			return err
-		}
-		return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}, ScheduledAt: c.NextInquiryAt})
+		return tx.CreateCharge(ctx, c)
 	})
 	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
 		// A concurrent request with the same key won the insert.
@@ -119,7 +121,7 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	e.log.Info("charge created", "charge", c.ID, "token", c.TokenID, "amount", c.Amount.String(), "paymentRequestId", c.PaymentRequestID)
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
 	defer cancel()
-	if err := e.pay(cctx, c, t); err != nil {
+	if err := e.pay(cctx, c, t, true); err != nil {
 		return nil, err
 	}
 	return e.store.FindChargeByID(ctx, c.ID)
@@ -189,9 +191,12 @@ func (e *Engine) payRequest(c *autodebit.Charge, t *autodebit.Token) *antom.PayR
 }
 
 // pay sends (or resends) a charge's pay request and settles the charge on a
-// final answer. An unknown outcome is not an error: the charge stays INIT.
-func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Token) error {
+// final answer. An unknown outcome is not an error: the charge stays INIT,
+// and with queueInquiry the inquiry job is queued in the same transaction.
+func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Token, queueInquiry bool) error {
 	actx, aud := e.withAudit(ctx, c.ID)
+	// Record whatever came back even if the caller has gone away meanwhile.
+	ctx = context.WithoutCancel(ctx)
 	req := e.payRequest(c, t)
 	resp, err := antom.Retry(actx, payBackoff, func(ctx context.Context) (*antom.PayResponse, error) {
 		return e.antom.Pay(ctx, req)
@@ -230,7 +235,7 @@ func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Toke
 		} else {
 			code, msg = "UNKNOWN", "no answer from Antom: "+err.Error()
 		}
-		return e.noteUnknown(ctx, c.ID, aud, code, msg, paymentID)
+		return e.noteUnknown(ctx, c.ID, aud, code, msg, paymentID, queueInquiry)
 	}
 }
 
@@ -257,8 +262,9 @@ func (e *Engine) tokenDeadInTx(ctx context.Context, tokenID string) func(tx auto
 	}
 }
 
-// noteUnknown records a non-final answer on an INIT charge.
-func (e *Engine) noteUnknown(ctx context.Context, id string, aud *audit, code, msg, paymentID string) error {
+// noteUnknown records a non-final answer on an INIT charge, and with
+// queueInquiry queues the inquiry job for its next inquiry time.
+func (e *Engine) noteUnknown(ctx context.Context, id string, aud *audit, code, msg, paymentID string, queueInquiry bool) error {
 	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		c, err := tx.FindChargeForUpdate(ctx, id)
 		if err != nil {
@@ -274,7 +280,10 @@ func (e *Engine) noteUnknown(ctx context.Context, id string, aud *audit, code, m
 		if paymentID != "" {
 			c.PaymentID = paymentID
 		}
-		return tx.UpdateCharge(ctx, c)
+		if err := tx.UpdateCharge(ctx, c); err != nil || !queueInquiry {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}, ScheduledAt: c.NextInquiryAt})
 	})
 }
 
@@ -443,7 +452,7 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := e.pay(cctx, c, t); err != nil {
+		if err := e.pay(cctx, c, t, false); err != nil {
 			return err
 		}
 	case now.After(c.ExpiresAt.Add(e.cfg.CloseGrace)):
@@ -459,7 +468,7 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 		default:
 			code, msg = resp.Result.ResultCode, resp.Result.ResultMessage
 		}
-		if err := e.noteUnknown(ctx, c.ID, aud, code, msg, ""); err != nil {
+		if err := e.noteUnknown(ctx, c.ID, aud, code, msg, "", false); err != nil {
 			return err
 		}
 	}
@@ -632,4 +641,41 @@ func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
 		}
 		return &RetryError{Delay: e.inquiryDelay(len(e.cfg.InquiryDelays)), Err: err}
 	}
+}
+
+// sweepBatch bounds the charges one sweep recovers.
+const sweepBatch = 100
+
+// sweepCharges queues the inquiry of every INIT charge whose inquiry is
+// overdue by more than SweepLag: its process died before pay's answer was
+// recorded, so no inquiry job exists. A charge recovered twice (its job was
+// merely late) is inquired twice, which is harmless.
+func (e *Engine) sweepCharges(ctx context.Context) error {
+	now := e.now()
+	cutoff := now.Add(-e.cfg.SweepLag)
+	due, err := e.store.FindDueCharges(ctx, cutoff, sweepBatch)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			c, err := tx.FindChargeForUpdate(ctx, d.ID)
+			if err != nil || c.Status.Final() || c.NextInquiryAt.IsZero() || !c.NextInquiryAt.Before(cutoff) {
+				return err
+			}
+			c.NextInquiryAt = now.Add(e.inquiryDelay(c.InquiryCount))
+			if err := tx.UpdateCharge(ctx, c); err != nil {
+				return err
+			}
+			if err := appendEvents(ctx, tx, stateEvent(c.ID, "INQUIRY queued by the sweep: no answer was recorded", now)); err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}})
+		})
+		if err != nil {
+			return fmt.Errorf("sweep charge %s: %w", d.ID, err)
+		}
+		e.log.Warn("charge with no recorded pay answer recovered by the sweep", "charge", d.ID)
+	}
+	return nil
 }

@@ -46,6 +46,10 @@ type Config struct {
 	// InquiryDelays is the wait before each payment inquiry of a charge left
 	// INIT; the last value repeats. Empty means 2s, 4s, 8s, 16s, 32s, 60s.
 	InquiryDelays []time.Duration
+	// SweepLag is how long past its next inquiry time an INIT charge must be
+	// before the sweep (SweepChargesArgs) queues an inquiry for it: a charge
+	// whose inquiry job is alive never lags that much. Zero means 10s.
+	SweepLag time.Duration
 	// AuthCodeWindow is how long after AUTHCODE_CREATED applyToken keeps
 	// resending before the authorization fails. Zero means one minute, the
 	// authCode's lifetime at Antom.
@@ -127,6 +131,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if len(cfg.InquiryDelays) == 0 {
 		cfg.InquiryDelays = []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 60 * time.Second}
+	}
+	if cfg.SweepLag <= 0 {
+		cfg.SweepLag = 10 * time.Second
 	}
 	if cfg.AuthCodeWindow <= 0 {
 		cfg.AuthCodeWindow = authCodeLifetime

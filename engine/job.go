@@ -32,6 +32,11 @@ type InquireRefundArgs struct {
 	RefundID string `json:"refundId"`
 }
 
+// SweepChargesArgs is the periodic job that recovers INIT charges with no
+// inquiry running: the process died between storing the charge and
+// recording pay's answer.
+type SweepChargesArgs struct{}
+
 // RevokeTokenArgs revokes a token at Antom until Antom confirms.
 type RevokeTokenArgs struct {
 	TokenID string `json:"tokenId"`
@@ -42,6 +47,7 @@ func (ExpireAuthorizationArgs) Kind() string { return "expire_authorization" }
 func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
 func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
 func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
+func (SweepChargesArgs) Kind() string        { return "sweep_charges" }
 
 // QueueUrgent is the queue of the applyToken job, which races Antom's
 // one-minute authCode window; everything else uses the default queue.
@@ -74,6 +80,8 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.inquireRefund(ctx, a.RefundID)
 	case RevokeTokenArgs:
 		return e.revokeToken(ctx, a.TokenID)
+	case SweepChargesArgs:
+		return e.sweepCharges(ctx)
 	}
 	return fmt.Errorf("engine: unknown job %T", args)
 }

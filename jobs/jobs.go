@@ -41,6 +41,10 @@ type Config struct {
 	// falls due. Tests give it the simulator's clock so that advancing that
 	// clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
+	// SweepInterval is how often the leader runs the sweep that recovers
+	// INIT charges left without an inquiry by a process that died. Zero
+	// means 5s.
+	SweepInterval time.Duration
 	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
 	// may resend for a minute).
 	JobTimeout time.Duration
@@ -104,6 +108,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 5 * time.Second
+	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Minute
 	}
@@ -121,6 +128,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireChargeArgs](workers, r)
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
+	addWorker[engine.SweepChargesArgs](workers, r)
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		FetchCooldown:        cfg.PollInterval / 5,
@@ -131,7 +139,12 @@ func New(cfg Config) (*Runner, error) {
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},
 		},
-		Workers:     workers,
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return engine.SweepChargesArgs{}, nil },
+			&river.PeriodicJobOpts{ID: engine.SweepChargesArgs{}.Kind(), RunOnStart: true},
+		)},
 		RetryPolicy: retryPolicy{now: time.Now},
 	}
 	if cfg.FailedFunc != nil {

@@ -66,6 +66,32 @@ func (t *tx) FindChargeByPaymentRequestIDForUpdate(ctx context.Context, paymentR
 	return t.findCharge(ctx, true, "payment_request_id", paymentRequestID)
 }
 
+// FindDueCharges implements autodebit.Reader.
+func (r reader) FindDueCharges(ctx context.Context, t time.Time, limit int) ([]*autodebit.Charge, error) {
+	if limit <= 0 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+chargeColumns+` FROM charges
+		WHERE status = 'INIT' AND next_inquiry_at IS NOT NULL AND next_inquiry_at < $1
+		ORDER BY next_inquiry_at LIMIT $2`, r.s.dialect.time(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due charges: %w", err)
+	}
+	defer rows.Close()
+	var out []*autodebit.Charge
+	for rows.Next() {
+		c, err := scanCharge(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find due charges: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find due charges: %w", err)
+	}
+	return out, nil
+}
+
 // FindCharges implements autodebit.Reader.
 func (r reader) FindCharges(ctx context.Context, f autodebit.ChargeFilter) ([]*autodebit.Charge, int, error) {
 	var w where

@@ -48,6 +48,7 @@ type Store struct {
 	secrets     *secrets
 	enqueue     EnqueueFunc
 	now         func() time.Time
+	stmts       *stmtCache // nil on PostgreSQL
 }
 
 var _ autodebit.Store = (*Store)(nil)
@@ -71,6 +72,10 @@ func New(db *sql.DB, dialect Dialect, riverDriver riverdriver.Driver[*sql.Tx], c
 		s.now = time.Now
 	}
 	s.reader = reader{s: s, q: db}
+	if dialect == SQLite {
+		s.stmts = newStmtCache(db)
+		s.reader.q = cachedQueryer{c: s.stmts, q: db}
+	}
 	return s, nil
 }
 
@@ -85,11 +90,19 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] { return s.riverDriver }
 
 // Close closes the database. The Store must not be used afterwards.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.db.Close()
+}
 
 // WithTx implements autodebit.Store. On SQLite the transaction is BEGIN
 // IMMEDIATE: it takes the write lock when it starts.
 func (s *Store) WithTx(ctx context.Context, fn func(tx autodebit.Tx) error) (err error) {
+	if s.stmts != nil {
+		s.stmts.prepare(ctx)
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -101,6 +114,9 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx autodebit.Tx) error) (err
 		}
 	}()
 	tx := &tx{reader: reader{s: s, q: sqlTx}, tx: sqlTx}
+	if s.stmts != nil {
+		tx.q = cachedQueryer{c: s.stmts, q: sqlTx, tx: sqlTx}
+	}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("roll back transaction: %w", rbErr))

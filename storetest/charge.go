@@ -348,6 +348,37 @@ func testCharge(t *testing.T, open opener) {
 		check(autodebit.ChargeFilter{Limit: 2, Offset: 6}, 6)
 	})
 
+	t.Run("FindDue", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tok := mustCreateToken(t, s, "cus_due")
+		var all []*autodebit.Charge
+		for i, due := range []time.Duration{3, 1, 2, 9} {
+			c := newCharge(tok, int64(100+i))
+			c.NextInquiryAt = t0.Add(due * time.Second)
+			all = append(all, mustCreateCharge(t, s, c))
+		}
+		noInquiry := newCharge(tok, 200)
+		noInquiry.NextInquiryAt = time.Time{}
+		mustCreateCharge(t, s, noInquiry)
+		mustTx(t, s, func(tx autodebit.Tx) error { // a final charge is never due
+			_, err := tx.SettleCharge(ctx, all[2].ID, autodebit.ChargeSettlement{Status: autodebit.ChargeFail, SettledBy: autodebit.SettledByPay})
+			return err
+		})
+		got, err := s.FindDueCharges(ctx, t0.Add(5*time.Second), 10)
+		if err != nil {
+			t.Fatal(err)
+		} else if len(got) != 2 || got[0].ID != all[1].ID || got[1].ID != all[0].ID {
+			t.Fatalf("due = %v, want #1 then #0", got)
+		}
+		if got, _ := s.FindDueCharges(ctx, t0.Add(5*time.Second), 1); len(got) != 1 || got[0].ID != all[1].ID {
+			t.Fatalf("limit 1: %v", got)
+		}
+		if _, err := s.FindDueCharges(ctx, t0, 0); autodebit.ErrorCode(err) != autodebit.EINVALID {
+			t.Fatalf("limit 0: err = %v", err)
+		}
+	})
+
 	t.Run("NeverLeavesFinal", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
