@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,7 @@ type ServeConfig struct {
 	LogFormat      string // text or json
 	LogLevel       string // debug, info, warn, error
 	NotifySkew     time.Duration
+	DebugAddr      string        // when set, serves net/http/pprof there
 	JobTimeout     time.Duration // bound on one job run; 0 means 2m
 	JobRescueAfter time.Duration // when a job left running by a dead process runs again; 0 means JobTimeout+1m
 }
@@ -91,6 +93,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this from now (0: accept any)")
+	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	return cmd
@@ -123,6 +126,7 @@ type Main struct {
 	runner         *jobs.Runner
 	srv            *http.Server
 	simSrv         *http.Server
+	debugSrv       *http.Server
 	serveErr       chan error
 }
 
@@ -223,6 +227,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.srv.Serve(ln) }()
+	if c.DebugAddr != "" {
+		dln, err := net.Listen("tcp", c.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr %s: %w", c.DebugAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		m.debugSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go m.debugSrv.Serve(dln)
+		m.log.Warn("profiler served; keep this address private", "addr", dln.Addr().String())
+	}
 
 	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, m.APIKey, redactDB(c.DB))
 	if m.Sim != nil {
@@ -353,6 +371,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.simSrv != nil {
 		errs = append(errs, m.simSrv.Shutdown(ctx))
+	}
+	if m.debugSrv != nil {
+		errs = append(errs, m.debugSrv.Shutdown(ctx))
 	}
 	if m.Sim != nil {
 		errs = append(errs, m.Sim.Close())
