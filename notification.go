@@ -13,10 +13,13 @@ type InboundNotification struct {
 	// DedupKey identifies the notification's content, not its delivery: the
 	// same notification delivered twice has the same key. See
 	// NotificationDedupKey.
-	DedupKey   string
-	Type       string // e.g. "PAYMENT_RESULT", "AUTHCODE_CREATED", "TOKEN_CANCELED"
-	ObjectID   string // the object it concerns, when known
-	Body       string // the raw body as received
+	DedupKey string
+	Type     string // e.g. "PAYMENT_RESULT", "AUTHCODE_CREATED", "TOKEN_CANCELED"
+	ObjectID string // the object it concerns, when known
+	Body     string // the raw body as received
+	// SentAt is when Antom sent it (its request-time header); zero if the
+	// header could not be read. ReceivedAt − SentAt is the notification lag.
+	SentAt     time.Time
 	ReceivedAt time.Time
 }
 

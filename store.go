@@ -136,4 +136,16 @@ type Backlog struct {
 	NextInquiryAt            time.Time // earliest inquiry due on an INIT charge; zero if none
 	ProcessingRefunds        int       // refunds still PROCESSING
 	OldestProcessingRefundAt time.Time // zero if none
+
+	// Background jobs, by state: waiting (available or scheduled), running,
+	// and retrying after a failure.
+	JobsWaiting  int
+	JobsRunning  int
+	JobsRetrying int
+
+	// LastNotificationAt is when the latest notification was received;
+	// NotificationLag is the average of received − sent over the latest
+	// 100 notifications that carried a readable request-time (zero if none).
+	LastNotificationAt time.Time
+	NotificationLag    time.Duration
 }

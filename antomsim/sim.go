@@ -149,8 +149,9 @@ type Config struct {
 	NotifyConcurrency int
 	// TimeHeaderFormat is the format of the Response-Time and notification
 	// Request-Time headers: a Go time layout, or "epochms" for Unix epoch
-	// milliseconds. Empty means time.RFC3339 in Location (antom-api.md §13:
-	// the real format is unconfirmed).
+	// milliseconds. Empty means ISO 8601 with milliseconds in Location, as
+	// in the signature test vector (antom-api.md §13: the real format is
+	// unconfirmed).
 	TimeHeaderFormat string
 	// Codes renames result codes whose spelling is unconfirmed
 	// (antom-api.md §13), e.g. {"INVALID_ACCESS_TOKEN": "ACCESS_TOKEN_INVALID"}.
@@ -356,7 +357,7 @@ func (s *Sim) code(c string) string {
 func (s *Sim) timeHeader(t time.Time) string {
 	switch s.cfg.TimeHeaderFormat {
 	case "":
-		return t.In(s.cfg.Location).Format(time.RFC3339)
+		return t.In(s.cfg.Location).Format(timeHeaderLayout)
 	case "epochms":
 		return fmt.Sprint(t.UnixMilli())
 	default:
@@ -366,6 +367,11 @@ func (s *Sim) timeHeader(t time.Time) string {
 
 // year is a Julian year, as token validity periods are counted.
 const year = time.Duration(365.25 * 24 * float64(time.Hour))
+
+// timeHeaderLayout is ISO 8601 with milliseconds and an offset, as in
+// Antom's older docs and the Response-Time of the signature test vector
+// (2023-06-01T14:12:14.125+08:00).
+const timeHeaderLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Sim) tokenValidity(wallet string) TokenValidity {
 	v, ok := s.cfg.TokenValidity[wallet]

@@ -246,6 +246,7 @@ func (h *Handler) parseTemplates() error {
 		"lower":      func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
 		"since":      func(t time.Time) string { return since(h.now(), t) },
 		"until":      func(t time.Time) string { return since(t, h.now()) },
+		"lag":        lag,
 		"pretty":     prettyJSON,
 		"list":       func(s ...string) []string { return s },
 	}

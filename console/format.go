@@ -89,25 +89,23 @@ func since(now, then time.Time) string {
 		return "—"
 	}
 	d := now.Sub(then).Round(time.Second)
-	neg := d < 0
-	if neg {
-		d = -d
+	if d < 0 {
+		return "in " + duration(-d)
 	}
-	var s string
+	return duration(d)
+}
+
+// duration renders a non-negative duration in its two largest units.
+func duration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		s = fmt.Sprintf("%ds", int(d.Seconds()))
+		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
-		s = fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
 	case d < 48*time.Hour:
-		s = fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		s = fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
 	}
-	if neg {
-		return "in " + s
-	}
-	return s
+	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 func walletName(code string) string {
@@ -124,4 +122,16 @@ func prettyJSON(s string) string {
 		return s
 	}
 	return b.String()
+}
+
+// lag renders a short duration such as a notification lag: "—" for none,
+// milliseconds below a second.
+func lag(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return duration(d.Round(time.Second))
 }

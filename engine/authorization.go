@@ -128,6 +128,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 			Type:       antom.AuthCodeCreated,
 			ObjectID:   a.ID,
 			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
@@ -320,6 +321,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 			Type:       antom.TokenCanceled,
 			ObjectID:   t.ID,
 			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
@@ -389,5 +391,18 @@ func (e *Engine) HandleNotification(ctx context.Context, n *antom.Notification) 
 		err = fmt.Errorf("engine: notification of unknown kind %q", n.Kind)
 	}
 	e.m.NotificationReceived(n.Kind, err == nil)
+	if t := sentAt(n); err == nil && !t.IsZero() {
+		e.m.NotificationLag(n.Kind, e.now().Sub(t))
+	}
 	return err
+}
+
+// sentAt is when Antom sent a notification, from its request-time header;
+// zero when the header cannot be read.
+func sentAt(n *antom.Notification) time.Time {
+	t, err := antom.ParseRequestTime(n.RequestTime)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

@@ -354,6 +354,7 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			Type:       p.NotifyType,
 			ObjectID:   c.ID,
 			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {

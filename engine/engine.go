@@ -72,6 +72,9 @@ type Metrics interface {
 	ChargeSettled(status autodebit.ChargeStatus, by string)
 	TokenIssued(sinceAuthCode time.Duration)
 	NotificationReceived(kind string, accepted bool)
+	// NotificationLag is the time from Antom sending a notification (its
+	// request-time) to the engine having applied it.
+	NotificationLag(kind string, d time.Duration)
 }
 
 type nopMetrics struct{}
@@ -80,6 +83,7 @@ func (nopMetrics) AntomCall(string, string, time.Duration)      {}
 func (nopMetrics) ChargeSettled(autodebit.ChargeStatus, string) {}
 func (nopMetrics) TokenIssued(time.Duration)                    {}
 func (nopMetrics) NotificationReceived(string, bool)            {}
+func (nopMetrics) NotificationLag(string, time.Duration)        {}
 
 // Engine runs the flows. Create it with New.
 type Engine struct {

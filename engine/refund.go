@@ -226,6 +226,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 			Type:       f.NotifyType,
 			ObjectID:   r.ID,
 			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {

@@ -43,6 +43,7 @@ type Metrics struct {
 	notifications *prometheus.CounterVec
 	settled       *prometheus.CounterVec
 	tokenIssue    prometheus.Histogram
+	notifyLag     *prometheus.HistogramVec
 	jobFailures   *prometheus.CounterVec
 }
 
@@ -74,12 +75,17 @@ func New(cfg Config) *Metrics {
 			Help:    "Time from receiving an authCode to storing its token; the authCode dies after 60s.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 45, 60},
 		}),
+		notifyLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "autodebit_notification_lag_seconds",
+			Help:    "Time from Antom sending a notification (its request-time header) to the engine having applied it, by kind. Includes clock skew between Antom and this host.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"kind"}),
 		jobFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "autodebit_job_failures_total",
 			Help: "Background job attempts that failed with an error or a panic (River retries them), by job kind.",
 		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.jobFailures,
+	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.notifyLag, m.jobFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Store != nil {
 		m.reg.MustRegister(&backlogCollector{store: cfg.Store, now: cfg.NowFunc, log: cfg.Logger})
@@ -121,6 +127,11 @@ func (m *Metrics) NotificationReceived(kind string, accepted bool) {
 		result = "rejected"
 	}
 	m.notifications.WithLabelValues(kind, result).Inc()
+}
+
+// NotificationLag implements engine.Metrics.
+func (m *Metrics) NotificationLag(kind string, d time.Duration) {
+	m.notifyLag.WithLabelValues(kind).Observe(max(d, 0).Seconds())
 }
 
 // JobFailed counts a failed job attempt; it is jobs.Config.FailedFunc.

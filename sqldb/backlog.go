@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/autodebit/autodebit"
 )
@@ -18,5 +19,65 @@ func (r reader) FindBacklog(ctx context.Context) (*autodebit.Backlog, error) {
 		FROM refunds WHERE status = 'PROCESSING'`).Scan(&b.ProcessingRefunds, timeScanner{&b.OldestProcessingRefundAt}); err != nil {
 		return nil, fmt.Errorf("find processing refunds: %w", err)
 	}
+	if err := r.findJobs(ctx, &b); err != nil {
+		return nil, err
+	}
+	if err := r.findNotificationLag(ctx, &b); err != nil {
+		return nil, err
+	}
 	return &b, nil
+}
+
+// findJobs counts River's jobs by state.
+func (r reader) findJobs(ctx context.Context, b *autodebit.Backlog) error {
+	rows, err := r.q.QueryContext(ctx, `SELECT state, COUNT(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'running', 'retryable') GROUP BY state`)
+	if err != nil {
+		return fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		switch state {
+		case "available", "scheduled":
+			b.JobsWaiting += n
+		case "running":
+			b.JobsRunning += n
+		case "retryable":
+			b.JobsRetrying += n
+		}
+	}
+	return rows.Err()
+}
+
+// findNotificationLag reads the latest notifications' times.
+func (r reader) findNotificationLag(ctx context.Context, b *autodebit.Backlog) error {
+	rows, err := r.q.QueryContext(ctx, `SELECT sent_at, received_at FROM notifications ORDER BY received_at DESC LIMIT 100`)
+	if err != nil {
+		return fmt.Errorf("read notification times: %w", err)
+	}
+	defer rows.Close()
+	var total time.Duration
+	var n int
+	for rows.Next() {
+		var sent, received time.Time
+		if err := rows.Scan(timeScanner{&sent}, timeScanner{&received}); err != nil {
+			return fmt.Errorf("read notification times: %w", err)
+		}
+		if b.LastNotificationAt.IsZero() {
+			b.LastNotificationAt = received
+		}
+		if !sent.IsZero() {
+			total += received.Sub(sent)
+			n++
+		}
+	}
+	if n > 0 {
+		b.NotificationLag = total / time.Duration(n)
+	}
+	return rows.Err()
 }

@@ -19,9 +19,9 @@ func (t *tx) RecordNotification(ctx context.Context, n *autodebit.InboundNotific
 	if receivedAt.IsZero() {
 		receivedAt = t.s.nowUTC()
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO notifications (dedup_key, type, object_id, body, received_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
-		n.DedupKey, n.Type, n.ObjectID, n.Body, t.s.dialect.time(receivedAt))
+	res, err := t.q.ExecContext(ctx, `INSERT INTO notifications (dedup_key, type, object_id, body, sent_at, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING`,
+		n.DedupKey, n.Type, n.ObjectID, n.Body, t.s.dialect.time(n.SentAt), t.s.dialect.time(receivedAt))
 	if err != nil {
 		return false, fmt.Errorf("record %s notification: %w", n.Type, err)
 	}

@@ -120,8 +120,10 @@ CREATE TABLE notifications (
 	type        text NOT NULL,
 	object_id   text NOT NULL,
 	body        text NOT NULL,
+	sent_at     timestamptz,
 	received_at timestamptz NOT NULL
 );
+CREATE INDEX notifications_received_at ON notifications (received_at);
 
 -- A final status never changes, whatever writes the row. The trigger's
 -- arguments are the table's final statuses.

@@ -121,8 +121,10 @@ CREATE TABLE notifications (
 	type        TEXT NOT NULL,
 	object_id   TEXT NOT NULL,
 	body        TEXT NOT NULL,
+	sent_at     TEXT,
 	received_at TEXT NOT NULL
 ) STRICT;
+CREATE INDEX notifications_received_at ON notifications (received_at);
 
 -- A final status never changes, whatever writes the row.
 -- +goose StatementBegin
