@@ -83,11 +83,34 @@ func (s *Sim) notify(kind, typ, subject, url string, body any, at time.Time) {
 	n := &notification{Notification{ID: fmt.Sprintf("ntf_%06d", s.st.notifSeq), Kind: kind, Type: typ,
 		Subject: subject, URL: url, Status: NotifyPending, Body: b, CreateTime: at}}
 	s.st.notifs = append(s.st.notifs, n)
+	s.trimLog()
 	if url == "" {
 		n.Status = NotifyNoURL
 		return
 	}
 	s.scheduleAttempt(at, &attempt{n: n, number: 1})
+}
+
+// trimLog drops the oldest finished notifications once the delivery log
+// holds a quarter more than MaxLoggedNotifications, so that a long load test
+// does not grow the simulator without bound. Notifications still being
+// delivered are kept. Callers hold s.mu.
+func (s *Sim) trimLog() {
+	limit := s.cfg.MaxLoggedNotifications
+	if len(s.st.notifs) <= limit+limit/4 {
+		return
+	}
+	drop := len(s.st.notifs) - limit
+	kept := s.st.notifs[:0]
+	for _, n := range s.st.notifs {
+		if drop > 0 && n.Status != NotifyPending {
+			drop--
+			continue
+		}
+		kept = append(kept, n)
+	}
+	clear(s.st.notifs[len(kept):])
+	s.st.notifs = kept
 }
 
 // prepareAttempt applies notification faults to an attempt that is due and

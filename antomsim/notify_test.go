@@ -2,6 +2,7 @@ package antomsim_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -225,4 +226,32 @@ func ids(ns []*antom.Notification) []string {
 		out = append(out, n.Payment.PaymentRequestID)
 	}
 	return out
+}
+
+func TestNotify_LogIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *antomsim.Config) { c.MaxLoggedNotifications = 4 })
+	var first string
+	for i := range 8 {
+		c, err := e.client.Consult(context.Background(), consultReq("GCASH", fmt.Sprintf("s%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sim.Approve(c.AuthCodeForm.Text(), ""); err != nil {
+			t.Fatal(err)
+		}
+		e.settle(t)
+		if i == 0 {
+			first = e.sim.Notifications(antomsim.NotificationFilter{})[0].ID
+		}
+	}
+	log := e.sim.Notifications(antomsim.NotificationFilter{})
+	if len(log) > 5 || len(log) < 4 {
+		t.Fatalf("log holds %d notifications, want 4 or 5", len(log))
+	}
+	for _, n := range log {
+		if n.ID == first {
+			t.Fatalf("the oldest notification %s is still logged", first)
+		}
+	}
 }

@@ -144,6 +144,10 @@ type Config struct {
 	// counted from the previous attempt's scheduled time. Nil means
 	// DefaultRetrySchedule.
 	RetrySchedule []time.Duration
+	// MaxLoggedNotifications bounds the delivery log: past it, the oldest
+	// finished notifications are dropped from the log (the truth about
+	// payments, refunds and tokens is kept whole). Zero means 10,000.
+	MaxLoggedNotifications int
 	// NotifyConcurrency bounds concurrent notification deliveries. Zero
 	// means 32.
 	NotifyConcurrency int
@@ -222,6 +226,9 @@ func New(cfg Config) (*Sim, error) {
 	setDefault(&cfg.PaymentExpiryTolerance, 2*time.Second)
 	setDefault(&cfg.ProcessingDelay, 5*time.Second)
 	setDefault(&cfg.RefundWindow, 365*24*time.Hour)
+	if cfg.MaxLoggedNotifications <= 0 {
+		cfg.MaxLoggedNotifications = 10_000
+	}
 	if cfg.NotifyConcurrency <= 0 {
 		cfg.NotifyConcurrency = 32
 	}
