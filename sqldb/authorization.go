@@ -84,16 +84,8 @@ func (r reader) FindAuthorizations(ctx context.Context, f autodebit.Authorizatio
 	if err != nil {
 		return nil, 0, fmt.Errorf("find authorizations: %w", err)
 	}
-	defer rows.Close()
-	var out []*autodebit.Authorization
-	for rows.Next() {
-		a, err := r.scanAuthorization(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan authorization: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, r.scanAuthorization)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find authorizations: %w", err)
 	}
 	return out, total, nil

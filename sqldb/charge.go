@@ -77,16 +77,8 @@ func (r reader) FindDueCharges(ctx context.Context, t time.Time, limit int) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("find due charges: %w", err)
 	}
-	defer rows.Close()
-	var out []*autodebit.Charge
-	for rows.Next() {
-		c, err := scanCharge(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find due charges: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanCharge)
+	if err != nil {
 		return nil, fmt.Errorf("find due charges: %w", err)
 	}
 	return out, nil
@@ -117,16 +109,8 @@ func (r reader) FindCharges(ctx context.Context, f autodebit.ChargeFilter) ([]*a
 	if err != nil {
 		return nil, 0, fmt.Errorf("find charges: %w", err)
 	}
-	defer rows.Close()
-	var out []*autodebit.Charge
-	for rows.Next() {
-		c, err := scanCharge(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan charge: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanCharge)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find charges: %w", err)
 	}
 	return out, total, nil

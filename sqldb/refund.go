@@ -81,16 +81,8 @@ func (r reader) FindRefunds(ctx context.Context, f autodebit.RefundFilter) ([]*a
 	if err != nil {
 		return nil, 0, fmt.Errorf("find refunds: %w", err)
 	}
-	defer rows.Close()
-	var out []*autodebit.Refund
-	for rows.Next() {
-		rf, err := scanRefund(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan refund: %w", err)
-		}
-		out = append(out, rf)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanRefund)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find refunds: %w", err)
 	}
 	return out, total, nil

@@ -88,16 +88,8 @@ func (r reader) FindTokens(ctx context.Context, f autodebit.TokenFilter) ([]*aut
 	if err != nil {
 		return nil, 0, fmt.Errorf("find tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []*autodebit.Token
-	for rows.Next() {
-		t, err := r.scanToken(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan token: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, r.scanToken)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find tokens: %w", err)
 	}
 	return out, total, nil
