@@ -487,25 +487,24 @@ func (r *PayRequest) Validate() error {
 
 // Validate implements Request.
 func (r *InquiryPaymentRequest) Validate() error {
-	c := &checker{api: APIInquiryPayment}
-	if r.PaymentRequestID == "" && r.PaymentID == "" {
-		c.fail("paymentId", "or paymentRequestId is required")
-	}
-	c.str("paymentRequestId", r.PaymentRequestID, false, 64)
-	c.str("paymentId", r.PaymentID, false, 64)
-	c.str("merchantAccountId", r.MerchantAccountID, false, 32)
-	return c.result()
+	return checkPaymentRef(APIInquiryPayment, r.PaymentRequestID, r.PaymentID, r.MerchantAccountID)
 }
 
 // Validate implements Request.
 func (r *CancelRequest) Validate() error {
-	c := &checker{api: APICancel}
-	if r.PaymentRequestID == "" && r.PaymentID == "" {
+	return checkPaymentRef(APICancel, r.PaymentRequestID, r.PaymentID, r.MerchantAccountID)
+}
+
+// checkPaymentRef checks a request that names a payment by its
+// paymentRequestId or paymentId (inquiryPayment, cancel).
+func checkPaymentRef(api, paymentRequestID, paymentID, merchantAccountID string) error {
+	c := &checker{api: api}
+	if paymentRequestID == "" && paymentID == "" {
 		c.fail("paymentId", "or paymentRequestId is required")
 	}
-	c.str("paymentRequestId", r.PaymentRequestID, false, 64)
-	c.str("paymentId", r.PaymentID, false, 64)
-	c.str("merchantAccountId", r.MerchantAccountID, false, 32)
+	c.str("paymentRequestId", paymentRequestID, false, 64)
+	c.str("paymentId", paymentID, false, 64)
+	c.str("merchantAccountId", merchantAccountID, false, 32)
 	return c.result()
 }
 
