@@ -7,6 +7,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
 )
 
 type linkView struct {
@@ -71,7 +72,7 @@ func (h *Handler) createAuthorization(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 		v.Message = autodebit.ErrorMessage(err)
-		return h.renderLink(w, r, statusByCode[autodebit.ErrorCode(err)], v)
+		return h.renderLink(w, r, adhttp.StatusCode(err), v)
 	}
 	return redirect(w, r, "/link/"+a.ID)
 }
@@ -123,7 +124,7 @@ func (h *Handler) authorizationStatus(w http.ResponseWriter, r *http.Request) er
 	a, err := h.store.FindAuthorizationByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(statusByCode[autodebit.ErrorCode(err)])
+		w.WriteHeader(adhttp.StatusCode(err))
 		return json.NewEncoder(w).Encode(map[string]string{"error": autodebit.ErrorMessage(err)})
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
 )
 
 type chargesView struct {
@@ -147,7 +148,7 @@ func (h *Handler) cancelCharge(w http.ResponseWriter, r *http.Request) error {
 		if !formError(err) {
 			return err
 		}
-		return h.renderCharge(w, r, statusByCode[autodebit.ErrorCode(err)], chargeView{Message: autodebit.ErrorMessage(err), MessageFor: "cancel"})
+		return h.renderCharge(w, r, adhttp.StatusCode(err), chargeView{Message: autodebit.ErrorMessage(err), MessageFor: "cancel"})
 	}
 	return redirect(w, r, "/charges/"+c.ID+"?notice=cancelled")
 }
@@ -172,5 +173,5 @@ func (h *Handler) createRefund(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v.Message = autodebit.ErrorMessage(err)
-	return h.renderCharge(w, r, statusByCode[autodebit.ErrorCode(err)], v)
+	return h.renderCharge(w, r, adhttp.StatusCode(err), v)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
 )
 
 //go:embed templates static
@@ -168,16 +169,6 @@ type errorView struct {
 	Message string
 }
 
-var statusByCode = map[string]int{
-	autodebit.EINVALID:      http.StatusBadRequest,
-	autodebit.ENOTFOUND:     http.StatusNotFound,
-	autodebit.ECONFLICT:     http.StatusConflict,
-	autodebit.EUNAUTHORIZED: http.StatusUnauthorized,
-	autodebit.EDECLINED:     http.StatusPaymentRequired,
-	autodebit.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	autodebit.EINTERNAL:     http.StatusInternalServerError,
-}
-
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	code := autodebit.ErrorCode(err)
 	if code == autodebit.EINTERNAL {
@@ -187,7 +178,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error)
 	if code == autodebit.ENOTFOUND {
 		heading = "Not found"
 	}
-	h.render(w, r, statusByCode[code], "error", heading, errorView{Heading: heading, Message: autodebit.ErrorMessage(err)})
+	h.render(w, r, adhttp.StatusCode(err), "error", heading, errorView{Heading: heading, Message: autodebit.ErrorMessage(err)})
 }
 
 // view is what every page template gets.

@@ -10,6 +10,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/engine"
+	adhttp "github.com/autodebit/autodebit/http"
 )
 
 type tokensView struct {
@@ -94,7 +95,7 @@ func (h *Handler) createCharge(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v.Message = autodebit.ErrorMessage(err)
-	return h.renderToken(w, r, statusByCode[autodebit.ErrorCode(err)], v)
+	return h.renderToken(w, r, adhttp.StatusCode(err), v)
 }
 
 func (h *Handler) revokePage(w http.ResponseWriter, r *http.Request) error {

@@ -143,6 +143,11 @@ type errorResponse struct {
 	} `json:"error"`
 }
 
+// StatusCode returns the HTTP status of an error by its domain code: 400
+// EINVALID, 404 ENOTFOUND, 409 ECONFLICT, 401 EUNAUTHORIZED, 402 EDECLINED,
+// 503 EUNAVAILABLE, 500 otherwise.
+func StatusCode(err error) int { return statusByCode[autodebit.ErrorCode(err)] }
+
 var statusByCode = map[string]int{
 	autodebit.EINVALID:      http.StatusBadRequest,
 	autodebit.ENOTFOUND:     http.StatusNotFound,
