@@ -102,10 +102,13 @@ type Tx interface {
 	// To settle an INIT charge use SettleCharge.
 	UpdateCharge(ctx context.Context, c *Charge) error
 	// SettleCharge moves charge id from INIT to the settlement's final
-	// status, whatever its Version. It reports whether this call settled
-	// the charge: false with a nil error means the charge was already final
-	// and nothing was written, so the caller lost a race and must not act
-	// on its result. Returns ENOTFOUND if there is no such charge and
+	// status, whatever its Version. Once a cancel is requested
+	// (CancelRequestedAt set) only a settlement by SettledByCancel applies:
+	// Antom refunds a payment that it cancels, so the cancel's answer
+	// decides. It reports whether this call settled the charge: false with
+	// a nil error means nothing was written (the charge was already final,
+	// or a cancel is pending), so the caller lost and must not act on its
+	// result. Returns ENOTFOUND if there is no such charge and
 	// EINVALID if the settlement is not final.
 	SettleCharge(ctx context.Context, id string, s ChargeSettlement) (bool, error)
 

@@ -179,14 +179,17 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 	resp, err := antom.Retry(cctx, applyTokenBackoff, func(ctx context.Context) (*antom.ApplyTokenResponse, error) {
 		return e.antom.ApplyToken(ctx, req)
 	})
+	// Record the answer even if the job is being stopped: the authCode is
+	// spent, and the token would be lost with it.
+	rctx := context.WithoutCancel(ctx)
 	switch {
 	case err == nil && resp.Result.Succeeded():
-		return e.activate(ctx, a.ID, resp, aud)
+		return e.activate(rctx, a.ID, resp, aud)
 	case err == nil && resp.Result.Failed():
-		return e.failAuthorization(ctx, a.ID, aud, resp.Result.ResultCode, resp.Result.ResultMessage)
+		return e.failAuthorization(rctx, a.ID, aud, resp.Result.ResultCode, resp.Result.ResultMessage)
 	case ctx.Err() != nil:
 		// Shutting down: let the job run again.
-		e.flushAudit(ctx, aud)
+		e.flushAudit(rctx, aud)
 		return ctx.Err()
 	default:
 		// The minute is over without a final answer. The authCode is dead.
@@ -194,7 +197,7 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		return e.failAuthorization(ctx, a.ID, aud, "APPLY_TOKEN_TIMEOUT", msg)
+		return e.failAuthorization(rctx, a.ID, aud, "APPLY_TOKEN_TIMEOUT", msg)
 	}
 }
 

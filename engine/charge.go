@@ -107,6 +107,15 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	// if the process dies before any answer is recorded, the sweep finds the
 	// overdue charge and queues it.
 	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		// Check the token again under its lock: a revoke that committed
+		// since it was read must win.
+		t, err := tx.FindTokenForUpdate(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if err := t.Chargeable(now); err != nil {
+			return err
+		}
 		return tx.CreateCharge(ctx, c)
 	})
 	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
@@ -142,8 +151,14 @@ func checkRequest(amount autodebit.Amount, textName, text, idempotencyKey string
 	if len(text) > 256 {
 		return autodebit.Errorf(autodebit.EINVALID, "%s must be at most 256 characters.", textName)
 	}
+	if !autodebit.IsPrintable(text) {
+		return autodebit.Errorf(autodebit.EINVALID, "%s must be printable UTF-8 text, without control characters.", textName)
+	}
 	if len(idempotencyKey) > 255 {
 		return autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be at most 255 characters.")
+	}
+	if !autodebit.IsPrintable(idempotencyKey) {
+		return autodebit.Errorf(autodebit.EINVALID, "Idempotency-Key must be printable text, without control characters.")
 	}
 	return nil
 }
@@ -203,9 +218,10 @@ func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Toke
 	})
 	var ve *antom.ValidationError
 	switch {
-	case errors.As(err, &ve):
+	case errors.As(err, &ve) && !errors.Is(err, antom.ErrMaybeSent):
 		// Nothing was sent and a resend would fail the same way: the
-		// charge can never be paid.
+		// charge can never be paid. (When an earlier attempt may have
+		// reached Antom, the outcome is unknown: the default case.)
 		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
 			Status: autodebit.ChargeFail, ResultCode: antom.CodeParamIllegal, ResultMessage: ve.Error(), SettledBy: autodebit.SettledByPay,
 		}, nil)
@@ -311,8 +327,15 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 		}
 		var err error
 		won, err = tx.SettleCharge(ctx, id, s)
-		if err != nil || !won {
+		if err != nil {
 			return err
+		}
+		if !won {
+			if cur, err := tx.FindChargeByID(ctx, id); err == nil && cur.Status.Final() && cur.Status != s.Status {
+				e.log.Error("an Antom answer disagrees with the charge's final status", "charge", id,
+					"status", cur.Status, "settledBy", cur.SettledBy, "answer", s.Status, "from", s.SettledBy, "code", s.ResultCode)
+			}
+			return nil
 		}
 		if err := appendEvents(ctx, tx, stateEvent(id, fmt.Sprintf("%s by %s: %s", s.Status, s.SettledBy, s.ResultCode), s.SettledAt)); err != nil {
 			return err
@@ -439,8 +462,12 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 	resp, err := e.antom.InquiryPayment(cctx, &antom.InquiryPaymentRequest{PaymentRequestID: c.PaymentRequestID})
 	if err == nil {
 		if s, ok := inquirySettlement(resp); ok {
-			_, err := e.settleCharge(ctx, c.ID, aud, s, nil)
-			return err
+			if won, err := e.settleCharge(ctx, c.ID, aud, s, nil); err != nil || won {
+				return err
+			}
+			// Not settled: final already, or a cancel was asked meanwhile
+			// and its answer decides. Run again to find out which.
+			return &RetryError{Delay: time.Second, Err: errors.New("inquiry result not applied")}
 		}
 	}
 	switch {
@@ -553,6 +580,7 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 			return nil
 		}
 		c.CancelRequestedAt = now
+		c.NextInquiryAt = now.Add(revokeRetryDelay)
 		if err := tx.UpdateCharge(ctx, c); err != nil {
 			return fmt.Errorf("request cancel of %s: %w", c.ID, err)
 		}
@@ -599,24 +627,35 @@ func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
 	resp, err := antom.Retry(cctx, antom.Backoff{MaxAttempts: 3}, func(ctx context.Context) (*antom.CancelResponse, error) {
 		return e.antom.Cancel(ctx, &antom.CancelRequest{PaymentRequestID: c.PaymentRequestID})
 	})
+	ctx = context.WithoutCancel(ctx) // record the answer even if the caller left
+	closed := e.now().After(c.ExpiresAt.Add(e.cfg.CloseGrace))
+	var code string
+	if err == nil {
+		code = resp.Result.ResultCode
+	}
 	switch {
-	case err == nil && resp.Result.Succeeded():
+	case err == nil && (resp.Result.Succeeded() || code == codeOrderIsCanceled):
 		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
-			Status: autodebit.ChargeCancelled, ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage,
+			Status: autodebit.ChargeCancelled, ResultCode: code, ResultMessage: resp.Result.ResultMessage,
 			PaymentID: resp.PaymentID, SettledBy: autodebit.SettledByCancel,
 		}, nil)
 		return err
-	case err == nil && resp.Result.ResultCode == antom.CodeOrderNotExist:
+	case err == nil && code == antom.CodeOrderNotExist && closed:
 		// Antom never created the payment, and after the close it never
 		// will: nothing was debited.
 		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
-			Status: autodebit.ChargeFail, ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage,
+			Status: autodebit.ChargeFail, ResultCode: code, ResultMessage: resp.Result.ResultMessage,
 			SettledBy: autodebit.SettledByCancel,
 		}, nil)
 		return err
-	case err == nil && resp.Result.Failed():
-		// The payment is already final at Antom (e.g. ORDER_STATUS_INVALID):
-		// drop the cancel intent and let the inquiry read the final status.
+	case err == nil && code == antom.CodeOrderNotExist:
+		// A pay may still be on its way and create the order: cancel again
+		// after the close, when no pay can.
+		return e.postponeInquiry(ctx, c.ID, aud, max(c.ExpiresAt.Add(e.cfg.CloseGrace).Sub(e.now())+time.Second, time.Second),
+			"", errors.New("cancel found no order before the close; cancelling again after it"))
+	case err == nil && (code == antom.CodeOrderStatusInvalid || code == antom.CodeCancelWindowExceed || code == antom.CodeOrderIsClosed):
+		// The payment is already final at Antom: drop the cancel intent and
+		// let the inquiry read the final status.
 		if err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 			cur, err := tx.FindChargeForUpdate(ctx, c.ID)
 			if err != nil {
@@ -629,19 +668,55 @@ func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
 				return nil
 			}
 			cur.CancelRequestedAt = time.Time{}
-			cur.ResultCode, cur.ResultMessage = resp.Result.ResultCode, truncate(resp.Result.ResultMessage, 256)
+			cur.ResultCode, cur.ResultMessage = code, truncate(resp.Result.ResultMessage, 256)
+			cur.NextInquiryAt = e.now().Add(e.inquiryDelay(0))
 			return tx.UpdateCharge(ctx, cur)
 		}); err != nil {
 			return err
 		}
-		return &RetryError{Delay: e.inquiryDelay(0), Err: fmt.Errorf("cancel refused (%s); inquiring the final status", resp.Result.ResultCode)}
+		return &RetryError{Delay: e.inquiryDelay(0), Err: fmt.Errorf("cancel refused (%s); inquiring the final status", code)}
+	case err == nil && resp.Result.Failed():
+		// Refused for a reason that says nothing about the payment: keep
+		// the intent and try again later; a person should look.
+		e.log.Error("cancel refused by Antom; retrying later", "charge", c.ID, "code", code, "message", resp.Result.ResultMessage)
+		return e.postponeInquiry(ctx, c.ID, aud, e.inquiryDelay(len(e.cfg.InquiryDelays)), code, fmt.Errorf("cancel refused (%s)", code))
 	default:
-		e.flushAudit(ctx, aud)
 		if err == nil {
 			err = fmt.Errorf("cancel answered %s", resp.Result)
 		}
-		return &RetryError{Delay: e.inquiryDelay(len(e.cfg.InquiryDelays)), Err: err}
+		return e.postponeInquiry(ctx, c.ID, aud, e.inquiryDelay(len(e.cfg.InquiryDelays)), "", err)
 	}
+}
+
+// codeOrderIsCanceled is Antom's answer to cancelling a payment already
+// cancelled.
+const codeOrderIsCanceled = "ORDER_IS_CANCELED"
+
+// postponeInquiry records the audit events and moves the charge's next
+// inquiry time delay ahead (so that the sweep leaves its job alone), and
+// returns the RetryError that makes the job run again then.
+func (e *Engine) postponeInquiry(ctx context.Context, id string, aud *audit, delay time.Duration, code string, cause error) error {
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		c, err := tx.FindChargeForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			return err
+		}
+		if c.Status.Final() {
+			return nil
+		}
+		c.NextInquiryAt = e.now().Add(delay)
+		if code != "" {
+			c.ResultCode = code
+		}
+		return tx.UpdateCharge(ctx, c)
+	})
+	if err != nil {
+		return err
+	}
+	return &RetryError{Delay: delay, Err: cause}
 }
 
 // sweepBatch bounds the charges one sweep recovers.

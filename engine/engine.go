@@ -198,7 +198,7 @@ func (a *audit) take() []*autodebit.Event {
 // secretFields matches the JSON string values that must never be stored in
 // the clear: access and refresh tokens, the token as paymentMethodId, and
 // the single-use authCode.
-var secretFields = regexp.MustCompile(`"(accessToken|refreshToken|paymentMethodId|authCode)"\s*:\s*"([^"\\]*)"`)
+var secretFields = regexp.MustCompile(`"(accessToken|refreshToken|paymentMethodId|authCode)"\s*:\s*"((?:[^"\\]|\\.)*)"`)
 
 // MaskBody replaces every secret value in a JSON body with its masked form.
 func MaskBody(body []byte) string {
@@ -258,7 +258,8 @@ func (e *Engine) flushAudit(ctx context.Context, a *audit) {
 	if len(events) == 0 {
 		return
 	}
-	err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error {
+	ctx = context.WithoutCancel(ctx)
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		return appendEvents(ctx, tx, events...)
 	})
 	if err != nil {

@@ -650,3 +650,37 @@ func TestCharge_RecoveredBySweep(t *testing.T) {
 		s.checkTruth()
 	})
 }
+
+// TestCancel_BeforePayArrives: a cancel that finds no order before the
+// order's close does not settle the charge (a pay may still create the
+// order); after the close it settles FAIL, and nothing was debited.
+func TestCancel_BeforePayArrives(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{})
+		ctx := context.Background()
+		tok := s.link("cus_1", "GCASH")
+		now := s.sim.Now()
+		c := &autodebit.Charge{
+			TokenID: tok.ID, CustomerID: tok.CustomerID, Wallet: tok.Wallet, Amount: autodebit.Amount{Currency: "PHP", Value: 1500},
+			Status: autodebit.ChargeInit, PaymentRequestID: autodebit.NewPaymentRequestID(), RequestHash: "h",
+			ExpiresAt: now.Add(55 * time.Second).Truncate(time.Second), NextInquiryAt: now.Add(2 * time.Second), CreatedAt: now,
+		}
+		if err := s.store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateCharge(ctx, c) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.eng.CancelCharge(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != autodebit.ChargeInit || got.CancelRequestedAt.IsZero() {
+			t.Fatalf("after a cancel that found no order: %s (cancel requested %v), want INIT with the cancel pending", got.Status, got.CancelRequestedAt)
+		}
+		got = s.waitCharge(c.ID, 10*time.Second)
+		if got.Status != autodebit.ChargeFail || got.SettledBy != autodebit.SettledByCancel || got.SettledAt.Before(got.ExpiresAt) {
+			t.Fatalf("charge = %s by %s at %s (expiry %s), want FAIL by cancel after the close", got.Status, got.SettledBy, got.SettledAt, got.ExpiresAt)
+		}
+		if n := len(s.sim.Payments()); n != 0 {
+			t.Fatalf("Antom has %d payments, want none", n)
+		}
+	})
+}

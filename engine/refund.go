@@ -128,6 +128,8 @@ func (e *Engine) refundForKey(ctx context.Context, chargeID, key, hash string) (
 // sendRefund sends (or resends) a refund and settles it on a final answer.
 func (e *Engine) sendRefund(ctx context.Context, r *autodebit.Refund, paymentID string) error {
 	actx, aud := e.withAudit(ctx, r.ID)
+	// Record whatever came back even if the caller has gone away meanwhile.
+	ctx = context.WithoutCancel(ctx)
 	req := &antom.RefundRequest{
 		RefundRequestID: r.RefundRequestID,
 		PaymentID:       paymentID,

@@ -200,7 +200,7 @@ func (t *tx) SettleCharge(ctx context.Context, id string, s autodebit.ChargeSett
 	res, err := t.q.ExecContext(ctx, `UPDATE charges SET status = $2, result_code = $3, result_message = $4,
 		payment_id = CASE WHEN $5 = '' THEN payment_id ELSE $5 END, settled_by = $6, settled_at = $7,
 		next_inquiry_at = NULL, updated_at = $8, version = version + 1
-		WHERE id = $1 AND status = 'INIT'`,
+		WHERE id = $1 AND status = 'INIT' AND (cancel_requested_at IS NULL OR $6 = 'cancel')`,
 		id, string(s.Status), s.ResultCode, s.ResultMessage, s.PaymentID, s.SettledBy, d.time(settledAt), d.time(now))
 	if err != nil {
 		return false, fmt.Errorf("settle charge %s %s: %w", id, s.Status, err)

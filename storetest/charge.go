@@ -348,6 +348,39 @@ func testCharge(t *testing.T, open opener) {
 		check(autodebit.ChargeFilter{Limit: 2, Offset: 6}, 6)
 	})
 
+	t.Run("SettleWithCancelPending", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := mustCreateCharge(t, s, newCharge(mustCreateToken(t, s, "cus_cancel"), 100))
+		mustTx(t, s, func(tx autodebit.Tx) error {
+			cur, err := tx.FindChargeForUpdate(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			cur.CancelRequestedAt = t0
+			return tx.UpdateCharge(ctx, cur)
+		})
+		for _, by := range []string{autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry} {
+			mustTx(t, s, func(tx autodebit.Tx) error {
+				won, err := tx.SettleCharge(ctx, c.ID, autodebit.ChargeSettlement{Status: autodebit.ChargeSuccess, SettledBy: by})
+				if err == nil && won {
+					t.Errorf("settled by %s while a cancel is pending", by)
+				}
+				return err
+			})
+		}
+		mustTx(t, s, func(tx autodebit.Tx) error {
+			won, err := tx.SettleCharge(ctx, c.ID, autodebit.ChargeSettlement{Status: autodebit.ChargeCancelled, SettledBy: autodebit.SettledByCancel})
+			if err == nil && !won {
+				t.Error("the cancel's answer did not settle the charge")
+			}
+			return err
+		})
+		if got, _ := s.FindChargeByID(ctx, c.ID); got.Status != autodebit.ChargeCancelled {
+			t.Fatalf("status = %s, want CANCELLED", got.Status)
+		}
+	})
+
 	t.Run("FindDue", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
