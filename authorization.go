@@ -3,6 +3,8 @@ package autodebit
 import (
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // AuthorizationTTL is how long an authorization waits for the buyer: with no
@@ -106,6 +108,8 @@ type AuthorizationFilter struct {
 func validateCustomer(customerID, wallet string) error {
 	if customerID == "" || len(customerID) > 64 {
 		return Errorf(EINVALID, "Customer ID must be 1 to 64 characters.")
+	} else if !IsPrintable(customerID) {
+		return Errorf(EINVALID, "Customer ID must be printable UTF-8 text, without control characters.")
 	} else if wallet == "" || len(wallet) > 32 || strings.IndexFunc(wallet, func(c rune) bool {
 		return !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
 	}) >= 0 {
@@ -121,4 +125,18 @@ func contains[T comparable](s []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// IsPrintable reports whether s is valid UTF-8 without control characters,
+// as every text the engine stores and sends to Antom must be.
+func IsPrintable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

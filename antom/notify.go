@@ -190,7 +190,7 @@ func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body [
 		return nil, rejectf(ErrMissingSignature, "signature header is missing")
 	}
 	if clientID != v.ClientID {
-		return nil, rejectf(ErrWrongClientID, "client-id %q is not ours", clientID)
+		return nil, rejectf(ErrWrongClientID, "client-id %q is not ours", clip(clientID, 64))
 	}
 	if err := Verify(v.AntomPublicKey, http.MethodPost, uri, clientID, reqTime, body, sig); err != nil {
 		return nil, &NotificationError{Reason: err.Error(), Err: ErrBadSignature}
@@ -384,4 +384,12 @@ func NewNotificationRequest(ctx context.Context, notifyURL, clientID, requestTim
 	req.Header.Set("Request-Time", requestTime)
 	req.Header.Set("Signature", SignatureHeader(keyVersion, sig))
 	return req, nil
+}
+
+// clip shortens an attacker-controlled value before it goes into an error.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -256,7 +256,12 @@ func New(cfg Config) (*Sim, error) {
 		s.log = slog.Default()
 	}
 	if s.httpClient == nil {
-		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+		s.httpClient = &http.Client{
+			Timeout: 10 * time.Second,
+			// A notification is one POST; a redirect answer is a failed
+			// delivery, not a reason to fetch another URL.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if s.seed == 0 {
 		var b [8]byte

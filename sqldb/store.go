@@ -89,6 +89,14 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // tables are migrated by sqlite.Open and postgres.Open.
 func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] { return s.riverDriver }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database. The Store must not be used afterwards.
 func (s *Store) Close() error {
 	if s.stmts != nil {

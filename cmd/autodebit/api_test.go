@@ -72,6 +72,9 @@ func TestAPI_BadInput(t *testing.T) {
 		{"bad limit", "GET", "/v1/charges?limit=-1", m.APIKey, "", 400, "limit"},
 		{"bad date", "GET", "/v1/charges?createdAfter=yesterday", m.APIKey, "", 400, "createdAfter"},
 		{"unknown route", "GET", "/v1/nothing", m.APIKey, "", 404, "No API route"},
+		{"metrics without key", "GET", "/metrics", "", "", 401, "Authorization: Bearer"},
+		{"NUL in customer", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"c\u0000","wallet":"GCASH"}`, 400, "printable"},
+		{"control in description", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"1500"},"description":"a\u0007b"}`, 400, "printable"},
 		{"refund unknown charge", "POST", "/v1/charges/chg_nope/refunds", m.APIKey, `{"amount":{"currency":"PHP","value":"100"}}`, 404, "not found"},
 	} {
 		status, code, msg := raw(c.method, c.path, c.key, c.body)

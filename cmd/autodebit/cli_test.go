@@ -330,9 +330,11 @@ func TestCLI(t *testing.T) {
 }
 
 // scrape returns the samples of /metrics as "name{labels}" → value.
-func scrape(tb testing.TB, url string) map[string]float64 {
+func scrape(tb testing.TB, url, apiKey string) map[string]float64 {
 	tb.Helper()
-	resp, err := http.Get(url + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -359,7 +361,7 @@ func scrape(tb testing.TB, url string) map[string]float64 {
 }
 
 func checkMetrics(t *testing.T, m *Main) {
-	got := scrape(t, m.URL)
+	got := scrape(t, m.URL, m.APIKey)
 	sum := func(prefix string, labels ...string) float64 {
 		var s float64
 	next:

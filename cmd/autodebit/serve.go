@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,7 +128,11 @@ type Main struct {
 	srv            *http.Server
 	simSrv         *http.Server
 	debugSrv       *http.Server
-	serveErr       chan error
+	// apiKeyGenerated is set when the API key was made (or first read back)
+	// from the file beside the database rather than given: only then is it
+	// printed.
+	apiKeyGenerated bool
+	serveErr        chan error
 }
 
 // Run opens the store, starts the simulator if needed, the jobs and the
@@ -172,6 +177,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	m.apiKeyGenerated = c.APIKey == ""
 	apiKeyRaw, err := m.secret("api-key", c.APIKey, sqlitePath, isSQLite, false)
 	if err != nil {
 		ln.Close()
@@ -224,10 +230,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+	m.srv = &http.Server{
+		Handler: handler,
+		// Bound what a slow or idle client can hold: these endpoints face
+		// the internet (Antom must reach the notification receivers).
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.srv.Serve(ln) }()
 	if c.DebugAddr != "" {
+		if !isLoopback(c.DebugAddr) {
+			return fmt.Errorf("--debug-addr %s: the profiler may only listen on a loopback address such as 127.0.0.1:6060", c.DebugAddr)
+		}
 		dln, err := net.Listen("tcp", c.DebugAddr)
 		if err != nil {
 			return fmt.Errorf("--debug-addr %s: %w", c.DebugAddr, err)
@@ -242,7 +261,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.log.Warn("profiler served; keep this address private", "addr", dln.Addr().String())
 	}
 
-	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, m.APIKey, redactDB(c.DB))
+	apiKeyShown := m.APIKey
+	if !m.apiKeyGenerated {
+		apiKeyShown = "(as given; not shown)"
+	}
+	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, apiKeyShown, redactDB(c.DB))
 	if m.Sim != nil {
 		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
 	} else {
@@ -339,7 +362,21 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 		return nil, fmt.Errorf("--%s is required with PostgreSQL", flag)
 	}
 	path := sqlitePath + "." + flag
-	if b, err := os.ReadFile(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		// Refuse a key file someone else could have planted or can read.
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("--%s: %s is not a regular file; remove it or pass --%s", flag, path, flag)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("--%s: %s is readable by others (mode %v); run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+			return nil, fmt.Errorf("--%s: %s belongs to another user; remove it or pass --%s", flag, path, flag)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
 		return decode(string(b))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("--%s: %w", flag, err)
@@ -353,7 +390,15 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("--%s: %w", flag, err)
 	}
-	if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: create %s: %w", flag, path, err)
+	}
+	_, err = f.WriteString(text + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("--%s: write %s: %w", flag, path, err)
 	}
 	m.log.Info("generated a key; keep the file safe", "flag", flag, "file", path)
@@ -409,4 +454,17 @@ func redactDB(db string) string {
 		}
 	}
 	return db
+}
+
+// isLoopback reports whether addr (host:port) names a loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -27,6 +27,7 @@ type simFlags struct {
 	timeScale         float64
 	notifyURL         string
 	seed              int64
+	allowRemote       bool
 }
 
 func newSimCommand() *cobra.Command {
@@ -42,6 +43,9 @@ it makes a new Antom key pair and prints the public key; with
 --merchant-public-key it verifies every request's signature.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !f.allowRemote && !isLoopback(f.addr) {
+				return fmt.Errorf("--addr %s: the simulator hands out tokens and takes unsigned control requests; listen on a loopback address, or pass --allow-remote on a network you trust", f.addr)
+			}
 			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", f.addr, err)
@@ -57,6 +61,7 @@ it makes a new Antom key pair and prints the public key; with
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "clock speed: 1 = real time, 60 = a minute per second")
 	fl.StringVar(&f.notifyURL, "notify-url", "", "default notification URL (the Antom dashboard setting)")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs, tokens and faults (0 = random)")
+	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback --addr (the control API has no authentication)")
 	return cmd
 }
 
