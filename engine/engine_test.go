@@ -71,9 +71,7 @@ func TestCharge_ProcessingSettledByNotification(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
 		s := newStack(t, open, stackOptions{})
 		tok := s.link("cus_1", "GCASH")
-		if _, err := s.sim.UpdateAccount("GCASH", "09171234567", antomsim.AccountUpdate{PayMode: ptr(antomsim.PayModeProcessing)}); err != nil {
-			t.Fatal(err)
-		}
+		s.setPayMode(antomsim.PayModeProcessing)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		if c.Status != autodebit.ChargeInit || c.ResultCode != antom.CodePaymentInProcess {
 			t.Fatalf("charge = %s %s, want INIT PAYMENT_IN_PROCESS", c.Status, c.ResultCode)
@@ -95,9 +93,7 @@ func TestCharge_NotificationsLostInquirySettles(t *testing.T) {
 		s := newStack(t, open, stackOptions{})
 		tok := s.link("cus_1", "GCASH")
 		s.setFaults(antomsim.Faults{Notify: map[string][]antomsim.NotifyFault{antom.KindPayment: {{Kind: antomsim.FaultDrop, Probability: 1}}}})
-		if _, err := s.sim.UpdateAccount("GCASH", "09171234567", antomsim.AccountUpdate{PayMode: ptr(antomsim.PayModeProcessing)}); err != nil {
-			t.Fatal(err)
-		}
+		s.setPayMode(antomsim.PayModeProcessing)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		got := s.waitCharge(c.ID, 2*time.Second)
 		if got.Status != autodebit.ChargeSuccess || got.SettledBy != autodebit.SettledByInquiry {
@@ -111,9 +107,7 @@ func TestCharge_UnknownAfterCloseIsCancelled(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
 		s := newStack(t, open, stackOptions{})
 		tok := s.link("cus_1", "GCASH")
-		if _, err := s.sim.UpdateAccount("GCASH", "09171234567", antomsim.AccountUpdate{PayMode: ptr(antomsim.PayModeStuck)}); err != nil {
-			t.Fatal(err)
-		}
+		s.setPayMode(antomsim.PayModeStuck)
 		// No notification and no inquiry answer: only the cancel after the
 		// close can end it.
 		s.setFaults(antomsim.Faults{
@@ -390,9 +384,7 @@ func TestCancel(t *testing.T) {
 		s := newStack(t, open, stackOptions{})
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
-		if _, err := s.sim.UpdateAccount("GCASH", "09171234567", antomsim.AccountUpdate{PayMode: ptr(antomsim.PayModeProcessing)}); err != nil {
-			t.Fatal(err)
-		}
+		s.setPayMode(antomsim.PayModeProcessing)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		got, err := s.eng.CancelCharge(ctx, c.ID)
 		if err != nil {
@@ -485,9 +477,7 @@ func TestNotifications_Rejected(t *testing.T) {
 		s := newStack(t, open, stackOptions{})
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
-		if _, err := s.sim.UpdateAccount("GCASH", "09171234567", antomsim.AccountUpdate{PayMode: ptr(antomsim.PayModeStuck)}); err != nil {
-			t.Fatal(err)
-		}
+		s.setPayMode(antomsim.PayModeStuck)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"1","paymentAmount":{"currency":"PHP","value":"1500"}}`
 		other, _ := antom.GenerateKeyPair()
@@ -615,15 +605,7 @@ func TestCharge_RecoveredBySweep(t *testing.T) {
 		s := newStack(t, open, stackOptions{})
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
-		now := s.sim.Now()
-		c := &autodebit.Charge{
-			TokenID: tok.ID, CustomerID: tok.CustomerID, Wallet: tok.Wallet, Amount: autodebit.Amount{Currency: "PHP", Value: 1500},
-			Status: autodebit.ChargeInit, PaymentRequestID: autodebit.NewPaymentRequestID(), RequestHash: "h",
-			ExpiresAt: now.Add(55 * time.Second).Truncate(time.Second), NextInquiryAt: now.Add(2 * time.Second), CreatedAt: now,
-		}
-		if err := s.store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateCharge(ctx, c) }); err != nil {
-			t.Fatal(err)
-		}
+		c := s.storeUnsentCharge(tok)
 		// Let time pass slowly enough for the sweep to run well before the
 		// order's expiry.
 		for i := 0; i < 40 && !s.charge(c.ID).Status.Final(); i++ {
@@ -659,15 +641,7 @@ func TestCancel_BeforePayArrives(t *testing.T) {
 		s := newStack(t, open, stackOptions{})
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
-		now := s.sim.Now()
-		c := &autodebit.Charge{
-			TokenID: tok.ID, CustomerID: tok.CustomerID, Wallet: tok.Wallet, Amount: autodebit.Amount{Currency: "PHP", Value: 1500},
-			Status: autodebit.ChargeInit, PaymentRequestID: autodebit.NewPaymentRequestID(), RequestHash: "h",
-			ExpiresAt: now.Add(55 * time.Second).Truncate(time.Second), NextInquiryAt: now.Add(2 * time.Second), CreatedAt: now,
-		}
-		if err := s.store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateCharge(ctx, c) }); err != nil {
-			t.Fatal(err)
-		}
+		c := s.storeUnsentCharge(tok)
 		got, err := s.eng.CancelCharge(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)

@@ -352,3 +352,31 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open storetest.Opener)) {
 		})
 	}
 }
+
+// defaultGCashLogin is the simulator's default GCash account.
+const defaultGCashLogin = "09171234567"
+
+// setPayMode sets how the default GCash account's payments end.
+func (s *stack) setPayMode(mode string) {
+	s.tb.Helper()
+	if _, err := s.sim.UpdateAccount("GCASH", defaultGCashLogin, antomsim.AccountUpdate{PayMode: &mode}); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// storeUnsentCharge stores an INIT charge as CreateCharge does and stops
+// there, as if the process died before pay was sent.
+func (s *stack) storeUnsentCharge(tok *autodebit.Token) *autodebit.Charge {
+	s.tb.Helper()
+	ctx := context.Background()
+	now := s.sim.Now()
+	c := &autodebit.Charge{
+		TokenID: tok.ID, CustomerID: tok.CustomerID, Wallet: tok.Wallet, Amount: autodebit.Amount{Currency: "PHP", Value: 1500},
+		Status: autodebit.ChargeInit, PaymentRequestID: autodebit.NewPaymentRequestID(), RequestHash: "h",
+		ExpiresAt: now.Add(55 * time.Second).Truncate(time.Second), NextInquiryAt: now.Add(2 * time.Second), CreatedAt: now,
+	}
+	if err := s.store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateCharge(ctx, c) }); err != nil {
+		s.tb.Fatal(err)
+	}
+	return c
+}
