@@ -140,6 +140,10 @@ func ParseSignatureHeader(h string) (*ParsedSignature, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64: %v", ErrBadSignature, err)
 	}
+	if len(raw) == 0 {
+		// base64 skips line breaks, so "%0A" decodes to nothing.
+		return nil, fmt.Errorf("%w: signature value is empty", ErrBadSignature)
+	}
 	p.Signature = raw
 	return p, nil
 }
