@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// CancelCharge cancels a charge that is still INIT. Safe to retry: the
+// cancel request reuses the charge's paymentRequestId. Once asked, the
+// cancel's answer decides the charge's final status; a payment that had
+// succeeded meanwhile is refunded in full by Antom and ends CANCELLED.
+//
+// Returns ENOTFOUND if the charge does not exist and ECONFLICT if it is
+// already final (refund a successful charge instead).
+func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge, error) {
+	now := e.now()
+	var c *autodebit.Charge
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		var err error
+		c, err = tx.FindChargeForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.Status.Final() {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is %s and cannot be cancelled; refund it instead.", c.ID, c.Status)
+		}
+		if !c.CancelRequestedAt.IsZero() {
+			return nil
+		}
+		c.CancelRequestedAt = now
+		c.NextInquiryAt = now.Add(revokeRetryDelay)
+		if err := tx.UpdateCharge(ctx, c); err != nil {
+			return fmt.Errorf("request cancel of %s: %w", c.ID, err)
+		}
+		if err := appendEvents(ctx, tx, stateEvent(c.ID, "CANCEL requested", now)); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}, ScheduledAt: now.Add(revokeRetryDelay)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.cancelCharge(ctx, c); err != nil {
+		var re *RetryError
+		if !errors.As(err, &re) {
+			return nil, err
+		}
+	}
+	return e.store.FindChargeByID(ctx, id)
+}
+
+// cancelCharge calls cancel for an INIT charge and settles it on the answer.
+func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
+	if c.CancelRequestedAt.IsZero() {
+		// Record the intent first: from now on only the cancel's answer
+		// settles the charge.
+		err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			cur, err := tx.FindChargeForUpdate(ctx, c.ID)
+			if err != nil || cur.Status.Final() || !cur.CancelRequestedAt.IsZero() {
+				return err
+			}
+			cur.CancelRequestedAt = e.now()
+			if err := tx.UpdateCharge(ctx, cur); err != nil {
+				return err
+			}
+			return appendEvents(ctx, tx, stateEvent(c.ID, "CANCEL: still unknown after the order closed", cur.CancelRequestedAt))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	actx, aud := e.withAudit(ctx, c.ID)
+	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
+	defer cancel()
+	resp, err := antom.Retry(cctx, antom.Backoff{MaxAttempts: 3}, func(ctx context.Context) (*antom.CancelResponse, error) {
+		return e.antom.Cancel(ctx, &antom.CancelRequest{PaymentRequestID: c.PaymentRequestID})
+	})
+	ctx = context.WithoutCancel(ctx) // record the answer even if the caller left
+	closed := e.now().After(c.ExpiresAt.Add(e.cfg.CloseGrace))
+	var code string
+	if err == nil {
+		code = resp.Result.ResultCode
+	}
+	switch {
+	case err == nil && (resp.Result.Succeeded() || code == codeOrderIsCanceled):
+		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
+			Status: autodebit.ChargeCancelled, ResultCode: code, ResultMessage: resp.Result.ResultMessage,
+			PaymentID: resp.PaymentID, SettledBy: autodebit.SettledByCancel,
+		}, nil)
+		return err
+	case err == nil && code == antom.CodeOrderNotExist && closed:
+		// Antom never created the payment, and after the close it never
+		// will: nothing was debited.
+		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
+			Status: autodebit.ChargeFail, ResultCode: code, ResultMessage: resp.Result.ResultMessage,
+			SettledBy: autodebit.SettledByCancel,
+		}, nil)
+		return err
+	case err == nil && code == antom.CodeOrderNotExist:
+		// A pay may still be on its way and create the order: cancel again
+		// after the close, when no pay can.
+		return e.postponeInquiry(ctx, c.ID, aud, max(c.ExpiresAt.Add(e.cfg.CloseGrace).Sub(e.now())+time.Second, time.Second),
+			"", errors.New("cancel found no order before the close; cancelling again after it"))
+	case err == nil && (code == antom.CodeOrderStatusInvalid || code == antom.CodeCancelWindowExceed || code == antom.CodeOrderIsClosed):
+		// The payment is already final at Antom: drop the cancel intent and
+		// let the inquiry read the final status.
+		if err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			cur, err := tx.FindChargeForUpdate(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+				return err
+			}
+			if cur.Status.Final() {
+				return nil
+			}
+			cur.CancelRequestedAt = time.Time{}
+			cur.ResultCode, cur.ResultMessage = code, truncate(resp.Result.ResultMessage, 256)
+			cur.NextInquiryAt = e.now().Add(e.inquiryDelay(0))
+			return tx.UpdateCharge(ctx, cur)
+		}); err != nil {
+			return err
+		}
+		return &RetryError{Delay: e.inquiryDelay(0), Err: fmt.Errorf("cancel refused (%s); inquiring the final status", code)}
+	case err == nil && resp.Result.Failed():
+		// Refused for a reason that says nothing about the payment: keep
+		// the intent and try again later; a person should look.
+		e.log.Error("cancel refused by Antom; retrying later", "charge", c.ID, "code", code, "message", resp.Result.ResultMessage)
+		return e.postponeInquiry(ctx, c.ID, aud, e.inquiryDelay(len(e.cfg.InquiryDelays)), code, fmt.Errorf("cancel refused (%s)", code))
+	default:
+		if err == nil {
+			err = fmt.Errorf("cancel answered %s", resp.Result)
+		}
+		return e.postponeInquiry(ctx, c.ID, aud, e.inquiryDelay(len(e.cfg.InquiryDelays)), "", err)
+	}
+}
+
+// codeOrderIsCanceled is Antom's answer to cancelling a payment already
+// cancelled.
+const codeOrderIsCanceled = "ORDER_IS_CANCELED"
+
+// postponeInquiry records the audit events and moves the charge's next
+// inquiry time delay ahead (so that the sweep leaves its job alone), and
+// returns the RetryError that makes the job run again then.
+func (e *Engine) postponeInquiry(ctx context.Context, id string, aud *audit, delay time.Duration, code string, cause error) error {
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		c, err := tx.FindChargeForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			return err
+		}
+		if c.Status.Final() {
+			return nil
+		}
+		c.NextInquiryAt = e.now().Add(delay)
+		if code != "" {
+			c.ResultCode = code
+		}
+		return tx.UpdateCharge(ctx, c)
+	})
+	if err != nil {
+		return err
+	}
+	return &RetryError{Delay: delay, Err: cause}
+}

@@ -1,0 +1,298 @@
+// Notifications from Antom: verified by the http package, applied here.
+// Each handler records the notification (deduplicated) and its effect in
+// one transaction, so that a nil error means it may be acknowledged.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+)
+
+// handleTokenCanceled ends the token a TOKEN_CANCELED notification names.
+func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification) error {
+	an := n.Authorization
+	now := e.now()
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		t, err := tx.FindTokenByAccessTokenForUpdate(ctx, an.AccessToken)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("TOKEN_CANCELED for an unknown token; acknowledged and ignored", "accessToken", autodebit.MaskSecret(an.AccessToken))
+			return nil
+		} else if err != nil {
+			return err
+		}
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID),
+			Type:       antom.TokenCanceled,
+			ObjectID:   t.ID,
+			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(t.ID, n, now)); err != nil {
+			return err
+		}
+		if t.Status != autodebit.TokenActive {
+			return nil
+		}
+		reason := an.Reason
+		if reason == "" {
+			reason = "TOKEN_CANCELED notification"
+		}
+		t.Status, t.RevokeReason, t.RevokePending, t.RevokedAt = autodebit.TokenRevoked, reason, false, now
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return fmt.Errorf("revoke %s: %w", t.ID, err)
+		}
+		e.log.Info("token canceled by notification", "token", t.ID)
+		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED: "+reason, now))
+	})
+}
+
+// notifyEvent records a received notification in an object's trail.
+func notifyEvent(objectID string, n *antom.Notification, at time.Time) *autodebit.Event {
+	ev := &autodebit.Event{
+		ObjectID:  objectID,
+		Kind:      "notify." + n.Kind,
+		Direction: autodebit.EventIn,
+		Request:   MaskBody(n.Body),
+		Response:  string(antom.AckBody),
+		CreatedAt: at,
+	}
+	switch {
+	case n.Authorization != nil:
+		ev.ResultStatus, ev.ResultCode = n.Authorization.Result.ResultStatus, n.Authorization.Result.ResultCode
+	case n.Payment != nil:
+		ev.ResultStatus, ev.ResultCode = n.Payment.Result.ResultStatus, n.Payment.Result.ResultCode
+	case n.Refund != nil:
+		ev.ResultStatus, ev.ResultCode = n.Refund.Result.ResultStatus, n.Refund.Result.ResultCode
+	}
+	return ev
+}
+
+// HandleNotification applies a verified notification. A nil error means its
+// effect is committed (or it needed none) and the caller may acknowledge it;
+// redeliveries are recognised and change nothing.
+func (e *Engine) HandleNotification(ctx context.Context, n *antom.Notification) error {
+	var err error
+	switch {
+	case n.Authorization != nil:
+		switch n.Authorization.AuthorizationNotifyType {
+		case antom.AuthCodeCreated:
+			err = e.handleAuthCode(ctx, n)
+		case antom.TokenCanceled:
+			err = e.handleTokenCanceled(ctx, n)
+		default:
+			// TOKEN_CREATED belongs to other products; acknowledge it.
+			e.log.Info("authorization notification ignored", "type", n.Authorization.AuthorizationNotifyType)
+		}
+	case n.Payment != nil:
+		err = e.handlePaymentNotification(ctx, n)
+	case n.Refund != nil:
+		err = e.handleRefundNotification(ctx, n)
+	default:
+		err = fmt.Errorf("engine: notification of unknown kind %q", n.Kind)
+	}
+	e.m.NotificationReceived(n.Kind, err == nil)
+	if t := sentAt(n); err == nil && !t.IsZero() {
+		e.m.NotificationLag(n.Kind, e.now().Sub(t))
+	}
+	return err
+}
+
+// sentAt is when Antom sent a notification, from its request-time header;
+// zero when the header cannot be read.
+func sentAt(n *antom.Notification) time.Time {
+	t, err := antom.ParseRequestTime(n.RequestTime)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// handleAuthCode records AUTHCODE_CREATED: the authorization becomes
+// AUTHORIZED and applyToken is queued in the same transaction.
+func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) error {
+	an := n.Authorization
+	now := e.now()
+	var authID string
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		a, err := tx.FindAuthorizationByAuthStateForUpdate(ctx, an.AuthState)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("AUTHCODE_CREATED for an unknown authState; acknowledged and ignored", "authState", an.AuthState)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		authID = a.ID
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode),
+			Type:       antom.AuthCodeCreated,
+			ObjectID:   a.ID,
+			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(a.ID, n, now)); err != nil {
+			return err
+		}
+		if a.Status != autodebit.AuthorizationPending {
+			e.log.Warn("AUTHCODE_CREATED for an authorization that is not PENDING; ignored", "authorization", a.ID, "status", a.Status)
+			return nil
+		}
+		a.Status, a.AuthCode, a.AuthorizedAt = autodebit.AuthorizationAuthorized, an.AuthCode, now
+		if err := tx.UpdateAuthorization(ctx, a); err != nil {
+			return fmt.Errorf("authorize %s: %w", a.ID, err)
+		}
+		if err := appendEvents(ctx, tx, stateEvent(a.ID, "AUTHORIZED", now)); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
+	})
+	if err == nil && authID != "" {
+		e.log.Info("authCode received", "authorization", authID)
+	}
+	return err
+}
+
+// handlePaymentNotification settles a charge from notifyPayment, if it is
+// still INIT and no cancel is in flight.
+func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notification) error {
+	p := n.Payment
+	now := e.now()
+	var settled bool
+	var chargeID string
+	var status autodebit.ChargeStatus
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		c, err := tx.FindChargeByPaymentRequestIDForUpdate(ctx, p.PaymentRequestID)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("notifyPayment for an unknown paymentRequestId; acknowledged and ignored", "paymentRequestId", p.PaymentRequestID)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		chargeID = c.ID
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode),
+			Type:       p.NotifyType,
+			ObjectID:   c.ID,
+			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(c.ID, n, now)); err != nil {
+			return err
+		}
+		s, ok := e.paymentSettlement(c, p)
+		if !ok {
+			return nil
+		}
+		settled, err = tx.SettleCharge(ctx, c.ID, s)
+		if err != nil || !settled {
+			return err
+		}
+		status = s.Status
+		return appendEvents(ctx, tx, stateEvent(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+	})
+	if err == nil && settled {
+		e.m.ChargeSettled(status, autodebit.SettledByNotification)
+		e.log.Info("charge settled", "charge", chargeID, "status", status, "by", autodebit.SettledByNotification, "code", p.Result.ResultCode)
+	}
+	return err
+}
+
+// paymentSettlement decides what a payment notification means for a charge.
+// It returns false when the notification must not settle it.
+func (e *Engine) paymentSettlement(c *autodebit.Charge, p *antom.PaymentNotification) (autodebit.ChargeSettlement, bool) {
+	switch {
+	case c.Status.Final():
+		if (c.Status == autodebit.ChargeSuccess) != p.Result.Succeeded() && p.NotifyType == antom.NotifyTypePaymentResult {
+			e.log.Error("notifyPayment disagrees with a final charge", "charge", c.ID, "status", c.Status, "notified", p.Result.String())
+		}
+		return autodebit.ChargeSettlement{}, false
+	case p.NotifyType != antom.NotifyTypePaymentResult:
+		return autodebit.ChargeSettlement{}, false // PAYMENT_PENDING: not final
+	case !c.CancelRequestedAt.IsZero():
+		// A cancel is in flight: its answer decides (a paid payment that is
+		// cancelled is refunded, so SUCCESS here could become CANCELLED).
+		return autodebit.ChargeSettlement{}, false
+	case p.PaymentAmount.Currency != c.Amount.Currency || p.PaymentAmount.Value != c.Amount.Value:
+		e.log.Error("notifyPayment amount differs from the charge; not settled", "charge", c.ID,
+			"charged", c.Amount.String(), "notified", antom.FormatAmount(p.PaymentAmount))
+		return autodebit.ChargeSettlement{}, false
+	}
+	s := autodebit.ChargeSettlement{
+		ResultCode: p.Result.ResultCode, ResultMessage: truncate(p.Result.ResultMessage, 256),
+		PaymentID: p.PaymentID, SettledBy: autodebit.SettledByNotification, SettledAt: e.now(),
+	}
+	switch p.Result.ResultStatus {
+	case antom.StatusSuccess:
+		s.Status = autodebit.ChargeSuccess
+	case antom.StatusFail:
+		s.Status = autodebit.ChargeFail
+	default:
+		return s, false
+	}
+	return s, true
+}
+
+// handleRefundNotification settles a refund from notifyRefund.
+func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notification) error {
+	f := n.Refund
+	now := e.now()
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		r, err := tx.FindRefundByRefundRequestIDForUpdate(ctx, f.RefundRequestID)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			e.log.Warn("notifyRefund for an unknown refundRequestId; acknowledged and ignored", "refundRequestId", f.RefundRequestID)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+			DedupKey:   autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus),
+			Type:       f.NotifyType,
+			ObjectID:   r.ID,
+			Body:       MaskBody(n.Body),
+			SentAt:     sentAt(n),
+			ReceivedAt: now,
+		})
+		if err != nil || !isNew {
+			return err
+		}
+		if err := appendEvents(ctx, tx, notifyEvent(r.ID, n, now)); err != nil {
+			return err
+		}
+		if r.Status.Final() {
+			return nil
+		}
+		if f.RefundAmount.Currency != r.Amount.Currency || f.RefundAmount.Value != r.Amount.Value {
+			e.log.Error("notifyRefund amount differs from the refund; not settled", "refund", r.ID)
+			return nil
+		}
+		s := autodebit.RefundSettlement{ResultCode: f.Result.ResultCode, ResultMessage: f.Result.ResultMessage, RefundID: f.RefundID, SettledAt: now}
+		switch f.RefundStatus {
+		case antom.RefundStatusSuccess:
+			s.Status = autodebit.RefundSuccess
+		case antom.RefundStatusFail:
+			s.Status = autodebit.RefundFail
+		default:
+			return nil
+		}
+		won, err := tx.SettleRefund(ctx, r.ID, s)
+		if err != nil || !won {
+			return err
+		}
+		return appendEvents(ctx, tx, stateEvent(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+	})
+}
