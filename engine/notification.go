@@ -1,6 +1,7 @@
 // Notifications from Antom: verified by the http package, applied here.
 // Each handler records the notification (deduplicated) and its effect in
 // one transaction, so that a nil error means it may be acknowledged.
+
 package engine
 
 import (
