@@ -27,7 +27,7 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 			return err
 		}
 		if c.Status.Final() {
-			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is %s and cannot be cancelled; refund it instead.", c.ID, c.Status)
+			return notCancellable(c)
 		}
 		if !c.CancelRequestedAt.IsZero() {
 			return nil
@@ -45,7 +45,7 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 	if err != nil {
 		return nil, err
 	}
-	if err := e.cancelCharge(ctx, c); err != nil {
+	if err := e.cancelCharge(ctx, c.ID, ""); err != nil {
 		var re *RetryError
 		if !errors.As(err, &re) {
 			return nil, err
@@ -54,25 +54,28 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 	return e.store.FindChargeByID(ctx, id)
 }
 
-// cancelCharge calls cancel for an INIT charge and settles it on the answer.
-func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
-	if c.CancelRequestedAt.IsZero() {
-		// Record the intent first: from now on only the cancel's answer
-		// settles the charge.
-		err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-			cur, err := tx.FindChargeForUpdate(ctx, c.ID)
-			if err != nil || cur.Status.Final() || !cur.CancelRequestedAt.IsZero() {
-				return err
-			}
-			cur.CancelRequestedAt = e.now()
-			if err := tx.UpdateCharge(ctx, cur); err != nil {
-				return err
-			}
-			return appendEvents(ctx, tx, stateEvent(c.ID, "CANCEL: still unknown after the order closed", cur.CancelRequestedAt))
-		})
-		if err != nil {
-			return err
-		}
+// notCancellable is the ECONFLICT for cancelling a final charge, naming the
+// action that does work for its status.
+func notCancellable(c *autodebit.Charge) error {
+	switch c.Status {
+	case autodebit.ChargeSuccess:
+		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is SUCCESS and cannot be cancelled; refund it instead.", c.ID)
+	default:
+		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is already %s: nothing was charged, so there is nothing to cancel.", c.ID, c.Status)
+	}
+}
+
+// cancelCharge sends cancel for charge id and settles it on the answer.
+// Cancel moves money (Antom refunds a paid payment that it cancels), so it
+// is sent only after a transaction has found the charge still INIT and
+// committed the cancel intent on it: a charge settled meanwhile, by a
+// notification say, is left alone. why, when set, is the reason to record
+// for a cancel not asked before (the order closed with the result unknown);
+// empty means the cancel was asked already and only its intent is checked.
+func (e *Engine) cancelCharge(ctx context.Context, id, why string) error {
+	c, err := e.cancelIntent(ctx, id, why)
+	if err != nil || c == nil {
+		return err
 	}
 	actx, aud := e.withAudit(ctx, c.ID)
 	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
@@ -139,6 +142,35 @@ func (e *Engine) cancelCharge(ctx context.Context, c *autodebit.Charge) error {
 		}
 		return e.postponeInquiry(ctx, c.ID, aud, e.inquiryDelay(len(e.cfg.InquiryDelays)), "", err)
 	}
+}
+
+// cancelIntent commits the intent to cancel charge id and returns the
+// charge, or returns nil if no cancel must be sent: the charge is final, or
+// no cancel was asked and why is empty.
+func (e *Engine) cancelIntent(ctx context.Context, id, why string) (*autodebit.Charge, error) {
+	var c *autodebit.Charge
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		cur, err := tx.FindChargeForUpdate(ctx, id)
+		if err != nil || cur.Status.Final() {
+			return err
+		}
+		if cur.CancelRequestedAt.IsZero() {
+			if why == "" {
+				return nil
+			}
+			// From now on only the cancel's answer settles the charge.
+			cur.CancelRequestedAt = e.now()
+			if err := tx.UpdateCharge(ctx, cur); err != nil {
+				return fmt.Errorf("request cancel of %s: %w", cur.ID, err)
+			}
+			if err := appendEvents(ctx, tx, stateEvent(cur.ID, "CANCEL: "+why, cur.CancelRequestedAt)); err != nil {
+				return err
+			}
+		}
+		c = cur
+		return nil
+	})
+	return c, err
 }
 
 // codeOrderIsCanceled is Antom's answer to cancelling a payment already

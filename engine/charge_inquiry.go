@@ -14,6 +14,10 @@ import (
 // Antom while the order can still be created, and cancels a charge still
 // unknown after the order's close time. A charge with a cancel in flight is
 // settled only by the cancel's answer.
+//
+// The inquiry is a slow call, and a notification or a merchant's cancel may
+// change the charge while it is in flight: what follows it is decided on the
+// row and the time read after the answer, never on those read before.
 func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 	c, err := e.store.FindChargeByID(ctx, id)
 	if err != nil {
@@ -23,9 +27,8 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 		return nil
 	}
 	if !c.CancelRequestedAt.IsZero() {
-		return e.cancelCharge(ctx, c)
+		return e.cancelCharge(ctx, c.ID, "")
 	}
-	now := e.now()
 	actx, aud := e.withAudit(ctx, c.ID)
 	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
 	defer cancel()
@@ -40,22 +43,32 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 			return &RetryError{Delay: time.Second, Err: errors.New("inquiry result not applied")}
 		}
 	}
+	now := e.now()
+	cur, ferr := e.store.FindChargeByID(ctx, c.ID)
+	if ferr != nil {
+		e.flushAudit(ctx, aud)
+		return ferr
+	}
 	switch {
-	case err == nil && resp.Result.ResultCode == antom.CodeOrderNotExist && now.Before(c.ExpiresAt.Add(-5*time.Second)):
+	case cur.Status.Final():
+		// Settled while the inquiry was in flight (a notification).
+		e.flushAudit(ctx, aud)
+		return nil
+	case !cur.CancelRequestedAt.IsZero():
+		// A cancel was asked while the inquiry was in flight.
+		e.flushAudit(ctx, aud)
+		return e.cancelCharge(ctx, cur.ID, "")
+	case err == nil && resp.Result.ResultCode == antom.CodeOrderNotExist && now.Before(cur.ExpiresAt.Add(-payResendMargin)):
 		// Antom has no such payment: pay never reached it (a crash before
 		// sending, or a lost request). Resend it while the order can still
 		// be created; it carries the same paymentRequestId.
 		e.flushAudit(ctx, aud)
-		t, err := e.store.FindTokenByID(ctx, c.TokenID)
-		if err != nil {
+		if err := e.resendPay(cctx, cur.ID); err != nil {
 			return err
 		}
-		if err := e.pay(cctx, c, t, false); err != nil {
-			return err
-		}
-	case now.After(c.ExpiresAt.Add(e.cfg.CloseGrace)):
+	case now.After(cur.ExpiresAt.Add(e.cfg.CloseGrace)):
 		e.flushAudit(ctx, aud)
-		return e.cancelCharge(ctx, c)
+		return e.cancelCharge(ctx, cur.ID, "still unknown after the order closed")
 	default:
 		code, msg := "UNKNOWN", ""
 		switch {
@@ -66,11 +79,44 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 		default:
 			code, msg = resp.Result.ResultCode, resp.Result.ResultMessage
 		}
-		if err := e.noteUnknown(ctx, c.ID, aud, code, msg, "", false); err != nil {
+		if err := e.noteUnknown(ctx, cur.ID, aud, code, msg, "", false); err != nil {
 			return err
 		}
 	}
-	return e.scheduleInquiry(ctx, c.ID)
+	return e.scheduleInquiry(ctx, cur.ID)
+}
+
+// payResendMargin is how long before a charge's expiry a pay that never
+// reached Antom may still be resent: later, it could arrive after the order
+// closed.
+const payResendMargin = 5 * time.Second
+
+// resendPay sends a charge's pay again after an inquiry found no payment at
+// Antom. Pay moves money, so it is sent only after a transaction has found
+// the charge still INIT, with no cancel asked and time left before its
+// expiry, and recorded the resend in its timeline.
+func (e *Engine) resendPay(ctx context.Context, id string) error {
+	var c *autodebit.Charge
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		cur, err := tx.FindChargeForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := e.now()
+		if cur.Status.Final() || !cur.CancelRequestedAt.IsZero() || !now.Before(cur.ExpiresAt.Add(-payResendMargin)) {
+			return nil
+		}
+		c = cur
+		return appendEvents(ctx, tx, stateEvent(cur.ID, "PAY resent: the inquiry found no payment at Antom", now))
+	})
+	if err != nil || c == nil {
+		return err
+	}
+	t, err := e.store.FindTokenByID(ctx, c.TokenID)
+	if err != nil {
+		return err
+	}
+	return e.pay(ctx, c, t, false)
 }
 
 // inquirySettlement returns the settlement an inquiry answer calls for, and

@@ -65,6 +65,9 @@ type stack struct {
 type stackOptions struct {
 	sim    func(*antomsim.Config)
 	engine func(*engine.Config)
+	// antom, when set, wraps the simulator's handler as the engine's
+	// Antom client sees it, to hold or change an exchange.
+	antom func(http.Handler) http.Handler
 }
 
 // tester is what the stack needs of a test: *testing.T and *rapid.T both
@@ -103,7 +106,11 @@ func newStackOn(res testing.TB, tb tester, open storetest.Opener, opt stackOptio
 		tb.Fatal(err)
 	}
 	s := &stack{tb: tb, sim: sim, engCfg: opt.engine}
-	s.simSrv = httptest.NewServer(sim)
+	var simHandler http.Handler = sim
+	if opt.antom != nil {
+		simHandler = opt.antom(sim)
+	}
+	s.simSrv = httptest.NewServer(simHandler)
 	tb.Cleanup(func() {
 		s.simSrv.Close()
 		sim.Close()
