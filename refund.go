@@ -44,9 +44,14 @@ type Refund struct {
 	ResultCode      string       `json:"resultCode,omitempty"`
 	ResultMessage   string       `json:"resultMessage,omitempty"`
 
-	// IdempotencyKey is unique per charge when set; RequestHash as for Charge.
+	// IdempotencyKey is unique across all refunds when set (a key reused
+	// on another charge is a conflict); RequestHash as for Charge.
 	IdempotencyKey string `json:"-"`
 	RequestHash    string `json:"-"`
+
+	// NextInquiryAt is when the inquiry of a PROCESSING refund is next due;
+	// the sweep re-queues one overdue past it (its job was lost).
+	NextInquiryAt time.Time `json:"nextInquiryAt,omitzero"`
 
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`

@@ -39,6 +39,10 @@ type Reader interface {
 	// without decrypting other tokens.
 	FindTokenByAccessToken(ctx context.Context, accessToken string) (*Token, error)
 	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
+	// FindDueRevokes returns up to limit ACTIVE tokens with a revoke
+	// pending whose next attempt was due before t, the longest overdue
+	// first.
+	FindDueRevokes(ctx context.Context, t time.Time, limit int) ([]*Token, error)
 
 	FindChargeByID(ctx context.Context, id string) (*Charge, error)
 	FindChargeByPaymentRequestID(ctx context.Context, paymentRequestID string) (*Charge, error)
@@ -50,7 +54,12 @@ type Reader interface {
 
 	FindRefundByID(ctx context.Context, id string) (*Refund, error)
 	FindRefundByRefundRequestID(ctx context.Context, refundRequestID string) (*Refund, error)
-	FindRefundByIdempotencyKey(ctx context.Context, chargeID, key string) (*Refund, error)
+	// FindRefundByIdempotencyKey finds the refund created with an
+	// Idempotency-Key; keys are unique across all refunds.
+	FindRefundByIdempotencyKey(ctx context.Context, key string) (*Refund, error)
+	// FindDueRefunds returns up to limit PROCESSING refunds whose next
+	// inquiry was due before t, the longest overdue first.
+	FindDueRefunds(ctx context.Context, t time.Time, limit int) ([]*Refund, error)
 	FindRefunds(ctx context.Context, f RefundFilter) ([]*Refund, int, error)
 
 	// FindEvents returns the audit trail of one object, oldest first. An

@@ -51,16 +51,29 @@ type Token struct {
 	UserLoginID           string    `json:"userLoginId"` // already masked by Antom; safe to show
 
 	RevokeReason string `json:"revokeReason,omitempty"`
+	// RevokedBy says who ended a REVOKED token: a RevokedBy* value.
+	RevokedBy string `json:"revokedBy,omitempty"`
 	// RevokePending is set while a merchant revoke has been asked for but
 	// Antom has not confirmed it; the token stays ACTIVE but must not be
 	// charged.
 	RevokePending bool `json:"revokePending"`
+	// RevokeNextAt is when the pending revoke is next sent to Antom; zero
+	// when no attempt is scheduled (none pending, or Antom refused it and a
+	// person must look). The sweep re-queues a revoke overdue past it.
+	RevokeNextAt time.Time `json:"-"`
 
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	RevokedAt time.Time `json:"revokedAt,omitzero"`
 	Version   int64     `json:"-"`
 }
+
+// Who revoked a token.
+const (
+	RevokedByMerchant = "merchant" // the merchant's revoke (API, console, CLI)
+	RevokedByWallet   = "wallet"   // the buyer unlinked in the wallet: TOKEN_CANCELED
+	RevokedByAntom    = "antom"    // Antom no longer accepts it (INVALID_ACCESS_TOKEN)
+)
 
 // Chargeable returns nil if the token can be charged at now, and ECONFLICT
 // saying why not otherwise.
@@ -86,6 +99,8 @@ func (t *Token) Validate() error {
 		return Errorf(EINVALID, "Token authorization ID is required.")
 	} else if t.AccessToken == "" {
 		return Errorf(EINVALID, "Token access token is required.")
+	} else if t.RevokedBy != "" && t.RevokedBy != RevokedByMerchant && t.RevokedBy != RevokedByWallet && t.RevokedBy != RevokedByAntom {
+		return Errorf(EINVALID, "Token revokedBy %q is not one of merchant, wallet or antom.", t.RevokedBy)
 	}
 	return nil
 }

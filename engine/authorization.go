@@ -28,8 +28,9 @@ func QRImagePath(authorizationID string) string {
 // authCode.
 //
 // Returns EINVALID for an unknown wallet or a bad customer ID, EDECLINED
-// when Antom refuses (the authorization is stored FAILED with Antom's code)
-// and EUNAVAILABLE when Antom cannot be reached.
+// when Antom refuses (F) and EUNAVAILABLE when Antom cannot be reached or
+// gives no final answer (U); in both cases the attempt is stored FAILED with
+// Antom's code and its exchange in the timeline.
 func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet string) (*autodebit.Authorization, error) {
 	if _, ok := antom.LookupWallet(wallet); !ok {
 		return nil, autodebit.Errorf(autodebit.EINVALID, "Wallet %q is not a Scan to Link wallet; use one of %s.", wallet, walletList())
@@ -65,9 +66,14 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 	case err != nil:
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "CONSULT_UNAVAILABLE", err.Error()
 		result = unavailable(antom.APIConsult, err)
-	case !resp.Result.Succeeded():
+	case resp.Result.Failed():
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, resp.Result.ResultCode, resp.Result.ResultMessage
 		result = autodebit.Errorf(autodebit.EDECLINED, "Antom refused the authorization: %s (%s).", resp.Result.ResultMessage, resp.Result.ResultCode)
+	case !resp.Result.Succeeded():
+		// U: consult made no QR code we can show. A new attempt gets a new
+		// authState, so trying again is safe.
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, resp.Result.ResultCode, resp.Result.ResultMessage
+		result = autodebit.Errorf(autodebit.EUNAVAILABLE, "Antom gave no final answer to consult (%s); try again.", resp.Result)
 	case resp.AuthCodeForm.Text() == "":
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "NO_QR_CODE", "consult succeeded without a TEXT code"
 		result = autodebit.Errorf(autodebit.EUNAVAILABLE, "Antom returned no QR code; try again.")
@@ -75,14 +81,25 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 		a.QRText = resp.AuthCodeForm.Text()
 		a.QRImageURL = e.cfg.PublicURL + QRImagePath(a.ID)
 	}
+	// A failed attempt is kept too, with its exchange: the timeline shows
+	// what Antom answered. It is created PENDING, its lifecycle's first
+	// status, and fails in the same transaction.
+	failed := *a
 	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		if failed.Status != autodebit.AuthorizationPending {
+			a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationPending, "", ""
+		}
 		if err := tx.CreateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("create authorization: %w", err)
 		}
 		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
-		if a.Status != autodebit.AuthorizationPending {
+		if failed.Status != autodebit.AuthorizationPending {
+			a.Status, a.FailureCode, a.FailureMessage = failed.Status, failed.FailureCode, failed.FailureMessage
+			if err := tx.UpdateAuthorization(ctx, a); err != nil {
+				return fmt.Errorf("fail authorization: %w", err)
+			}
 			return appendEvents(ctx, tx, stateEvent(a.ID, "FAILED: "+a.FailureCode, now))
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})

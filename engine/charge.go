@@ -75,7 +75,7 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	now := e.now()
 	if err := t.Chargeable(now); err != nil {
 		if t.Status == autodebit.TokenActive && !t.AccessTokenExpiresAt.IsZero() && !now.Before(t.AccessTokenExpiresAt) {
-			if err := e.endToken(ctx, t.ID, nil, autodebit.TokenExpired, "the access token expired"); err != nil {
+			if err := e.endToken(ctx, t.ID, nil, autodebit.TokenExpired, "", "the access token expired"); err != nil {
 				e.log.Error("mark token expired", "token", t.ID, "err", err)
 			}
 		}
@@ -264,11 +264,11 @@ func (e *Engine) tokenDeadInTx(ctx context.Context, tokenID string) func(tx auto
 		}
 		now := e.now()
 		status := autodebit.TokenRevoked
-		t.RevokeReason, t.RevokePending = "Antom reports the access token invalid", false
+		t.RevokeReason, t.RevokePending, t.RevokeNextAt = "Antom reports the access token invalid", false, time.Time{}
 		if !t.AccessTokenExpiresAt.IsZero() && !now.Before(t.AccessTokenExpiresAt) {
 			status = autodebit.TokenExpired
 		} else {
-			t.RevokedAt = now
+			t.RevokedAt, t.RevokedBy = now, autodebit.RevokedByAntom
 		}
 		t.Status = status
 		if err := tx.UpdateToken(ctx, t); err != nil {

@@ -161,3 +161,6 @@ func TestCancel_FinalChargeSaysWhatToDo(t *testing.T) {
 		}
 	})
 }
+
+// atomicFunc holds the function a holdAntom wrapper runs once.
+type atomicFunc struct{ p atomic.Pointer[func()] }

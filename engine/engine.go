@@ -46,9 +46,10 @@ type Config struct {
 	// InquiryDelays is the wait before each payment inquiry of a charge left
 	// INIT; the last value repeats. Empty means 2s, 4s, 8s, 16s, 32s, 60s.
 	InquiryDelays []time.Duration
-	// SweepLag is how long past its next inquiry time an INIT charge must be
-	// before the sweep (SweepChargesArgs) queues an inquiry for it: a charge
-	// whose inquiry job is alive never lags that much. Zero means 10s.
+	// SweepLag is how long past its next attempt an INIT charge, a
+	// PROCESSING refund or a pending revoke must be before the sweep
+	// (SweepArgs) queues its job again: work whose job is alive never lags
+	// that much. Zero means 10s.
 	SweepLag time.Duration
 	// AuthCodeWindow is how long after AUTHCODE_CREATED applyToken keeps
 	// resending before the authorization fails. Zero means one minute, the

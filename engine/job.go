@@ -32,10 +32,11 @@ type InquireRefundArgs struct {
 	RefundID string `json:"refundId"`
 }
 
-// SweepChargesArgs is the periodic job that recovers INIT charges with no
-// inquiry running: the process died between storing the charge and
-// recording pay's answer.
-type SweepChargesArgs struct{}
+// SweepArgs is the periodic job that re-queues work whose job was lost:
+// inquiries of INIT charges (the process died between storing the charge
+// and recording pay's answer) and of PROCESSING refunds, and pending
+// revokes.
+type SweepArgs struct{}
 
 // RevokeTokenArgs revokes a token at Antom until Antom confirms.
 type RevokeTokenArgs struct {
@@ -47,7 +48,7 @@ func (ExpireAuthorizationArgs) Kind() string { return "expire_authorization" }
 func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
 func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
 func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
-func (SweepChargesArgs) Kind() string        { return "sweep_charges" }
+func (SweepArgs) Kind() string               { return "sweep" }
 
 // QueueUrgent is the queue of the applyToken job, which races Antom's
 // one-minute authCode window; everything else uses the default queue.
@@ -80,8 +81,8 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.inquireRefund(ctx, a.RefundID)
 	case RevokeTokenArgs:
 		return e.revokeToken(ctx, a.TokenID)
-	case SweepChargesArgs:
-		return e.sweepCharges(ctx)
+	case SweepArgs:
+		return e.sweep(ctx)
 	}
 	return fmt.Errorf("engine: unknown job %T", args)
 }

@@ -14,6 +14,8 @@ import (
 )
 
 // handleTokenCanceled ends the token a TOKEN_CANCELED notification names.
+// One that does not report success is recorded in the token's timeline and
+// changes nothing.
 func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification) error {
 	an := n.Authorization
 	now := e.now()
@@ -24,6 +26,9 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 			return nil
 		} else if err != nil {
 			return err
+		}
+		if !an.Result.Succeeded() {
+			return e.ignoreNotification(ctx, tx, t.ID, n, "its result is "+an.Result.String()+", not S", now)
 		}
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID),
@@ -42,17 +47,49 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if t.Status != autodebit.TokenActive {
 			return nil
 		}
-		reason := an.Reason
+		// A revoke the merchant asked for is the merchant's, whichever of
+		// revoke's answer and this notification lands first.
+		by, reason := autodebit.RevokedByWallet, an.Reason
 		if reason == "" {
-			reason = "TOKEN_CANCELED notification"
+			reason = "the buyer unlinked it in the wallet (TOKEN_CANCELED)"
 		}
-		t.Status, t.RevokeReason, t.RevokePending, t.RevokedAt = autodebit.TokenRevoked, reason, false, now
+		if t.RevokePending {
+			by, reason = autodebit.RevokedByMerchant, "revoked by the merchant"
+		}
+		t.Status, t.RevokeReason, t.RevokePending, t.RevokeNextAt = autodebit.TokenRevoked, reason, false, time.Time{}
+		t.RevokedAt, t.RevokedBy = now, by
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("revoke %s: %w", t.ID, err)
 		}
-		e.log.Info("token canceled by notification", "token", t.ID)
-		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED: "+reason, now))
+		e.log.Info("token revoked", "token", t.ID, "by", by, "via", "TOKEN_CANCELED notification")
+		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED by "+by+": "+reason, now))
 	})
+}
+
+// ignoreNotification records in an object's timeline a notification that
+// was acknowledged but not acted on, and why. It is not deduplicated: only
+// what is applied is, so that a genuine notification is never taken for a
+// repeat of an ignored one.
+func (e *Engine) ignoreNotification(ctx context.Context, tx autodebit.Tx, objectID string, n *antom.Notification, why string, now time.Time) error {
+	e.log.Warn("notification ignored", "kind", n.Kind, "object", objectID, "why", why)
+	ev := notifyEvent(objectID, n, now)
+	ev.Error = "ignored: " + why
+	return appendEvents(ctx, tx, ev)
+}
+
+// rejectNotification records in an object's timeline a notification that
+// was refused (not acknowledged, so Antom resends it) because it disagrees
+// with the object, and returns the EINVALID that tells the receiver so.
+// Nothing else is written: no dedup key, no state change.
+func (e *Engine) rejectNotification(ctx context.Context, objectID string, n *antom.Notification, why string) error {
+	e.log.Error("notification refused: it disagrees with what the engine holds", "kind", n.Kind, "object", objectID, "why", why)
+	now := e.now()
+	ev := notifyEvent(objectID, n, now)
+	ev.Response, ev.Error = "", "rejected: "+why
+	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendEvents(ctx, tx, ev) }); err != nil {
+		e.log.Error("store rejected notification in the timeline", "object", objectID, "err", err)
+	}
+	return autodebit.Errorf(autodebit.EINVALID, "Notification for %s not applied: %s.", objectID, why)
 }
 
 // notifyEvent records a received notification in an object's trail.
@@ -117,7 +154,9 @@ func sentAt(n *antom.Notification) time.Time {
 }
 
 // handleAuthCode records AUTHCODE_CREATED: the authorization becomes
-// AUTHORIZED and applyToken is queued in the same transaction.
+// AUTHORIZED and applyToken is queued in the same transaction. One that
+// does not report success, or has no authCode, is recorded in the
+// timeline and changes nothing.
 func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) error {
 	an := n.Authorization
 	now := e.now()
@@ -131,6 +170,12 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 			return err
 		}
 		authID = a.ID
+		switch {
+		case !an.Result.Succeeded():
+			return e.ignoreNotification(ctx, tx, a.ID, n, "its result is "+an.Result.String()+", not S", now)
+		case an.AuthCode == "":
+			return e.ignoreNotification(ctx, tx, a.ID, n, "it carries no authCode", now)
+		}
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode),
 			Type:       antom.AuthCodeCreated,
@@ -165,12 +210,15 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 }
 
 // handlePaymentNotification settles a charge from notifyPayment, if it is
-// still INIT and no cancel is in flight.
+// still INIT and no cancel is in flight. A notification whose amount,
+// currency or paymentId disagrees with the charge cannot be right: it is
+// refused (EINVALID) without recording it, so that the genuine one, when it
+// comes, is applied rather than taken for a repeat.
 func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notification) error {
 	p := n.Payment
 	now := e.now()
 	var settled bool
-	var chargeID string
+	var chargeID, mismatch string
 	var status autodebit.ChargeStatus
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		c, err := tx.FindChargeByPaymentRequestIDForUpdate(ctx, p.PaymentRequestID)
@@ -181,6 +229,12 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			return err
 		}
 		chargeID = c.ID
+		if mismatch = paymentMismatch(c, p); mismatch != "" {
+			return nil
+		}
+		if p.NotifyType == antom.NotifyTypePaymentResult && !p.Result.Succeeded() && !p.Result.Failed() {
+			return e.ignoreNotification(ctx, tx, c.ID, n, "a payment result must be S or F, not "+p.Result.String(), now)
+		}
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode),
 			Type:       p.NotifyType,
@@ -206,11 +260,27 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 		status = s.Status
 		return appendEvents(ctx, tx, stateEvent(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
+	if err == nil && mismatch != "" {
+		return e.rejectNotification(ctx, chargeID, n, mismatch)
+	}
 	if err == nil && settled {
 		e.m.ChargeSettled(status, autodebit.SettledByNotification)
 		e.log.Info("charge settled", "charge", chargeID, "status", status, "by", autodebit.SettledByNotification, "code", p.Result.ResultCode)
 	}
 	return err
+}
+
+// paymentMismatch says how a payment notification disagrees with the charge
+// it names, or returns "" when it agrees.
+func paymentMismatch(c *autodebit.Charge, p *antom.PaymentNotification) string {
+	switch {
+	case p.PaymentAmount.Currency != c.Amount.Currency || p.PaymentAmount.Value != c.Amount.Value:
+		return fmt.Sprintf("its amount %s differs from the charge's %s", antom.FormatAmount(p.PaymentAmount),
+			antom.FormatAmount(antom.Amount{Currency: c.Amount.Currency, Value: c.Amount.Value}))
+	case p.PaymentID != "" && c.PaymentID != "" && p.PaymentID != c.PaymentID:
+		return fmt.Sprintf("its paymentId %s differs from the charge's %s", p.PaymentID, c.PaymentID)
+	}
+	return ""
 }
 
 // paymentSettlement decides what a payment notification means for a charge.
@@ -228,10 +298,6 @@ func (e *Engine) paymentSettlement(c *autodebit.Charge, p *antom.PaymentNotifica
 		// A cancel is in flight: its answer decides (a paid payment that is
 		// cancelled is refunded, so SUCCESS here could become CANCELLED).
 		return autodebit.ChargeSettlement{}, false
-	case p.PaymentAmount.Currency != c.Amount.Currency || p.PaymentAmount.Value != c.Amount.Value:
-		e.log.Error("notifyPayment amount differs from the charge; not settled", "charge", c.ID,
-			"charged", c.Amount.String(), "notified", antom.FormatAmount(p.PaymentAmount))
-		return autodebit.ChargeSettlement{}, false
 	}
 	s := autodebit.ChargeSettlement{
 		ResultCode: p.Result.ResultCode, ResultMessage: truncate(p.Result.ResultMessage, 256),
@@ -248,17 +314,27 @@ func (e *Engine) paymentSettlement(c *autodebit.Charge, p *antom.PaymentNotifica
 	return s, true
 }
 
-// handleRefundNotification settles a refund from notifyRefund.
+// handleRefundNotification settles a refund from notifyRefund. As for
+// payments, one that disagrees with the refund (amount, currency, refundId)
+// is refused without being recorded.
 func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notification) error {
 	f := n.Refund
 	now := e.now()
-	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+	var refundID, mismatch string
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		r, err := tx.FindRefundByRefundRequestIDForUpdate(ctx, f.RefundRequestID)
 		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
 			e.log.Warn("notifyRefund for an unknown refundRequestId; acknowledged and ignored", "refundRequestId", f.RefundRequestID)
 			return nil
 		} else if err != nil {
 			return err
+		}
+		refundID = r.ID
+		if mismatch = refundMismatch(r, f); mismatch != "" {
+			return nil
+		}
+		if f.RefundStatus != antom.RefundStatusSuccess && f.RefundStatus != antom.RefundStatusFail {
+			return e.ignoreNotification(ctx, tx, r.ID, n, fmt.Sprintf("its refundStatus %q is not SUCCESS or FAIL", f.RefundStatus), now)
 		}
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus),
@@ -275,20 +351,15 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 			return err
 		}
 		if r.Status.Final() {
-			return nil
-		}
-		if f.RefundAmount.Currency != r.Amount.Currency || f.RefundAmount.Value != r.Amount.Value {
-			e.log.Error("notifyRefund amount differs from the refund; not settled", "refund", r.ID)
+			if (r.Status == autodebit.RefundSuccess) != (f.RefundStatus == antom.RefundStatusSuccess) {
+				e.log.Error("notifyRefund disagrees with a final refund", "refund", r.ID, "status", r.Status, "notified", f.RefundStatus)
+			}
 			return nil
 		}
 		s := autodebit.RefundSettlement{ResultCode: f.Result.ResultCode, ResultMessage: f.Result.ResultMessage, RefundID: f.RefundID, SettledAt: now}
-		switch f.RefundStatus {
-		case antom.RefundStatusSuccess:
+		s.Status = autodebit.RefundFail
+		if f.RefundStatus == antom.RefundStatusSuccess {
 			s.Status = autodebit.RefundSuccess
-		case antom.RefundStatusFail:
-			s.Status = autodebit.RefundFail
-		default:
-			return nil
 		}
 		won, err := tx.SettleRefund(ctx, r.ID, s)
 		if err != nil || !won {
@@ -296,4 +367,21 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		}
 		return appendEvents(ctx, tx, stateEvent(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
+	if err == nil && mismatch != "" {
+		return e.rejectNotification(ctx, refundID, n, mismatch)
+	}
+	return err
+}
+
+// refundMismatch says how a refund notification disagrees with the refund
+// it names, or returns "" when it agrees.
+func refundMismatch(r *autodebit.Refund, f *antom.RefundNotification) string {
+	switch {
+	case f.RefundAmount.Currency != r.Amount.Currency || f.RefundAmount.Value != r.Amount.Value:
+		return fmt.Sprintf("its amount %s differs from the refund's %s", antom.FormatAmount(f.RefundAmount),
+			antom.FormatAmount(antom.Amount{Currency: r.Amount.Currency, Value: r.Amount.Value}))
+	case f.RefundID != "" && r.RefundID != "" && f.RefundID != r.RefundID:
+		return fmt.Sprintf("its refundId %s differs from the refund's %s", f.RefundID, r.RefundID)
+	}
+	return ""
 }

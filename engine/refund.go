@@ -19,7 +19,8 @@ type RefundInput struct {
 	ChargeID string
 	Amount   autodebit.Amount
 	Reason   string
-	// IdempotencyKey makes the request safe to repeat, per charge.
+	// IdempotencyKey makes the request safe to repeat. Keys are unique
+	// across refunds: the same key on another charge is a conflict.
 	IdempotencyKey string
 }
 
@@ -41,11 +42,6 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 		return nil, err
 	}
 	hash := in.hash()
-	if in.IdempotencyKey != "" {
-		if r, err := e.refundForKey(ctx, in.ChargeID, in.IdempotencyKey, hash); r != nil || err != nil {
-			return r, err
-		}
-	}
 	now := e.now()
 	r := &autodebit.Refund{
 		ID:              autodebit.NewID(autodebit.RefundIDPrefix),
@@ -56,13 +52,22 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 		RefundRequestID: autodebit.NewRefundRequestID(),
 		IdempotencyKey:  in.IdempotencyKey,
 		RequestHash:     hash,
+		NextInquiryAt:   now.Add(refundInquiryDelay),
 		CreatedAt:       now,
 	}
 	var paymentID string
+	var earlier *autodebit.Refund
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		c, err := tx.FindChargeForUpdate(ctx, in.ChargeID)
 		if err != nil {
 			return err
+		}
+		if in.IdempotencyKey != "" {
+			// Under the charge's lock: a concurrent retry with the same
+			// key waits here, then finds the refund the first one made.
+			if earlier, err = refundForKey(ctx, tx, in.IdempotencyKey, hash); earlier != nil || err != nil {
+				return err
+			}
 		}
 		if c.Status != autodebit.ChargeSuccess {
 			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is %s; only a SUCCESS charge can be refunded.", c.ID, c.Status)
@@ -93,15 +98,19 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 		if err := appendEvents(ctx, tx, stateEvent(c.ID, "REFUND requested: "+r.ID, now), stateEvent(r.ID, "PROCESSING", now)); err != nil {
 			return err
 		}
-		return tx.Enqueue(ctx, autodebit.Job{Args: InquireRefundArgs{RefundID: r.ID}, ScheduledAt: now.Add(refundInquiryDelay)})
+		return tx.Enqueue(ctx, autodebit.Job{Args: InquireRefundArgs{RefundID: r.ID}, ScheduledAt: r.NextInquiryAt})
 	})
 	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
-		if r, err := e.refundForKey(ctx, in.ChargeID, in.IdempotencyKey, hash); r != nil || err != nil {
-			return r, err
+		// The same key won the insert on another charge meanwhile.
+		if prev, kerr := refundForKey(ctx, e.store, in.IdempotencyKey, hash); prev != nil || kerr != nil {
+			return prev, kerr
 		}
 	}
 	if err != nil {
 		return nil, err
+	}
+	if earlier != nil {
+		return earlier, nil
 	}
 	e.log.Info("refund created", "refund", r.ID, "charge", r.ChargeID, "amount", r.Amount.String(), "refundRequestId", r.RefundRequestID)
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
@@ -112,15 +121,18 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 	return e.store.FindRefundByID(ctx, r.ID)
 }
 
-func (e *Engine) refundForKey(ctx context.Context, chargeID, key, hash string) (*autodebit.Refund, error) {
-	r, err := e.store.FindRefundByIdempotencyKey(ctx, chargeID, key)
+// refundForKey returns the refund created with an Idempotency-Key, nil if
+// there is none, or ECONFLICT if it was created with other parameters (on
+// another charge, too: keys are unique across refunds).
+func refundForKey(ctx context.Context, rd autodebit.Reader, key, hash string) (*autodebit.Refund, error) {
+	r, err := rd.FindRefundByIdempotencyKey(ctx, key)
 	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
 	if r.RequestHash != hash {
-		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for refund %s with different parameters.", key, r.ID)
+		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for refund %s of charge %s with different parameters.", key, r.ID, r.ChargeID)
 	}
 	return r, nil
 }
@@ -195,17 +207,54 @@ func (e *Engine) inquireRefund(ctx context.Context, id string) error {
 	case err == nil && resp.Result.ResultCode == antom.CodeRefundNotExist:
 		// The refund never reached Antom: send it again, same refundRequestId.
 		e.flushAudit(ctx, aud)
-		c, err := e.store.FindChargeByID(ctx, r.ChargeID)
-		if err != nil {
-			return err
-		}
-		if err := e.sendRefund(cctx, r, c.PaymentID); err != nil {
+		if err := e.resendRefund(cctx, r.ID); err != nil {
 			return err
 		}
 	default:
 		e.flushAudit(ctx, aud)
 	}
-	if cur, err := e.store.FindRefundByID(ctx, id); err != nil || cur.Status.Final() {
+	return e.scheduleRefundInquiry(ctx, id)
+}
+
+// resendRefund sends a refund again after an inquiry found it unknown at
+// Antom. A refund moves money, so it is sent only after a transaction has
+// found it still PROCESSING and recorded the resend in its timeline.
+func (e *Engine) resendRefund(ctx context.Context, id string) error {
+	var r *autodebit.Refund
+	var paymentID string
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		cur, err := tx.FindRefundForUpdate(ctx, id)
+		if err != nil || cur.Status.Final() {
+			return err
+		}
+		c, err := tx.FindChargeByID(ctx, cur.ChargeID)
+		if err != nil {
+			return err
+		}
+		r, paymentID = cur, c.PaymentID
+		return appendEvents(ctx, tx, stateEvent(cur.ID, "REFUND resent: the inquiry found no refund at Antom", e.now()))
+	})
+	if err != nil || r == nil {
+		return err
+	}
+	return e.sendRefund(ctx, r, paymentID)
+}
+
+// scheduleRefundInquiry records when a refund still PROCESSING is next
+// inquired (so that the sweep leaves its job alone) and asks for the job to
+// run again then.
+func (e *Engine) scheduleRefundInquiry(ctx context.Context, id string) error {
+	var final bool
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		r, err := tx.FindRefundForUpdate(ctx, id)
+		if err != nil || r.Status.Final() {
+			final = err == nil
+			return err
+		}
+		r.NextInquiryAt = e.now().Add(refundInquiryDelay)
+		return tx.UpdateRefund(ctx, r)
+	})
+	if err != nil || final {
 		return err
 	}
 	return &RetryError{Delay: refundInquiryDelay, Err: errors.New("refund not final yet")}

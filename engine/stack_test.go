@@ -164,6 +164,9 @@ func (s *stack) start() {
 	if err := s.runner.Start(s.ctx, s.eng); err != nil {
 		tb.Fatal(err)
 	}
+	if err := s.eng.Resume(s.ctx); err != nil {
+		tb.Fatal(err)
+	}
 	runner, srvHTTP, cancel := s.runner, s.srv, s.cancel
 	tb.Cleanup(func() {
 		cancel()

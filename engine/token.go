@@ -32,7 +32,7 @@ func (e *Engine) RevokeToken(ctx context.Context, id string) (*autodebit.Token, 
 		case t.Status != autodebit.TokenActive:
 			return autodebit.Errorf(autodebit.ECONFLICT, "Token %s is %s and cannot be revoked.", t.ID, t.Status)
 		}
-		t.RevokePending = true
+		t.RevokePending, t.RevokeNextAt = true, now.Add(revokeRetryDelay)
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("mark %s for revoke: %w", t.ID, err)
 		}
@@ -73,24 +73,49 @@ func (e *Engine) revokeToken(ctx context.Context, id string) error {
 	switch {
 	case err == nil && (resp.Result.Succeeded() || resp.Result.ResultCode == antom.CodeInvalidAccessToken):
 		// INVALID_ACCESS_TOKEN: Antom no longer knows the token; it is dead either way.
-		return e.endToken(ctx, t.ID, aud, autodebit.TokenRevoked, "revoked by the merchant")
+		return e.endToken(ctx, t.ID, aud, autodebit.TokenRevoked, autodebit.RevokedByMerchant, "revoked by the merchant")
 	case err == nil && resp.Result.Failed():
 		// Antom refused: the token stays unchargeable (RevokePending) and
-		// needs a person; retrying the same request would not help.
-		e.flushAudit(ctx, aud)
+		// needs a person; retrying the same request would not help, so no
+		// attempt is scheduled and the sweep leaves it alone.
 		e.log.Error("revoke refused by Antom; token left pending revoke", "token", t.ID, "code", resp.Result.ResultCode, "message", resp.Result.ResultMessage)
-		return nil
+		return e.scheduleRevoke(ctx, t.ID, aud, 0)
 	default:
-		e.flushAudit(ctx, aud)
 		if err == nil {
 			err = fmt.Errorf("revoke answered %s", resp.Result)
+		}
+		if serr := e.scheduleRevoke(ctx, t.ID, aud, revokeRetryDelay); serr != nil {
+			return serr
 		}
 		return &RetryError{Delay: revokeRetryDelay, Err: err}
 	}
 }
 
-// endToken moves an ACTIVE token to a final status.
-func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status autodebit.TokenStatus, reason string) error {
+// scheduleRevoke records the audit events and when a pending revoke is
+// next sent: delay from now, or never (zero delay) when a person must look.
+func (e *Engine) scheduleRevoke(ctx context.Context, id string, aud *audit, delay time.Duration) error {
+	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		t, err := tx.FindTokenForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			return err
+		}
+		if t.Status != autodebit.TokenActive || !t.RevokePending {
+			return nil
+		}
+		t.RevokeNextAt = time.Time{}
+		if delay > 0 {
+			t.RevokeNextAt = e.now().Add(delay)
+		}
+		return tx.UpdateToken(ctx, t)
+	})
+}
+
+// endToken moves an ACTIVE token to a final status; by says who revoked
+// it (a RevokedBy* value; empty for an expiry).
+func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status autodebit.TokenStatus, by, reason string) error {
 	now := e.now()
 	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		t, err := tx.FindTokenForUpdate(ctx, id)
@@ -105,9 +130,9 @@ func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status aut
 		if t.Status != autodebit.TokenActive {
 			return nil
 		}
-		t.Status, t.RevokeReason, t.RevokePending = status, reason, false
+		t.Status, t.RevokeReason, t.RevokePending, t.RevokeNextAt = status, reason, false, time.Time{}
 		if status == autodebit.TokenRevoked {
-			t.RevokedAt = now
+			t.RevokedAt, t.RevokedBy = now, by
 		}
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("end token %s: %w", t.ID, err)

@@ -36,8 +36,15 @@ func (s *Server) notify(kind string) http.HandlerFunc {
 			return
 		}
 		if err := s.engine.HandleNotification(r.Context(), n); err != nil {
-			s.log.Error("notification not applied; Antom will resend it", "kind", kind, "err", err)
 			var body errorResponse
+			if autodebit.ErrorCode(err) == autodebit.EINVALID {
+				// Signed, but it disagrees with what we hold: refused
+				// with nothing changed (the engine logged why).
+				body.Error.Code, body.Error.Message = "rejected", autodebit.ErrorMessage(err)
+				writeJSON(w, http.StatusBadRequest, body)
+				return
+			}
+			s.log.Error("notification not applied; Antom will resend it", "kind", kind, "err", err)
 			body.Error.Code, body.Error.Message = autodebit.EINTERNAL, "Internal error."
 			writeJSON(w, http.StatusInternalServerError, body)
 			return

@@ -41,8 +41,8 @@ type Config struct {
 	// falls due. Tests give it the simulator's clock so that advancing that
 	// clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
-	// SweepInterval is how often the leader runs the sweep that recovers
-	// INIT charges left without an inquiry by a process that died. Zero
+	// SweepInterval is how often the leader runs the sweep that re-queues
+	// work whose job was lost (charge and refund inquiries, revokes). Zero
 	// means 5s.
 	SweepInterval time.Duration
 	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
@@ -128,7 +128,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireChargeArgs](workers, r)
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
-	addWorker[engine.SweepChargesArgs](workers, r)
+	addWorker[engine.SweepArgs](workers, r)
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		FetchCooldown:        cfg.PollInterval / 5,
@@ -142,8 +142,8 @@ func New(cfg Config) (*Runner, error) {
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
 			river.PeriodicInterval(cfg.SweepInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return engine.SweepChargesArgs{}, nil },
-			&river.PeriodicJobOpts{ID: engine.SweepChargesArgs{}.Kind(), RunOnStart: true},
+			func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
+			&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
 		)},
 		RetryPolicy: retryPolicy{now: time.Now},
 	}

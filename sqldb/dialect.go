@@ -38,6 +38,15 @@ func (d Dialect) lockSuffix() string {
 	return ""
 }
 
+// boolTrue is the literal for true, written out (not a parameter) so that
+// a query matches a partial index's WHERE clause.
+func (d Dialect) boolTrue() string {
+	if d == Postgres {
+		return "TRUE"
+	}
+	return "1"
+}
+
 // timeLayout is how SQLite stores times: UTC, fixed width, microseconds, so
 // that text order is time order. PostgreSQL columns are timestamptz, which
 // also keep microseconds.

@@ -9,14 +9,14 @@ import (
 )
 
 const refundColumns = `id, charge_id, currency, amount, reason, status, refund_request_id, refund_id, result_code,
-	result_message, idempotency_key, request_hash, created_at, updated_at, settled_at, version`
+	result_message, idempotency_key, request_hash, created_at, updated_at, settled_at, version, next_inquiry_at`
 
 func scanRefund(row scanner) (*autodebit.Refund, error) {
 	var r autodebit.Refund
 	if err := row.Scan(&r.ID, &r.ChargeID, &r.Amount.Currency, &r.Amount.Value, &r.Reason, &r.Status,
 		&r.RefundRequestID, &r.RefundID, &r.ResultCode, &r.ResultMessage, stringScanner{&r.IdempotencyKey},
 		&r.RequestHash, timeScanner{&r.CreatedAt}, timeScanner{&r.UpdatedAt}, timeScanner{&r.SettledAt},
-		&r.Version); err != nil {
+		&r.Version, timeScanner{&r.NextInquiryAt}); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -45,11 +45,29 @@ func (r reader) FindRefundByRefundRequestID(ctx context.Context, refundRequestID
 }
 
 // FindRefundByIdempotencyKey implements autodebit.Reader.
-func (r reader) FindRefundByIdempotencyKey(ctx context.Context, chargeID, key string) (*autodebit.Refund, error) {
+func (r reader) FindRefundByIdempotencyKey(ctx context.Context, key string) (*autodebit.Refund, error) {
 	if key == "" {
 		return nil, autodebit.Errorf(autodebit.ENOTFOUND, "Refund not found.")
 	}
-	return r.findRefund(ctx, false, "charge_id = $1 AND idempotency_key = $2", chargeID, key)
+	return r.findRefund(ctx, false, "idempotency_key = $1", key)
+}
+
+// FindDueRefunds implements autodebit.Reader.
+func (r reader) FindDueRefunds(ctx context.Context, t time.Time, limit int) ([]*autodebit.Refund, error) {
+	if limit <= 0 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+refundColumns+` FROM refunds
+		WHERE status = 'PROCESSING' AND next_inquiry_at IS NOT NULL AND next_inquiry_at < $1
+		ORDER BY next_inquiry_at LIMIT $2`, r.s.dialect.time(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due refunds: %w", err)
+	}
+	out, err := collect(rows, scanRefund)
+	if err != nil {
+		return nil, fmt.Errorf("find due refunds: %w", err)
+	}
+	return out, nil
 }
 
 // FindRefundForUpdate implements autodebit.Tx.
@@ -117,10 +135,10 @@ func (t *tx) CreateRefund(ctx context.Context, rf *autodebit.Refund) error {
 	}
 	d := t.s.dialect
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 1, $15)`,
 		id, rf.ChargeID, rf.Amount.Currency, rf.Amount.Value, rf.Reason, string(rf.Status), rf.RefundRequestID,
 		rf.RefundID, rf.ResultCode, rf.ResultMessage, nullString(rf.IdempotencyKey), rf.RequestHash,
-		d.time(createdAt), d.time(now),
+		d.time(createdAt), d.time(now), d.time(rf.NextInquiryAt),
 	); err != nil {
 		return insertErr(err, "Refund", id)
 	}
@@ -142,10 +160,10 @@ func (t *tx) UpdateRefund(ctx context.Context, rf *autodebit.Refund) error {
 	now := t.s.nowUTC()
 	d := t.s.dialect
 	args := []any{string(rf.Status), rf.RefundID, rf.ResultCode, rf.ResultMessage, d.time(rf.SettledAt), d.time(now),
-		rf.ID, rf.Version}
+		rf.ID, rf.Version, d.time(rf.NextInquiryAt)}
 	guard, args := statusIn(args, from)
 	res, err := t.q.ExecContext(ctx, `UPDATE refunds SET status = $1, refund_id = $2, result_code = $3,
-		result_message = $4, settled_at = $5, updated_at = $6, version = version + 1
+		result_message = $4, settled_at = $5, updated_at = $6, version = version + 1, next_inquiry_at = $9
 		WHERE id = $7 AND version = $8 AND `+guard, args...)
 	if err != nil {
 		return fmt.Errorf("update refund %s: %w", rf.ID, err)

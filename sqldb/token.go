@@ -10,7 +10,7 @@ import (
 
 const tokenColumns = `id, customer_id, wallet, authorization_id, status, access_token, access_token_hash, refresh_token,
 	access_token_expires_at, refresh_token_expires_at, user_login_id, revoke_reason, revoke_pending,
-	created_at, updated_at, revoked_at, version`
+	created_at, updated_at, revoked_at, version, revoked_by, revoke_next_at`
 
 func accessTokenContext(id string) string  { return "tokens.access_token:" + id }
 func refreshTokenContext(id string) string { return "tokens.refresh_token:" + id }
@@ -21,7 +21,8 @@ func (r reader) scanToken(row scanner) (*autodebit.Token, error) {
 	if err := row.Scan(&t.ID, &t.CustomerID, &t.Wallet, &t.AuthorizationID, &t.Status, &access, &hash,
 		stringScanner{&refresh}, timeScanner{&t.AccessTokenExpiresAt}, timeScanner{&t.RefreshTokenExpiresAt},
 		&t.UserLoginID, &t.RevokeReason, &t.RevokePending,
-		timeScanner{&t.CreatedAt}, timeScanner{&t.UpdatedAt}, timeScanner{&t.RevokedAt}, &t.Version); err != nil {
+		timeScanner{&t.CreatedAt}, timeScanner{&t.UpdatedAt}, timeScanner{&t.RevokedAt}, &t.Version,
+		&t.RevokedBy, timeScanner{&t.RevokeNextAt}); err != nil {
 		return nil, err
 	}
 	var err error
@@ -64,6 +65,24 @@ func (t *tx) FindTokenForUpdate(ctx context.Context, id string) (*autodebit.Toke
 // FindTokenByAccessTokenForUpdate implements autodebit.Tx.
 func (t *tx) FindTokenByAccessTokenForUpdate(ctx context.Context, accessToken string) (*autodebit.Token, error) {
 	return t.findToken(ctx, true, "access_token_hash", t.s.secrets.hash(accessToken))
+}
+
+// FindDueRevokes implements autodebit.Reader.
+func (r reader) FindDueRevokes(ctx context.Context, t time.Time, limit int) ([]*autodebit.Token, error) {
+	if limit <= 0 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+tokenColumns+` FROM tokens
+		WHERE status = 'ACTIVE' AND revoke_pending = `+r.s.dialect.boolTrue()+` AND revoke_next_at IS NOT NULL AND revoke_next_at < $1
+		ORDER BY revoke_next_at LIMIT $2`, r.s.dialect.time(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due revokes: %w", err)
+	}
+	out, err := collect(rows, r.scanToken)
+	if err != nil {
+		return nil, fmt.Errorf("find due revokes: %w", err)
+	}
+	return out, nil
 }
 
 // FindTokens implements autodebit.Reader.
@@ -117,12 +136,12 @@ func (t *tx) CreateToken(ctx context.Context, tok *autodebit.Token) error {
 	}
 	d, sec := t.s.dialect, t.s.secrets
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $18)`,
 		id, tok.CustomerID, tok.Wallet, tok.AuthorizationID, string(tok.Status),
 		sec.seal(accessTokenContext(id), tok.AccessToken), sec.hash(tok.AccessToken),
 		nullString(sec.seal(refreshTokenContext(id), tok.RefreshToken)),
 		d.time(tok.AccessTokenExpiresAt), d.time(tok.RefreshTokenExpiresAt), tok.UserLoginID, tok.RevokeReason,
-		tok.RevokePending, d.time(createdAt), d.time(now), d.time(tok.RevokedAt),
+		tok.RevokePending, d.time(createdAt), d.time(now), d.time(tok.RevokedAt), tok.RevokedBy, d.time(tok.RevokeNextAt),
 	); err != nil {
 		return insertErr(err, "Token", id)
 	}
@@ -141,11 +160,12 @@ func (t *tx) UpdateToken(ctx context.Context, tok *autodebit.Token) error {
 	args := []any{string(tok.Status), sec.seal(accessTokenContext(tok.ID), tok.AccessToken), sec.hash(tok.AccessToken),
 		nullString(sec.seal(refreshTokenContext(tok.ID), tok.RefreshToken)),
 		d.time(tok.AccessTokenExpiresAt), d.time(tok.RefreshTokenExpiresAt), tok.UserLoginID, tok.RevokeReason,
-		tok.RevokePending, d.time(tok.RevokedAt), d.time(now), tok.ID, tok.Version}
+		tok.RevokePending, d.time(tok.RevokedAt), d.time(now), tok.ID, tok.Version, tok.RevokedBy, d.time(tok.RevokeNextAt)}
 	guard, args := statusIn(args, sources(autodebit.TokenStatuses(), autodebit.TokenStatus.CanTransition, tok.Status))
 	res, err := t.q.ExecContext(ctx, `UPDATE tokens SET status = $1, access_token = $2, access_token_hash = $3,
 		refresh_token = $4, access_token_expires_at = $5, refresh_token_expires_at = $6, user_login_id = $7,
-		revoke_reason = $8, revoke_pending = $9, revoked_at = $10, updated_at = $11, version = version + 1
+		revoke_reason = $8, revoke_pending = $9, revoked_at = $10, updated_at = $11, version = version + 1,
+		revoked_by = $14, revoke_next_at = $15
 		WHERE id = $12 AND version = $13 AND `+guard, args...)
 	if err != nil {
 		if isUniqueViolation(err) {

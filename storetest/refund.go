@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/autodebit/autodebit"
 )
@@ -36,7 +37,7 @@ func testRefund(t *testing.T, open opener) {
 		for name, find := range map[string]func() (*autodebit.Refund, error){
 			"ID":              func() (*autodebit.Refund, error) { return s.FindRefundByID(ctx, r.ID) },
 			"RefundRequestID": func() (*autodebit.Refund, error) { return s.FindRefundByRefundRequestID(ctx, r.RefundRequestID) },
-			"IdempotencyKey":  func() (*autodebit.Refund, error) { return s.FindRefundByIdempotencyKey(ctx, c.ID, "idem-1") },
+			"IdempotencyKey":  func() (*autodebit.Refund, error) { return s.FindRefundByIdempotencyKey(ctx, "idem-1") },
 		} {
 			got, err := find()
 			if err != nil {
@@ -44,7 +45,7 @@ func testRefund(t *testing.T, open opener) {
 			}
 			wantEqual(t, got, r)
 		}
-		_, err := s.FindRefundByIdempotencyKey(ctx, "chg_other", "idem-1")
+		_, err := s.FindRefundByIdempotencyKey(ctx, "idem-2")
 		wantCode(t, err, autodebit.ENOTFOUND)
 		_, err = s.FindRefundByID(ctx, "rfd_nope")
 		wantCode(t, err, autodebit.ENOTFOUND)
@@ -86,12 +87,44 @@ func testRefund(t *testing.T, open opener) {
 		err = s.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateRefund(ctx, sameRRID) })
 		wantCode(t, err, autodebit.ECONFLICT)
 
-		// The key is per charge, and refunds without a key never collide.
+		// The key is unique across charges too, and refunds without a key
+		// never collide.
 		otherCharge := newRefund(c2.ID, 3)
 		otherCharge.IdempotencyKey = "idem-1"
-		mustCreateRefund(t, s, otherCharge)
+		err = s.WithTx(ctx, func(tx autodebit.Tx) error { return tx.CreateRefund(ctx, otherCharge) })
+		wantCode(t, err, autodebit.ECONFLICT)
 		mustCreateRefund(t, s, newRefund(c1.ID, 4))
 		mustCreateRefund(t, s, newRefund(c1.ID, 5))
+	})
+
+	t.Run("DueRefunds", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := successfulCharge(t, s, 1000)
+		var all []*autodebit.Refund
+		for i := range 3 {
+			r := newRefund(c.ID, 10)
+			r.NextInquiryAt = t0.Add(time.Duration(3-i) * time.Second)
+			mustCreateRefund(t, s, r)
+			all = append(all, r)
+		}
+		// #2's next inquiry moves past the cutoff; #1 settles.
+		all[2].NextInquiryAt = t0.Add(time.Minute)
+		mustTx(t, s, func(tx autodebit.Tx) error { return tx.UpdateRefund(ctx, all[2]) })
+		mustTx(t, s, func(tx autodebit.Tx) error {
+			_, err := tx.SettleRefund(ctx, all[1].ID, autodebit.RefundSettlement{Status: autodebit.RefundFail})
+			return err
+		})
+		got, err := s.FindDueRefunds(ctx, t0.Add(5*time.Second), 10)
+		if err != nil {
+			t.Fatal(err)
+		} else if len(got) != 1 || got[0].ID != all[0].ID {
+			t.Fatalf("due = %v, want #0", got)
+		}
+		wantEqual(t, got[0], all[0])
+		if _, err := s.FindDueRefunds(ctx, t0, 0); autodebit.ErrorCode(err) != autodebit.EINVALID {
+			t.Fatalf("limit 0: err = %v", err)
+		}
 	})
 
 	t.Run("SettleAddsToCharge", func(t *testing.T) {

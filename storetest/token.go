@@ -198,6 +198,44 @@ func testToken(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("DueRevokes", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		var all []*autodebit.Token
+		for i := range 4 {
+			tok := mustCreateToken(t, s, "cus_1")
+			tok.RevokePending = i != 3 // #3 has no revoke asked
+			tok.RevokeNextAt = t0.Add(time.Duration(3-i) * time.Second)
+			if i == 2 {
+				tok.RevokeNextAt = time.Time{} // refused by Antom: no attempt scheduled
+			}
+			mustTx(t, s, func(tx autodebit.Tx) error { return tx.UpdateToken(ctx, tok) })
+			all = append(all, tok)
+		}
+		got, err := s.FindDueRevokes(ctx, t0.Add(5*time.Second), 10)
+		if err != nil {
+			t.Fatal(err)
+		} else if len(got) != 2 || got[0].ID != all[1].ID || got[1].ID != all[0].ID {
+			t.Fatalf("due = %v, want #1 then #0", got)
+		}
+		wantEqual(t, got[0], all[1])
+		// A revoked token is never due.
+		all[1].Status, all[1].RevokedBy, all[1].RevokePending, all[1].RevokedAt = autodebit.TokenRevoked, autodebit.RevokedByMerchant, false, t0
+		mustTx(t, s, func(tx autodebit.Tx) error { return tx.UpdateToken(ctx, all[1]) })
+		if got, _ := s.FindDueRevokes(ctx, t0.Add(5*time.Second), 10); len(got) != 1 || got[0].ID != all[0].ID {
+			t.Fatalf("after revoke: %v, want #0", got)
+		}
+		if got, _ := s.FindTokenByID(ctx, all[1].ID); got.RevokedBy != autodebit.RevokedByMerchant {
+			t.Fatalf("revokedBy = %q", got.RevokedBy)
+		}
+		if _, err := s.FindDueRevokes(ctx, t0, 0); autodebit.ErrorCode(err) != autodebit.EINVALID {
+			t.Fatalf("limit 0: err = %v", err)
+		}
+		all[0].RevokedBy = "someone"
+		err = s.WithTx(ctx, func(tx autodebit.Tx) error { return tx.UpdateToken(ctx, all[0]) })
+		wantCode(t, err, autodebit.EINVALID)
+	})
+
 	t.Run("Filter", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -230,6 +230,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	// An applyToken left running by a process that was killed must not wait
+	// for River's rescue: the authCode dies within a minute.
+	if err := m.Engine.Resume(ctx); err != nil {
+		m.log.Error("resume applyToken after a restart", "err", err)
+	}
 	m.srv = &http.Server{
 		Handler: handler,
 		// Bound what a slow or idle client can hold: these endpoints face
