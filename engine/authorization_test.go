@@ -1,0 +1,86 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/engine"
+	"github.com/autodebit/autodebit/storetest"
+)
+
+// The process is killed while applyToken is in flight: Antom issued the
+// token, the answer was never recorded, and River keeps the job "running"
+// until its rescue, minutes later and past the authCode's minute. The
+// restarted process resumes applyToken at once; Antom answers the resend
+// with the same token, and the link is not lost.
+func TestAuthorization_KilledDuringApplyTokenResumesAtStart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		var hold atomicFunc
+		s := newStack(t, open, stackOptions{antom: holdAntom(antom.APIApplyToken, &hold.p)})
+		ctx := context.Background()
+		killed := make(chan struct{})
+		kill := func() { <-killed } // answer only once the process is gone
+		hold.p.Store(&kill)
+		a, err := s.eng.CreateAuthorization(ctx, "cus_1", "GCASH")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.sim.Approve(a.QRText, ""); err != nil {
+			t.Fatal(err)
+		}
+		s.waitFor("applyToken sent", func() bool { return hold.p.Load() == nil })
+		s.crash()
+		close(killed)
+		// kill -9 leaves the job running in River's table.
+		if _, err := s.store.DB().ExecContext(ctx, "UPDATE river_job SET state = 'running' WHERE kind = $1", engine.ApplyTokenArgs{}.Kind()); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.store.FindAuthorizationByID(ctx, a.ID); got.Status != autodebit.AuthorizationAuthorized {
+			t.Fatalf("before the restart: %s, want AUTHORIZED", got.Status)
+		}
+		s.start()
+		// The clock stands still: nothing is rescued, only resumed.
+		s.waitFor("authorization final", func() bool {
+			got, err := s.store.FindAuthorizationByID(ctx, a.ID)
+			return err == nil && got.Status.Final()
+		})
+		got, _ := s.store.FindAuthorizationByID(ctx, a.ID)
+		if got.Status != autodebit.AuthorizationActive {
+			t.Fatalf("after the restart: %s (%s: %s), want ACTIVE", got.Status, got.FailureCode, got.FailureMessage)
+		}
+		if !s.timelineHas(a.ID, "resumed after a restart") {
+			t.Error("no resume entry in the authorization's timeline")
+		}
+		s.checkTruth()
+	})
+}
+
+// A consult that fails keeps the FAILED attempt with its exchange, and says
+// whether to try again (503) or that Antom refused (402).
+func TestAuthorization_ConsultFails(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{})
+		ctx := context.Background()
+		for i, f := range []antomsim.APIFault{
+			{Kind: antomsim.FaultHTTP5xx, Probability: 1},
+			{Kind: antomsim.FaultUnknown, Probability: 1},
+		} {
+			s.setFaults(antomsim.Faults{API: map[string][]antomsim.APIFault{antom.APIConsult: {f}}})
+			customer := "cus_" + f.Kind
+			_, err := s.eng.CreateAuthorization(ctx, customer, "GCASH")
+			if autodebit.ErrorCode(err) != autodebit.EUNAVAILABLE {
+				t.Fatalf("%d %s: err = %v, want EUNAVAILABLE", i, f.Kind, err)
+			}
+			list, _, err := s.store.FindAuthorizations(ctx, autodebit.AuthorizationFilter{CustomerID: customer})
+			if err != nil || len(list) != 1 || list[0].Status != autodebit.AuthorizationFailed || list[0].FailureCode == "" {
+				t.Fatalf("%s: stored %v, %v; want one FAILED attempt with a code", f.Kind, list, err)
+			}
+			if !s.timelineHas(list[0].ID, "antom."+antom.APIConsult) || !s.timelineHas(list[0].ID, "FAILED") {
+				t.Errorf("%s: the consult exchange or the FAILED state is missing from the timeline", f.Kind)
+			}
+		}
+	})
+}
