@@ -130,7 +130,7 @@ func BenchmarkServePay(b *testing.B) {
 	sign := signNs(b, ak)
 	b.ResetTimer()
 	for i := range b.N {
-		r := httptest.NewRequest("POST", path, bytes.NewReader(reqs[i].body))
+		r := httptest.NewRequest("POST", "http://127.0.0.1"+path, bytes.NewReader(reqs[i].body))
 		r.Header.Set("Content-Type", "application/json; charset=UTF-8")
 		r.Header.Set("Client-Id", "BENCH")
 		r.Header.Set("Request-Time", "1700000000000")

@@ -10,10 +10,11 @@ import (
 	"github.com/autodebit/autodebit/antom"
 )
 
-// The control API, under /sim/v1/: JSON in and out, no signature (keep the
-// simulator on a local address). Errors are {"error": "..."} with 400 for bad
-// input (nothing changes), 404 for an unknown thing, 409 for a conflict and
-// 410 for an expired QR code. Amounts are strings of minor units, durations
+// The control API, under /sim/v1/: JSON in and out, no signature; with
+// Config.ControlSecret set, every route needs "Authorization: Bearer KEY"
+// (401 otherwise). Errors are {"error": "..."} with 400 for bad input
+// (nothing changes), 401 for a missing or wrong key, 404 for an unknown
+// thing, 409 for a conflict and 410 for an expired QR code. Amounts are strings of minor units, durations
 // Go duration strings ("90s", "24h").
 //
 //	GET    /sim/v1/accounts                          every account
@@ -39,6 +40,13 @@ import (
 //	POST   /sim/v1/clock/advance                     {"by":"24h"}: move the clock, run everything due, wait for deliveries
 //	POST   /sim/v1/settle                            wait until due work and deliveries in flight are done
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
+	// Answers carry access tokens and the buyers' accounts: never cached.
+	w.Header().Set("Cache-Control", "no-store")
+	if ok, why := s.controlAccess(r); !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="antomsim control API"`)
+		writeJSONError(w, http.StatusUnauthorized, why)
+		return
+	}
 	s.controlMux().ServeHTTP(w, r)
 }
 
@@ -271,26 +279,52 @@ func walletCurrency(code string) (string, bool) {
 	return w.Currency, ok
 }
 
-// serveHome is a small index page: pending QR codes and the control routes.
+// serveHome is a small index page: the merchant settings, and with the
+// control key the waiting QR codes and links to the control API. Opened as
+// /?key=KEY it checks the key, sets the read-only cookie and redirects to /
+// (so the key leaves the address bar and the history).
 func (s *Sim) serveHome(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var pending []Authorization
+	w.Header().Set("Cache-Control", "no-store")
+	v := homeView{ClientID: s.cfg.ClientID, PublicKey: s.pubBase64, Now: s.clock.Now()}
+	if key := r.URL.Query().Get("key"); key != "" && s.cfg.ControlSecret != "" {
+		if !s.secretMatches(key) {
+			v.Message = "The key in the address is not this simulator's control key."
+			w.WriteHeader(http.StatusUnauthorized)
+			homeTmpl.Execute(w, v)
+			return
+		}
+		s.setControlCookie(w, r)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if ok, _ := s.controlAccess(r); !ok {
+		v.Message = "Waiting QR codes and the control API are shown only with the simulator's control key: open /?key=KEY (autodebit sim prints the key, and so does serve for its in-process simulator)."
+		homeTmpl.Execute(w, v)
+		return
+	}
+	v.Control = true
 	for _, a := range s.Authorizations() {
 		if a.Status == AuthPending {
-			pending = append(pending, a)
+			v.Pending = append(v.Pending, a)
 		}
 	}
-	homeTmpl.Execute(w, struct {
-		ClientID, PublicKey string
-		Now                 time.Time
-		Pending             []Authorization
-	}{s.cfg.ClientID, s.pubBase64, s.clock.Now(), pending})
+	homeTmpl.Execute(w, v)
+}
+
+type homeView struct {
+	ClientID, PublicKey string
+	Now                 time.Time
+	Message             string
+	Control             bool // the key was shown: list QR codes and control links
+	Pending             []Authorization
 }
 
 var homeTmpl = template.Must(template.New("home").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>Antom simulator</title>
-<style>body{font:15px system-ui,sans-serif;max-width:820px;margin:30px auto;padding:0 16px}code{word-break:break-all}</style></head><body>
+<style>body{font:15px system-ui,sans-serif;max-width:820px;margin:30px auto;padding:0 16px}code{word-break:break-all}.msg{padding:12px 14px;border-radius:8px;background:#fff4e5;color:#7a4b00}</style></head><body>
 <h1>Antom simulator</h1><p>Clock: {{.Now.Format "2006-01-02 15:04:05 MST"}} · Client ID <code>{{.ClientID}}</code></p>
 <p>Antom public key: <code>{{.PublicKey}}</code></p>
-<h2>QR codes waiting for a buyer</h2>{{if .Pending}}<ul>{{range .Pending}}<li><a href="{{.QRURL}}">{{.Wallet}} · {{.AuthState}}</a> <img src="{{.QRURL}}.png" width="96" alt="QR"></li>{{end}}</ul>{{else}}<p>None. Call consult.</p>{{end}}
-<h2>Control API</h2><ul><li><a href="/sim/v1/accounts">accounts</a></li><li><a href="/sim/v1/notifications">delivery log</a></li><li><a href="/sim/v1/truth">truth</a></li><li><a href="/sim/v1/clock">clock</a></li><li><a href="/sim/v1/faults">faults</a></li></ul>
+{{if .Message}}<p class="msg" role="alert">{{.Message}}</p>{{end}}
+{{if .Control}}<h2>QR codes waiting for a buyer</h2>{{if .Pending}}<ul>{{range .Pending}}<li><a href="{{.QRURL}}">{{.Wallet}} · {{.AuthState}}</a> <img src="{{.QRURL}}.png" width="96" alt="QR"></li>{{end}}</ul>{{else}}<p>None. Call consult.</p>{{end}}
+<h2>Control API</h2><ul><li><a href="/sim/v1/accounts">accounts</a></li><li><a href="/sim/v1/notifications">delivery log</a></li><li><a href="/sim/v1/truth">truth</a></li><li><a href="/sim/v1/clock">clock</a></li><li><a href="/sim/v1/faults">faults</a></li></ul>{{end}}
 </body></html>`))

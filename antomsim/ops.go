@@ -116,7 +116,7 @@ func (s *Sim) consult(req *antom.ConsultRequest, now time.Time, baseURL string) 
 		notifyURL = s.cfg.NotifyURL
 	}
 	s.mu.Lock()
-	code := s.st.hexID(12)
+	code := newQRCode()
 	a := &authorization{Authorization: Authorization{
 		QRCode: code, QRURL: baseURL + "/qr/" + code, AuthState: req.AuthState, Wallet: req.CustomerBelongsTo,
 		Status: AuthPending, NotifyURL: notifyURL, CreateTime: now, ExpiryTime: now.Add(s.cfg.AuthorizationExpiry),

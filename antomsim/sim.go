@@ -12,13 +12,19 @@
 //     for scripts; /qr/{code}.png is the QR image;
 //   - the control API under /sim/v1/ (see the routes in control.go): accounts,
 //     faults, wallet-side token cancel, the clock, the notification delivery
-//     log and the truth about every payment, refund and token.
+//     log and the truth about every payment, refund and token. With
+//     Config.ControlSecret set it needs that key (see guard.go).
+//
+// Every request must name the simulator in its Host header, and a browser's
+// state-changing request must come from the simulator's own origin (see
+// Config.AllowedHosts).
 //
 // Everything time-based (authorization and authCode expiry, order close,
 // notification resends) runs on the simulator's Clock, which runs at
 // Config.TimeScale times real time and can be advanced by hand. Under a fixed
 // Config.Seed, IDs, tokens and fault decisions repeat from run to run (for
-// the same sequence of calls).
+// the same sequence of calls); QR codes do not, since knowing one is enough
+// to approve its link.
 package antomsim
 
 import (
@@ -77,9 +83,26 @@ type Config struct {
 	// Nil means requests are not verified.
 	MerchantPublicKey *rsa.PublicKey
 	// BaseURL is the simulator's public URL (scheme and host), used in the
-	// consult QR code links. Empty means it is taken from each consult
-	// request's Host header (http://host).
+	// consult QR code links; its host is accepted in the Host header. Empty
+	// means it is taken from each consult request's Host header
+	// (http://host).
 	BaseURL string
+	// ControlSecret, when set, is the key the control API (/sim/v1/) and the
+	// home page's list of waiting QR codes need: "Authorization: Bearer
+	// ControlSecret", or, in a browser, the home page opened once as
+	// /?key=ControlSecret (which sets a read-only cookie). Other requests get
+	// 401 {"error": "..."}. The wallet page at a QR URL and Antom's API do not
+	// need it, and neither do the Go methods (Approve, SetFaults, …). At least
+	// 16 characters; NewControlSecret makes one. Empty leaves the control API
+	// open, for tests that serve the simulator themselves; autodebit serve
+	// and autodebit sim always set one.
+	ControlSecret string
+	// AllowedHosts are host names (no port) accepted in the Host header
+	// besides the loopback names (localhost, 127.0.0.1 and the rest of
+	// 127.0.0.0/8, ::1) and BaseURL's host. A request naming another host
+	// gets 403: a web page rebound to 127.0.0.1 (DNS rebinding) cannot reach
+	// the simulator. Nil means the loopback names and BaseURL's host only.
+	AllowedHosts []string
 	// NotifyURL is the default notification URL, like the Antom dashboard
 	// setting; a URL in the request (authNotifyUrl, paymentNotifyUrl,
 	// refundNotifyUrl) wins. Empty means notifications without a URL in the
@@ -96,8 +119,9 @@ type Config struct {
 	// Location is the time zone of the times the simulator writes. Nil means
 	// UTC+08:00, as Antom's examples show.
 	Location *time.Location
-	// Seed makes IDs, tokens and fault decisions repeat from run to run.
-	// Zero means a random seed (read it with Seed).
+	// Seed makes IDs, tokens and fault decisions repeat from run to run
+	// (not QR codes, which are always random). Zero means a random seed
+	// (read it with Seed).
 	Seed int64
 	// HTTPClient delivers notifications. Nil means a client with a 10s
 	// timeout.
@@ -183,6 +207,8 @@ type Sim struct {
 	seed        int64
 	schedule    []time.Duration
 	mux         *http.ServeMux
+	handler     http.Handler // mux behind guard
+	hosts       map[string]bool
 	ctl         *http.ServeMux
 	controlOnce sync.Once
 
@@ -219,6 +245,9 @@ func New(cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("antomsim: BaseURL %q must start with http:// or https://", cfg.BaseURL)
 		}
 		cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	}
+	if cfg.ControlSecret != "" && len(cfg.ControlSecret) < minControlSecret {
+		return nil, fmt.Errorf("antomsim: ControlSecret must be at least %d characters (NewControlSecret makes one)", minControlSecret)
 	}
 	setDefault(&cfg.AuthorizationExpiry, 15*time.Minute)
 	setDefault(&cfg.AuthCodeValidity, time.Minute)
@@ -292,8 +321,10 @@ func New(cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("antomsim: Accounts: %w", err)
 		}
 	}
+	s.hosts = hostNames(cfg)
 	s.mux = http.NewServeMux()
 	s.routes()
+	s.handler = s.guard(s.mux)
 	s.bg.Add(1)
 	go s.run()
 	return s, nil
@@ -345,9 +376,10 @@ func (s *Sim) Clock() *Clock { return s.clock }
 // Now returns the simulator's current time.
 func (s *Sim) Now() time.Time { return s.clock.Now() }
 
-// ServeHTTP serves the Antom API, the wallet page and the control API.
+// ServeHTTP serves the Antom API, the wallet page and the control API, after
+// the Host and cross-origin checks (see guard).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 func (s *Sim) routes() {

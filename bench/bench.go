@@ -50,8 +50,9 @@ type Config struct {
 	// the engine is started here.
 	DB string
 	// Server and APIKey target a running engine instead of starting one;
-	// SimURL is then its simulator's URL. CPU and RSS are not measured.
-	Server, APIKey, SimURL string
+	// SimURL is then its simulator's URL and SimKey the simulator's control
+	// key. CPU and RSS are not measured.
+	Server, APIKey, SimURL, SimKey string
 	// Dir holds keys and logs. Empty means a new temporary directory.
 	Dir string
 	// Tokens to link. Zero means 20.
@@ -123,6 +124,7 @@ type run struct {
 	out         io.Writer
 	api         *client.Client
 	simURL      string
+	simKey      string // the simulator's control key
 	antomKey    *rsa2048
 	clientID    string
 	engine, sim *exec.Cmd
@@ -156,11 +158,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Cores: runtime.NumCPU(), Tokens: cfg.Tokens, Concurrency: cfg.Concurrency, DurationS: cfg.Duration.Seconds(), SeedCharges: cfg.SeedCharges, DB: redact(cfg.DB)}
 	if cfg.Server != "" {
-		if cfg.SimURL == "" || cfg.APIKey == "" {
-			return nil, errors.New("bench: --server needs --api-key and --sim")
+		if cfg.SimURL == "" || cfg.APIKey == "" || cfg.SimKey == "" {
+			return nil, errors.New("bench: --server needs --api-key, --sim and --sim-key")
 		}
 		rep.DB = ""
 		r.api, r.simURL, r.engineURL = client.New(cfg.Server, cfg.APIKey), strings.TrimRight(cfg.SimURL, "/"), strings.TrimRight(cfg.Server, "/")
+		r.simKey = cfg.SimKey
 	} else {
 		if cfg.Command == nil || cfg.DB == "" {
 			return nil, errors.New("bench: Command and DB are required")
@@ -251,11 +254,15 @@ func (r *run) start(ctx context.Context) error {
 	simAddr, engAddr := freeAddr(), freeAddr()
 	r.clientID = antomsim.DefaultClientID
 	r.simURL = "http://" + simAddr
-	r.sim, err = r.spawn("sim.log", "sim", "--addr", simAddr, "--merchant-public-key", mPubF, "--private-key", aPrivF, "--seed", "1")
+	// The control key goes in the environment, not on the command line that
+	// every local user can read in /proc.
+	r.simKey = antomsim.NewControlSecret()
+	r.sim, err = r.spawnEnv("sim.log", []string{"AUTODEBIT_CONTROL_KEY=" + r.simKey},
+		"sim", "--addr", simAddr, "--merchant-public-key", mPubF, "--private-key", aPrivF, "--seed", "1")
 	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, r.simURL+"/sim/v1/clock"); err != nil {
+	if err := waitHTTP(ctx, r.simURL+"/sim/v1/clock", r.simKey); err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
 	r.engine, err = r.spawn("engine.log", "serve", "--addr", engAddr, "--db", r.cfg.DB, "--antom-url", r.simURL, "--client-id", r.clientID,
@@ -264,7 +271,7 @@ func (r *run) start(ctx context.Context) error {
 		return err
 	}
 	r.engineURL = "http://" + engAddr
-	if err := waitHTTP(ctx, r.engineURL+"/healthz"); err != nil {
+	if err := waitHTTP(ctx, r.engineURL+"/healthz", ""); err != nil {
 		return fmt.Errorf("engine: %w (see %s)", err, filepath.Join(r.cfg.Dir, "engine.log"))
 	}
 	r.api = client.New(r.engineURL, apiKey)
@@ -272,11 +279,23 @@ func (r *run) start(ctx context.Context) error {
 }
 
 func (r *run) spawn(log string, args ...string) (*exec.Cmd, error) {
+	return r.spawnEnv(log, nil, args...)
+}
+
+// spawnEnv starts `autodebit args…` with env added to its environment,
+// writing its output to log in the run's directory.
+func (r *run) spawnEnv(log string, env []string, args ...string) (*exec.Cmd, error) {
 	f, err := os.Create(filepath.Join(r.cfg.Dir, log))
 	if err != nil {
 		return nil, err
 	}
 	cmd := r.cfg.Command(args)
+	if len(env) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", args[0], err)
@@ -312,10 +331,19 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func waitHTTP(ctx context.Context, url string) error {
+// waitHTTP waits until GET url answers 200, sending key as a bearer token
+// when it is not empty.
+func waitHTTP(ctx context.Context, url, key string) error {
 	deadline := time.Now().Add(30 * time.Second)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
@@ -339,6 +367,7 @@ func (r *run) control(ctx context.Context, method, path string, in, out any) err
 	}
 	req, _ := http.NewRequestWithContext(ctx, method, r.simURL+path, body)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+r.simKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

@@ -271,8 +271,10 @@ func (r *run) setup() error {
 	if err != nil {
 		return err
 	}
+	// The run drives the simulator through its Go methods; its control API
+	// gets a key no one holds, so no other local process can use it.
 	r.sim, err = antomsim.New(antomsim.Config{
-		MerchantPublicKey: &kp.PrivateKey.PublicKey, Seed: r.cfg.Seed,
+		MerchantPublicKey: &kp.PrivateKey.PublicKey, Seed: r.cfg.Seed, ControlSecret: antomsim.NewControlSecret(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -29,8 +29,8 @@ seconds per charge of each process (from /proc) next to one RSA-2048 signature
 timed in this run, peak RSS (VmHWM), verified notifications/s and authCode →
 token latency, and PASS or MISS for each of the targets.
 
-With --server, --api-key and --sim it targets a running engine and simulator
-instead (CPU and RSS are then not measured).`,
+With --server, --api-key, --sim and --sim-key it targets a running engine and
+simulator instead (CPU and RSS are then not measured).`,
 		Example: "  autodebit bench --tokens 20 --concurrency 8 --duration 30s --json bench.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,6 +64,7 @@ instead (CPU and RSS are then not measured).`,
 	f.StringVar(&cfg.Server, "server", "", "URL of a running engine to measure instead of starting one")
 	f.StringVar(&cfg.APIKey, "api-key", "", "operator API key of --server")
 	f.StringVar(&cfg.SimURL, "sim", "", "URL of the simulator --server talks to")
+	f.StringVar(&cfg.SimKey, "sim-key", "", "control key of --sim (autodebit sim prints it)")
 	f.IntVar(&cfg.Tokens, "tokens", 20, "wallets to link")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "charges in flight (default 2 × cores)")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the charge phase")

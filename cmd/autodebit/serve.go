@@ -117,6 +117,9 @@ type Main struct {
 	Sim *antomsim.Sim
 	// SimURL is its base URL.
 	SimURL string
+	// SimKey is its control key, new for each run: its control API and its
+	// home page's list of QR codes need it.
+	SimKey string
 	// Engine is the running engine.
 	Engine *engine.Engine
 	// Store is the open store.
@@ -273,6 +276,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, apiKeyShown, redactDB(c.DB))
 	if m.Sim != nil {
 		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
+		fmt.Fprintf(out, "  simulator key:   %s (new each run; its control API and %s/?key=KEY need it)\n", m.SimKey, m.SimURL)
 	} else {
 		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
 	}
@@ -295,7 +299,8 @@ func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, Logger: m.log.With("component", "antomsim")})
+		m.SimKey = antomsim.NewControlSecret()
+		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey, Logger: m.log.With("component", "antomsim")})
 		if err != nil {
 			return nil, fmt.Errorf("start simulator: %w", err)
 		}

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/client"
 )
 
 func TestServe_RefusesUnsafeSettings(t *testing.T) {
@@ -68,5 +73,69 @@ func TestSim_RefusesPublicAddress(t *testing.T) {
 	err := cmd.ExecuteContext(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "--allow-remote") {
 		t.Fatalf("err = %v, want a refusal naming --allow-remote", err)
+	}
+}
+
+// TestServe_SimulatorNeedsKey: the in-process simulator's control API and
+// its home page's list of QR codes need the per-run key serve prints; the
+// wallet page at the QR URL works without it, and the console's origin
+// cannot post to it.
+func TestServe_SimulatorNeedsKey(t *testing.T) {
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	m := &Main{Config: ServeConfig{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "a.db"), LogFormat: "json", LogLevel: "debug"},
+		Stdout: out, Stderr: logs}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if len(m.SimKey) < 16 || !strings.Contains(out.String(), m.SimKey) {
+		t.Fatalf("SimKey %q is not in the banner:\n%s", m.SimKey, out.String())
+	}
+	auth, err := client.New(m.URL, m.APIKey).CreateAuthorization(context.Background(), "cus_sim", "GCASH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := auth.QR.Text[strings.LastIndex(auth.QR.Text, "/")+1:]
+	get := func(url, key string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, path := range []string{"/sim/v1/tokens", "/sim/v1/authorizations", "/sim/v1/faults"} {
+		if st, body := get(m.SimURL+path, ""); st != http.StatusUnauthorized || strings.Contains(body, code) {
+			t.Errorf("GET %s without the key = %d %s, want 401", path, st, body)
+		}
+	}
+	if st, body := get(m.SimURL+"/sim/v1/authorizations", m.SimKey); st != 200 || !strings.Contains(body, code) {
+		t.Errorf("GET /sim/v1/authorizations with the key = %d %s", st, body)
+	}
+	if st, body := get(m.SimURL+"/", ""); st != 200 || strings.Contains(body, code) {
+		t.Errorf("home page without the key = %d, lists the QR code:\n%s", st, body)
+	}
+	if st, body := get(auth.QR.Text, ""); st != 200 || !strings.Contains(body, "Agree") {
+		t.Errorf("wallet page = %d:\n%s", st, body)
+	}
+	req, _ := http.NewRequest("POST", auth.QR.Text, strings.NewReader("action=approve"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", m.URL)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || m.Sim.Authorizations()[0].Status != antomsim.AuthPending {
+		t.Errorf("approve posted from the console's origin = %d, authorization %s; want 403 and PENDING", resp.StatusCode, m.Sim.Authorizations()[0].Status)
+	}
+	if strings.Contains(logs.String(), m.SimKey) {
+		t.Errorf("the logs hold the simulator key")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/autodebit/autodebit/antom"
@@ -28,6 +29,8 @@ type simFlags struct {
 	notifyURL         string
 	seed              int64
 	allowRemote       bool
+	publicURL         string
+	controlKey        string
 }
 
 func newSimCommand() *cobra.Command {
@@ -40,11 +43,17 @@ func newSimCommand() *cobra.Command {
 URL, signed notifications with Antom's resend schedule, and a control API under
 /sim/v1/ (accounts, faults, clock, delivery log, truth). Without --private-key
 it makes a new Antom key pair and prints the public key; with
---merchant-public-key it verifies every request's signature.`,
+--merchant-public-key it verifies every request's signature.
+
+The control API and the home page's list of waiting QR codes need the control
+key (--control-key; without it a new key is made and printed): send
+"Authorization: Bearer KEY", or open /?key=KEY in a browser. Requests naming
+another host than the listening address, a loopback name or --public-url's host
+are refused (DNS rebinding), and so are cross-origin POSTs from browsers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !f.allowRemote && !isLoopback(f.addr) {
-				return fmt.Errorf("--addr %s: the simulator hands out tokens and takes unsigned control requests; listen on a loopback address, or pass --allow-remote on a network you trust", f.addr)
+				return fmt.Errorf("--addr %s: the simulator's wallet pages approve links for anyone holding a QR code and its API may not check signatures; listen on a loopback address, or pass --allow-remote on a network you trust", f.addr)
 			}
 			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
@@ -61,7 +70,9 @@ it makes a new Antom key pair and prints the public key; with
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "clock speed: 1 = real time, 60 = a minute per second")
 	fl.StringVar(&f.notifyURL, "notify-url", "", "default notification URL (the Antom dashboard setting)")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs, tokens and faults (0 = random)")
-	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback --addr (the control API has no authentication)")
+	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback --addr (on a network you trust)")
+	fl.StringVar(&f.publicURL, "public-url", "", "URL at which the engine and buyers reach the simulator, used in QR links; its host is accepted in the Host header (default http://ADDR)")
+	fl.StringVar(&f.controlKey, "control-key", "", "key of the control API and the home page's QR list, at least 16 characters (value or @FILE; default: a new one, printed)")
 	return cmd
 }
 
@@ -71,6 +82,20 @@ func simConfig(f simFlags, baseURL string) (antomsim.Config, error) {
 	cfg := antomsim.Config{ClientID: f.clientID, BaseURL: baseURL, NotifyURL: f.notifyURL, TimeScale: f.timeScale, Seed: f.seed}
 	if f.timeScale <= 0 {
 		return cfg, fmt.Errorf("--time-scale %v must be positive", f.timeScale)
+	}
+	if f.publicURL != "" && !strings.HasPrefix(f.publicURL, "http://") && !strings.HasPrefix(f.publicURL, "https://") {
+		return cfg, fmt.Errorf("--public-url %q must start with http:// or https://", f.publicURL)
+	}
+	if f.controlKey == "" {
+		cfg.ControlSecret = antomsim.NewControlSecret()
+	} else {
+		s, err := readKeyArg("control-key", f.controlKey)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.ControlSecret = strings.TrimSpace(s); len(cfg.ControlSecret) < 16 || strings.ContainsAny(cfg.ControlSecret, " \t\r\n") {
+			return cfg, errors.New("--control-key must be at least 16 characters, without spaces (e.g. from `openssl rand -hex 32`)")
+		}
 	}
 	if f.privateKey != "" {
 		s, err := readKeyArg("private-key", f.privateKey)
@@ -96,11 +121,21 @@ func simConfig(f simFlags, baseURL string) (antomsim.Config, error) {
 // runSim serves the simulator on ln until ctx is done, after printing the
 // settings a merchant needs to out.
 func runSim(ctx context.Context, f simFlags, ln net.Listener, out io.Writer) error {
-	baseURL := "http://" + ln.Addr().String()
+	baseURL := strings.TrimRight(f.publicURL, "/")
+	if baseURL == "" {
+		baseURL = "http://" + ln.Addr().String()
+	}
 	cfg, err := simConfig(f, baseURL)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	// The listening address's own name is accepted besides --public-url's
+	// host and the loopback names (0.0.0.0 names nothing a client would send).
+	if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			cfg.AllowedHosts = append(cfg.AllowedHosts, host)
+		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sim, err := antomsim.New(cfg)
@@ -110,7 +145,7 @@ func runSim(ctx context.Context, f simFlags, ln net.Listener, out io.Writer) err
 	}
 	defer sim.Close()
 
-	fmt.Fprintf(out, "Antom simulator listening on %s\n\n", baseURL)
+	fmt.Fprintf(out, "Antom simulator listening on http://%s\n\n", ln.Addr())
 	fmt.Fprintf(out, "Merchant settings:\n  Antom URL (--antom-url):               %s\n  client ID (--client-id):               %s\n  Antom public key (--antom-public-key): %s\n",
 		baseURL, sim.ClientID(), sim.AntomPublicKeyBase64())
 	if f.privateKey == "" {
@@ -122,7 +157,12 @@ func runSim(ctx context.Context, f simFlags, ln net.Listener, out io.Writer) err
 	if f.notifyURL != "" {
 		fmt.Fprintf(out, "  default notification URL: %s\n", f.notifyURL)
 	}
-	fmt.Fprintf(out, "\nSeed %d, time scale %v. Wallet pages: %s/ · control API: %s/sim/v1/\n", sim.Seed(), f.timeScale, baseURL, baseURL)
+	fmt.Fprintf(out, "\nSeed %d, time scale %v. Wallet pages: %s/qr/… · control API: %s/sim/v1/\n", sim.Seed(), f.timeScale, baseURL, baseURL)
+	if f.controlKey == "" {
+		fmt.Fprintf(out, "Control key (new for this run): %s\n  send \"Authorization: Bearer KEY\" to the control API; open %s/?key=KEY for the waiting QR codes\n", cfg.ControlSecret, baseURL)
+	} else {
+		fmt.Fprintln(out, "Control key: as given (not shown)")
+	}
 
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

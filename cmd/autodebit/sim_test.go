@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,18 +83,21 @@ func TestSimCommand(t *testing.T) {
 	if strings.Contains(text, "NOT verified") {
 		t.Errorf("output says signatures are not verified:\n%s", text)
 	}
-	resp, err := http.Get(base + "/sim/v1/clock")
-	if err != nil {
-		t.Fatal(err)
+	key := regexp.MustCompile(`Control key \(new for this run\): (\S+)`).FindStringSubmatch(text)
+	if key == nil {
+		t.Fatalf("no control key in the output:\n%s", text)
 	}
+	if st, _ := simGet(t, base+"/sim/v1/clock", "", nil); st != http.StatusUnauthorized {
+		t.Fatalf("GET /sim/v1/clock without the key = %d, want 401", st)
+	}
+	st, body := simGet(t, base+"/sim/v1/clock", "", map[string]string{"Authorization": "Bearer " + key[1]})
 	var clock struct {
 		Scale float64 `json:"scale"`
 		Seed  int64   `json:"seed"`
 	}
-	json.NewDecoder(resp.Body).Decode(&clock)
-	resp.Body.Close()
-	if clock.Scale != 60 || clock.Seed != 42 {
-		t.Fatalf("clock = %+v", clock)
+	json.Unmarshal([]byte(body), &clock)
+	if st != 200 || clock.Scale != 60 || clock.Seed != 42 {
+		t.Fatalf("clock = %d %+v", st, clock)
 	}
 	cancel()
 	select {
@@ -115,6 +119,9 @@ func TestSimConfig(t *testing.T) {
 		{"TimeScale", simFlags{timeScale: 0}, "--time-scale"},
 		{"BadPrivateKey", simFlags{timeScale: 1, privateKey: "bm90IGEga2V5"}, "--private-key"},
 		{"MissingKeyFile", simFlags{timeScale: 1, merchantPublicKey: "@/nonexistent/key"}, "merchant-public-key"},
+		{"ShortControlKey", simFlags{timeScale: 1, controlKey: "short"}, "--control-key must be at least 16 characters"},
+		{"ControlKeyWithSpace", simFlags{timeScale: 1, controlKey: "a key with spaces in it"}, "--control-key"},
+		{"PublicURL", simFlags{timeScale: 1, publicURL: "sim.example:8081"}, "--public-url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := simConfig(tc.f, "http://127.0.0.1:1")
@@ -122,5 +129,99 @@ func TestSimConfig(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// startSim runs `autodebit sim args…` on a free loopback port and returns
+// its base URL and output; it stops with the test.
+func startSim(t *testing.T, env map[string]string, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCommand()
+	out := &syncBuffer{}
+	root.SetOut(out)
+	root.SetArgs(append([]string{"sim", "--addr", "127.0.0.1:0"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(`(?s)listening on (http://\S+)\n.*Control key`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("sim exited: %v\n%s", err, out.String())
+		default:
+		}
+	}
+	t.Fatalf("sim did not start:\n%s", out.String())
+	return "", nil
+}
+
+// simGet (or POST, with a body) calls the simulator with headers; a "Host"
+// entry sets the Host header.
+func simGet(t *testing.T, url, body string, hdr map[string]string) (int, string) {
+	t.Helper()
+	method := "GET"
+	if body != "" {
+		method = "POST"
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestSimCommand_Guard: a key given in AUTODEBIT_CONTROL_KEY is used and not
+// printed; a foreign Host (DNS rebinding) and a cross-origin POST are refused.
+func TestSimCommand_Guard(t *testing.T) {
+	const key = "my-own-control-key-0123456789"
+	base, out := startSim(t, map[string]string{"AUTODEBIT_CONTROL_KEY": key}, "--public-url", "http://sim.test:9")
+	if strings.Contains(out.String(), key) || !strings.Contains(out.String(), "as given (not shown)") {
+		t.Fatalf("output shows the given key, or does not say it is given:\n%s", out.String())
+	}
+	auth := map[string]string{"Authorization": "Bearer " + key}
+	if st, body := simGet(t, base+"/sim/v1/settings", "", auth); st != 200 {
+		t.Fatalf("GET /sim/v1/settings with the key = %d %s", st, body)
+	}
+	port := base[strings.LastIndex(base, ":"):]
+	for _, host := range []string{"rebind.attacker.example" + port, "0.0.0.0" + port} {
+		if st, body := simGet(t, base+"/", "", map[string]string{"Host": host}); st != http.StatusForbidden || !strings.Contains(body, "Host") {
+			t.Errorf("GET / with Host %s = %d %s, want 403", host, st, body)
+		}
+	}
+	for _, host := range []string{"localhost" + port, "sim.test:9"} {
+		if st, body := simGet(t, base+"/", "", map[string]string{"Host": host}); st != 200 {
+			t.Errorf("GET / with Host %s = %d %s, want 200", host, st, body)
+		}
+	}
+	hdr := map[string]string{"Authorization": "Bearer " + key, "Content-Type": "application/json", "Origin": "http://attacker.example"}
+	if st, body := simGet(t, base+"/sim/v1/accounts", `{"wallet":"GCASH","userLoginId":"evil"}`, hdr); st != http.StatusForbidden || !strings.Contains(body, "cross-origin") {
+		t.Errorf("cross-origin POST = %d %s, want 403", st, body)
+	}
+	delete(hdr, "Origin")
+	if st, body := simGet(t, base+"/sim/v1/accounts", `{"wallet":"GCASH","userLoginId":"script"}`, hdr); st != http.StatusCreated {
+		t.Errorf("POST from a script = %d %s, want 201", st, body)
+	}
+	if st, body := simGet(t, base+"/sim/v1/accounts/GCASH/evil", "", auth); st != http.StatusNotFound {
+		t.Errorf("the refused POST created the account: %d %s", st, body)
 	}
 }
