@@ -27,10 +27,11 @@ const (
 // AuthLimitConfig configures an AuthLimiter. The zero value is usable.
 type AuthLimitConfig struct {
 	// Burst is how many failed authentications one client address may make
-	// in a row before it is refused. Zero means 10.
+	// within Window; the next attempt is refused until the oldest of them
+	// is Window old. Zero means 10.
 	Burst int
-	// Window is how long an address takes to earn back a whole Burst: one
-	// more attempt every Window/Burst. Zero means a minute.
+	// Window is the sliding window over which failures count. Zero means a
+	// minute.
 	Window time.Duration
 	// MaxClients bounds the addresses remembered; past it the one that
 	// failed least recently is forgotten. Zero means 10000.
@@ -51,32 +52,31 @@ type AuthLimitConfig struct {
 	Logger *slog.Logger
 }
 
-// AuthLimiter limits failed authentications per client address with a
-// token bucket: an address may fail Burst times, then it is refused (HTTP
-// 429) until it has earned another attempt, whatever credential it sends,
-// so that guessing a key costs time. A correct credential from an address
-// that is not refused works as usual and costs nothing.
+// AuthLimiter limits failed authentications per client address over a
+// sliding window: an address that failed Burst times within Window is
+// refused (HTTP 429), whatever credential it sends, until the oldest of
+// those failures is Window old, so that guessing a key costs time. A
+// correct credential from an address that is not refused works as usual
+// and costs nothing.
 //
 // IPv6 addresses are grouped by /64, which one client usually holds whole.
-// Memory is bounded by MaxClients. An AuthLimiter is safe for concurrent
-// use; create it with NewAuthLimiter.
+// Memory is bounded by MaxClients addresses of Burst times each. An
+// AuthLimiter is safe for concurrent use; create it with NewAuthLimiter.
 type AuthLimiter struct {
-	cfg  AuthLimitConfig
-	rate float64 // attempts earned per second
-	now  func() time.Time
-	log  *slog.Logger
+	cfg AuthLimitConfig
+	now func() time.Time
+	log *slog.Logger
 
 	mu      sync.Mutex
-	clients map[string]*list.Element // of *authBucket
+	clients map[string]*list.Element // of *authClient
 	lru     list.List                // most recently failed first
 }
 
-type authBucket struct {
+type authClient struct {
 	addr     string
-	tokens   float64 // attempts left
-	at       time.Time
-	failures int  // failures since the bucket was last full
-	warned   bool // the refusals of this burst have been logged
+	times    []time.Time // the latest failures within Window, oldest first; at most Burst
+	failures int         // failures since the address last had none within Window
+	warned   bool        // the refusals of this burst have been logged
 }
 
 // NewAuthLimiter returns a limiter with cfg's defaults filled in.
@@ -90,8 +90,7 @@ func NewAuthLimiter(cfg AuthLimitConfig) *AuthLimiter {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 10000
 	}
-	l := &AuthLimiter{cfg: cfg, rate: float64(cfg.Burst) / cfg.Window.Seconds(), now: cfg.NowFunc, log: cfg.Logger,
-		clients: map[string]*list.Element{}}
+	l := &AuthLimiter{cfg: cfg, now: cfg.NowFunc, log: cfg.Logger, clients: map[string]*list.Element{}}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -147,15 +146,15 @@ func (l *AuthLimiter) Check(r *http.Request, surface string) (retryAfter time.Du
 		l.mu.Unlock()
 		return 0, false
 	}
-	b := e.Value.(*authBucket)
-	l.refill(b, now)
-	if b.tokens >= 1 {
+	c := e.Value.(*authClient)
+	l.expire(c, now)
+	if len(c.times) < l.cfg.Burst {
 		l.mu.Unlock()
 		return 0, false
 	}
-	retryAfter = time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	warn, failures := !b.warned, b.failures
-	b.warned = true
+	retryAfter = c.times[0].Add(l.cfg.Window).Sub(now)
+	warn, failures := !c.warned, c.failures
+	c.warned = true
 	l.mu.Unlock()
 
 	l.count(surface, AuthLimited)
@@ -177,15 +176,18 @@ func (l *AuthLimiter) Fail(r *http.Request, surface string) {
 		if l.lru.Len() >= l.cfg.MaxClients {
 			l.remove(l.lru.Back())
 		}
-		e = l.lru.PushFront(&authBucket{addr: addr, tokens: float64(l.cfg.Burst), at: now})
+		e = l.lru.PushFront(&authClient{addr: addr, times: make([]time.Time, 0, l.cfg.Burst)})
 		l.clients[addr] = e
 	} else {
 		l.lru.MoveToFront(e)
 	}
-	b := e.Value.(*authBucket)
-	l.refill(b, now)
-	b.tokens = max(b.tokens-1, 0)
-	b.failures++
+	c := e.Value.(*authClient)
+	l.expire(c, now)
+	if len(c.times) == l.cfg.Burst {
+		c.times = append(c.times[:0], c.times[1:]...)
+	}
+	c.times = append(c.times, now)
+	c.failures++
 	l.mu.Unlock()
 	l.count(surface, AuthRejected)
 }
@@ -196,28 +198,31 @@ func RetryAfterSeconds(retryAfter time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(retryAfter.Seconds()))))
 }
 
-// refill adds the attempts earned since b was last seen; a full bucket ends
-// the burst.
-func (l *AuthLimiter) refill(b *authBucket, now time.Time) {
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(float64(l.cfg.Burst), b.tokens+d.Seconds()*l.rate)
+// expire drops c's failures that are Window old; with none left, the burst
+// is over.
+func (l *AuthLimiter) expire(c *authClient, now time.Time) {
+	n := 0
+	for n < len(c.times) && !now.Before(c.times[n].Add(l.cfg.Window)) {
+		n++
 	}
-	b.at = now
-	if b.tokens >= float64(l.cfg.Burst) {
-		b.failures, b.warned = 0, false
+	if n > 0 {
+		c.times = append(c.times[:0], c.times[n:]...)
+	}
+	if len(c.times) == 0 {
+		c.failures, c.warned = 0, false
 	}
 }
 
-// prune forgets a few of the least recently failed addresses whose bucket
-// is full again: remembering them changes nothing.
+// prune forgets a few of the least recently failed addresses whose
+// failures are all Window old: remembering them changes nothing.
 func (l *AuthLimiter) prune(now time.Time) {
 	for range 2 {
 		e := l.lru.Back()
 		if e == nil {
 			return
 		}
-		b := e.Value.(*authBucket)
-		if b.tokens+now.Sub(b.at).Seconds()*l.rate < float64(l.cfg.Burst) {
+		c := e.Value.(*authClient)
+		if len(c.times) > 0 && now.Before(c.times[len(c.times)-1].Add(l.cfg.Window)) {
 			return
 		}
 		l.remove(e)
@@ -225,7 +230,7 @@ func (l *AuthLimiter) prune(now time.Time) {
 }
 
 func (l *AuthLimiter) remove(e *list.Element) {
-	delete(l.clients, e.Value.(*authBucket).addr)
+	delete(l.clients, e.Value.(*authClient).addr)
 	l.lru.Remove(e)
 }
 

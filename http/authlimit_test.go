@@ -90,11 +90,11 @@ func TestAuthLimiter(t *testing.T) {
 			l.Fail(a, adhttp.SurfaceConsole)
 		}
 		wait, refused := l.Check(a, adhttp.SurfaceConsole)
-		if !refused || wait != 6*time.Second {
-			t.Fatalf("11th attempt: refused=%v wait=%v, want refused for 6s (one attempt per 6s)", refused, wait)
+		if !refused || wait != time.Minute {
+			t.Fatalf("11th attempt: refused=%v wait=%v, want refused for a minute", refused, wait)
 		}
-		if got := adhttp.RetryAfterSeconds(wait); got != "6" {
-			t.Fatalf("Retry-After %q, want 6", got)
+		if got := adhttp.RetryAfterSeconds(wait); got != "60" {
+			t.Fatalf("Retry-After %q, want 60", got)
 		}
 		// Another port of the same host is the same client; another host is not.
 		if _, refused := l.Check(from("203.0.113.7:5000"), adhttp.SurfaceAPI); !refused {
@@ -103,22 +103,19 @@ func TestAuthLimiter(t *testing.T) {
 		if _, refused := l.Check(b, adhttp.SurfaceConsole); refused {
 			t.Fatal("another address is refused")
 		}
-		clk.Advance(3 * time.Second)
-		if wait, refused := l.Check(a, adhttp.SurfaceConsole); !refused || wait != 3*time.Second {
-			t.Fatalf("3s later: refused=%v wait=%v, want refused for 3s more", refused, wait)
+		clk.Advance(59 * time.Second)
+		if wait, refused := l.Check(a, adhttp.SurfaceConsole); !refused || wait != time.Second {
+			t.Fatalf("59s later: refused=%v wait=%v, want refused for 1s more", refused, wait)
 		}
-		clk.Advance(3 * time.Second)
+		clk.Advance(time.Second)
 		if _, refused := l.Check(a, adhttp.SurfaceConsole); refused {
-			t.Fatal("6s later: still refused, want one more attempt")
+			t.Fatal("a minute later: still refused")
 		}
 		l.Fail(a, adhttp.SurfaceConsole)
-		if _, refused := l.Check(a, adhttp.SurfaceConsole); !refused {
-			t.Fatal("after that attempt failed too: not refused")
-		}
 		if got, want := n.Get("console/rejected"), 11; got != want {
 			t.Errorf("console/rejected=%d, want %d", got, want)
 		}
-		if got, want := n.Get("console/limited"), 3; got != want {
+		if got, want := n.Get("console/limited"), 2; got != want {
 			t.Errorf("console/limited=%d, want %d", got, want)
 		}
 		if got, want := n.Get("api/limited"), 1; got != want {
@@ -130,8 +127,8 @@ func TestAuthLimiter(t *testing.T) {
 		if len(w) != 1 || w[0]["client"] != "203.0.113.7" || w[0]["failures"] != float64(10) {
 			t.Fatalf("warnings %v, want one for 203.0.113.7 after 10 failures", w)
 		}
-		// A burst ends when the address has earned back every attempt; the
-		// next one warns again.
+		// A burst ends when no failure of the address is within the window;
+		// the next one warns again.
 		clk.Advance(time.Minute)
 		for range 10 {
 			l.Fail(a, adhttp.SurfaceConsole)
@@ -144,6 +141,32 @@ func TestAuthLimiter(t *testing.T) {
 		}
 		if strings.Contains(log.String(), "198.51.100.2") {
 			t.Fatal("an address that never failed was logged")
+		}
+	})
+
+	t.Run("SlidingWindow", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		l := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{NowFunc: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+		a := from("203.0.113.7:4000")
+		for i := range 10 {
+			if _, refused := l.Check(a, adhttp.SurfaceAPI); refused {
+				t.Fatalf("failure %d refused", i+1)
+			}
+			l.Fail(a, adhttp.SurfaceAPI)
+			clk.Advance(5 * time.Second)
+		}
+		// 10 failures at 0s, 5s, … 45s; now is 50s: the oldest counts for 10s more.
+		if wait, refused := l.Check(a, adhttp.SurfaceAPI); !refused || wait != 10*time.Second {
+			t.Fatalf("11th attempt within a minute: refused=%v wait=%v, want refused for 10s", refused, wait)
+		}
+		clk.Advance(10 * time.Second)
+		if _, refused := l.Check(a, adhttp.SurfaceAPI); refused {
+			t.Fatal("refused once the oldest failure is a minute old")
+		}
+		l.Fail(a, adhttp.SurfaceAPI)
+		if wait, refused := l.Check(a, adhttp.SurfaceAPI); !refused || wait != 5*time.Second {
+			t.Fatalf("after one more failure: refused=%v wait=%v, want refused for 5s (until the 5s one is old)", refused, wait)
 		}
 	})
 
@@ -166,7 +189,7 @@ func TestAuthLimiter(t *testing.T) {
 				t.Errorf("%s refused=%v, want %v", a, refused, want)
 			}
 		}
-		// Addresses that earned back their whole burst are forgotten.
+		// Addresses with no failure within the window are forgotten.
 		clk.Advance(time.Minute)
 		for range 3 {
 			l.Check(from("192.0.2.9:1"), adhttp.SurfaceAPI)
@@ -249,9 +272,9 @@ func TestServer_AuthLimit(t *testing.T) {
 			Error struct{ Code, Message string }
 		}
 		json.Unmarshal(w.Body.Bytes(), &body)
-		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "6" ||
-			body.Error.Code != "rate_limited" || !strings.Contains(body.Error.Message, "try again in 6 seconds") {
-			t.Fatalf("%q after 10 wrong keys: %d Retry-After=%q %+v, want 429, 6, rate_limited with a sentence",
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "60" ||
+			body.Error.Code != "rate_limited" || !strings.Contains(body.Error.Message, "try again in 60 seconds") {
+			t.Fatalf("%q after 10 wrong keys: %d Retry-After=%q %+v, want 429, 60, rate_limited with a sentence",
 				auth, w.Code, w.Header().Get("Retry-After"), body.Error)
 		}
 	}
@@ -261,9 +284,9 @@ func TestServer_AuthLimit(t *testing.T) {
 	if w := do("/v1/charges", other, "Bearer "+key); w.Code != http.StatusOK {
 		t.Fatalf("another address with the key: %d, want 200\n%s", w.Code, w.Body)
 	}
-	clk.Advance(6 * time.Second)
+	clk.Advance(time.Minute)
 	if w := do("/v1/charges", attacker, "Bearer "+key); w.Code != http.StatusOK {
-		t.Fatalf("the right key 6s later: %d, want 200", w.Code)
+		t.Fatalf("the right key a minute later: %d, want 200", w.Code)
 	}
 	if got := n.Get("api/rejected"); got != 10 {
 		t.Errorf("api/rejected=%d, want 10", got)
