@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -296,6 +297,32 @@ func TestSessions(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// revokeFails is a session store whose revocations fail, as with the
+// database down.
+type revokeFails struct{ *sqldb.Store }
+
+func (revokeFails) RevokeConsoleSession(context.Context, string) error {
+	return errors.New("database is locked")
+}
+
+// TestLogoutStoreDown: a logout the store could not record says so and
+// leaves the session (and its cookie) as it was, rather than pretending.
+func TestLogoutStoreDown(t *testing.T) {
+	t.Parallel()
+	store := storetest.OpenSQLite(t, storetest.Config())
+	h := newConsole(t, store, console.Config{Sessions: revokeFails{store}})
+	v := newVisitor(t, "203.0.113.1:1000")
+	v.mustLogin(h)
+	csrf := find(t, csrfRe, v.do(h, "GET", "/tokens", nil).Body.String())
+	w := v.do(h, "POST", "/logout", url.Values{"csrf": {csrf}})
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Header().Get("Location"), "logged-out") {
+		t.Fatalf("logout with the store down: %d %s, want 500", w.Code, w.Header().Get("Location"))
+	}
+	if v.cookies["autodebit_session"] == "" || !v.loggedIn(h) {
+		t.Fatal("a failed logout cleared the cookie, hiding that the session still works")
 	}
 }
 
