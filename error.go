@@ -19,6 +19,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials; 401
 	EDECLINED     = "declined"     // the wallet or Antom refused; 402
 	EUNAVAILABLE  = "unavailable"  // a dependency is down; retry later; 503
+	ERATELIMITED  = "rate_limited" // too many failed attempts from one address; retry later; 429
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; 500
 )
 

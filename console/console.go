@@ -38,11 +38,21 @@ type Config struct {
 	Engine *engine.Engine
 	// Reader finds objects. Nil means Engine.Store().
 	Reader autodebit.Reader
-	// APIKey is the operator key that logs in. Required. Sessions are signed
-	// with a key derived from it, so changing it ends every session.
+	// APIKey is the operator key that logs in. Required. Sessions are
+	// stored under a hash keyed with a key derived from it, so changing it
+	// ends every session.
 	APIKey string
+	// Sessions keeps the logins, so that a logout holds on every process
+	// sharing the database and after a restart. Nil means Engine.Store(),
+	// which must then implement autodebit.ConsoleSessionStore.
+	Sessions autodebit.ConsoleSessionStore
 	// SessionTTL is how long a login lasts. Zero means 12 hours.
 	SessionTTL time.Duration
+	// Limiter limits failed logins per client address (SurfaceConsole);
+	// share it with the API server so that both count against one budget.
+	// Nil means a limiter of the console's own with adhttp.AuthLimitConfig's
+	// defaults.
+	Limiter *adhttp.AuthLimiter
 	// NowFunc returns the current time. Nil means time.Now.
 	NowFunc func() time.Time
 	// Logger receives errors. Nil means slog.Default().
@@ -57,6 +67,7 @@ type Handler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	sessions *sessions
+	limiter  *adhttp.AuthLimiter
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -82,7 +93,17 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	h.sessions = newSessions(cfg.APIKey, cfg.SessionTTL, h.now)
+	store := cfg.Sessions
+	if store == nil {
+		var ok bool
+		if store, ok = cfg.Engine.Store().(autodebit.ConsoleSessionStore); !ok {
+			return nil, fmt.Errorf("console: Sessions is required: the engine's store (%T) does not keep console sessions", cfg.Engine.Store())
+		}
+	}
+	h.sessions = newSessions(cfg.APIKey, cfg.SessionTTL, h.now, store, h.log)
+	if h.limiter = cfg.Limiter; h.limiter == nil {
+		h.limiter = adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{NowFunc: h.now, Logger: h.log})
+	}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -138,7 +159,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // it renders a handler's error as a page.
 func (h *Handler) authenticated(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := h.sessions.read(r)
+		sess, ok, err := h.sessions.read(r)
+		if err != nil {
+			h.renderError(w, r, err)
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/status") {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)

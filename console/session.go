@@ -7,47 +7,53 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/autodebit/autodebit"
+	adhttp "github.com/autodebit/autodebit/http"
 )
 
-// Sessions are stateless: the cookie holds a random session ID (16 bytes
-// from crypto/rand) and an expiry, signed with HMAC-SHA256 under a key
-// derived from the API key. They survive restarts and work across engine
-// processes that share the API key; changing the API key ends them all.
-// The CSRF token of a session is HMAC(key, "csrf" || session ID): it is
-// checked on every POST, constant-time.
+// Sessions live in the database (autodebit.ConsoleSessionStore). The
+// cookie holds a random secret (32 bytes from crypto/rand); the store keeps
+// only HMAC-SHA256(key, secret), under a key derived from the API key, with
+// the session's expiry and, once logged out, when it was revoked. So:
 //
-// Logging out clears the cookie and remembers the session ID as ended, in
-// this process, until it would have expired anyway.
+//   - a logout holds on every engine process that shares the database, and
+//     after a restart; a stolen cookie is dead once its owner logs out;
+//   - a copy of the database lets no one in (it has no secret);
+//   - changing the API key ends every session: the hashes no longer match.
+//
+// Expired sessions are deleted at each login. The CSRF token of a session is
+// HMAC(key, "csrf" || secret): it is checked on every POST, constant-time.
 const (
 	sessionCookie = "autodebit_session"
 	loginCookie   = "autodebit_login" // the login form's own CSRF value
-	sidLen        = 16
+	secretLen     = 32
 )
 
 type session struct {
-	id      []byte
-	expires time.Time
+	secret []byte
+	hash   string // the store's key of the session
 }
 
 type sessions struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
-
-	mu    sync.Mutex
-	ended map[string]time.Time // session ID → its expiry
+	key   []byte
+	ttl   time.Duration
+	now   func() time.Time
+	store autodebit.ConsoleSessionStore
+	log   *slog.Logger
 }
 
-func newSessions(apiKey string, ttl time.Duration, now func() time.Time) *sessions {
+func newSessions(apiKey string, ttl time.Duration, now func() time.Time, store autodebit.ConsoleSessionStore, log *slog.Logger) *sessions {
 	m := hmac.New(sha256.New, []byte(apiKey))
 	m.Write([]byte("autodebit console session key v1"))
-	return &sessions{key: m.Sum(nil), ttl: ttl, now: now, ended: map[string]time.Time{}}
+	return &sessions{key: m.Sum(nil), ttl: ttl, now: now, store: store, log: log}
 }
 
 func (s *sessions) mac(parts ...[]byte) []byte {
@@ -58,60 +64,67 @@ func (s *sessions) mac(parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-// start makes a new session and sets its cookie.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request) {
-	payload := make([]byte, sidLen+8)
-	rand.Read(payload[:sidLen])
-	exp := s.now().Add(s.ttl)
-	binary.BigEndian.PutUint64(payload[sidLen:], uint64(exp.Unix()))
-	value := b64(payload) + "." + b64(s.mac([]byte("session"), payload))
+func (s *sessions) hash(secret []byte) string {
+	return hex.EncodeToString(s.mac([]byte("session"), secret))
+}
+
+// start stores a new session and sets its cookie. It first deletes the
+// sessions that have expired, so that the table holds only the logins of
+// the last TTL.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	now := s.now()
+	if n, err := s.store.DeleteExpiredConsoleSessions(ctx, now); err != nil {
+		s.log.Warn("console: delete expired sessions", "err", err)
+	} else if n > 0 {
+		s.log.Debug("console: deleted expired sessions", "count", n)
+	}
+	secret := make([]byte, secretLen)
+	rand.Read(secret)
+	exp := now.Add(s.ttl)
+	if err := s.store.CreateConsoleSession(ctx, &autodebit.ConsoleSession{SecretHash: s.hash(secret), CreatedAt: now, ExpiresAt: exp}); err != nil {
+		return fmt.Errorf("start console session: %w", err)
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: value, Path: "/", Expires: exp, MaxAge: int(s.ttl.Seconds()),
+		Name: sessionCookie, Value: b64(secret), Path: "/", Expires: exp, MaxAge: int(s.ttl.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
+	return nil
 }
 
-// read returns the request's session if its cookie is genuine, unexpired
-// and not logged out.
-func (s *sessions) read(r *http.Request) (session, bool) {
+// read returns the request's session if its cookie names a stored session
+// that is neither expired nor logged out. An error means the store could
+// not be read.
+func (s *sessions) read(r *http.Request) (session, bool, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return session{}, false
+		return session{}, false, nil
 	}
-	p, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return session{}, false
+	secret, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(secret) != secretLen {
+		return session{}, false, nil
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
-	if err1 != nil || err2 != nil || len(payload) != sidLen+8 || !hmac.Equal(mac, s.mac([]byte("session"), payload)) {
-		return session{}, false
+	sess := session{secret: secret, hash: s.hash(secret)}
+	stored, err := s.store.FindConsoleSession(r.Context(), sess.hash)
+	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+		return session{}, false, nil
+	} else if err != nil {
+		return session{}, false, fmt.Errorf("read console session: %w", err)
 	}
-	sess := session{id: payload[:sidLen], expires: time.Unix(int64(binary.BigEndian.Uint64(payload[sidLen:])), 0)}
-	if !s.now().Before(sess.expires) {
-		return session{}, false
-	}
-	s.mu.Lock()
-	_, ended := s.ended[string(sess.id)]
-	s.mu.Unlock()
-	return sess, !ended
+	return sess, stored.Active(s.now()), nil
 }
 
-// end logs a session out and clears its cookie.
-func (s *sessions) end(w http.ResponseWriter, r *http.Request, sess session) {
-	now := s.now()
-	s.mu.Lock()
-	for id, exp := range s.ended {
-		if !now.Before(exp) {
-			delete(s.ended, id)
-		}
+// end logs a session out in the store, then clears its cookie. A session
+// the store no longer has is ended already.
+func (s *sessions) end(w http.ResponseWriter, r *http.Request, sess session) error {
+	if err := s.store.RevokeConsoleSession(r.Context(), sess.hash); err != nil && autodebit.ErrorCode(err) != autodebit.ENOTFOUND {
+		return fmt.Errorf("end console session: %w", err)
 	}
-	s.ended[string(sess.id)] = sess.expires
-	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
+	return nil
 }
 
-func (s *sessions) csrf(sess session) string { return b64(s.mac([]byte("csrf"), sess.id)) }
+func (s *sessions) csrf(sess session) string { return b64(s.mac([]byte("csrf"), sess.secret)) }
 
 func (s *sessions) checkCSRF(sess session, token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf(sess))) == 1
@@ -143,7 +156,11 @@ type loginView struct {
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.sessions.read(r); ok {
+	_, ok, err := h.sessions.read(r)
+	if err != nil {
+		h.log.Error("console login page", "err", err)
+	}
+	if ok {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -183,24 +200,41 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusForbidden, "The login form expired. Enter the API key again.")
 		return
 	}
+	// An address that sent too many wrong keys is refused before its key
+	// is looked at, so that guessing costs time.
+	if wait, refused := h.limiter.Check(r, adhttp.SurfaceConsole); refused {
+		w.Header().Set("Retry-After", adhttp.RetryAfterSeconds(wait))
+		h.renderLogin(w, r, http.StatusTooManyRequests, fmt.Sprintf(
+			"Too many wrong API keys were sent from your address. Wait %s seconds, then try again.", adhttp.RetryAfterSeconds(wait)))
+		return
+	}
 	key := strings.TrimSpace(r.PostForm.Get("apiKey"))
 	if subtle.ConstantTimeCompare([]byte(key), []byte(h.cfg.APIKey)) != 1 {
-		time.Sleep(250 * time.Millisecond) // slow down guessing a little
 		msg := "That API key is not right. Use the key `autodebit serve` printed."
 		if key == "" {
 			msg = "Enter the API key."
+		} else {
+			h.limiter.Fail(r, adhttp.SurfaceConsole)
 		}
 		h.renderLogin(w, r, http.StatusUnauthorized, msg)
 		return
 	}
+	if err := h.sessions.start(w, r); err != nil {
+		h.log.Error("console login", "err", err)
+		h.renderLogin(w, r, http.StatusServiceUnavailable, "The session could not be saved, so you are not logged in. Try again in a moment.")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1})
-	h.sessions.start(w, r)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
+// logout revokes the session in the store, so that its cookie is refused
+// everywhere from now on, even if a copy of it was taken.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	sess, _ := sessionFrom(r.Context())
-	h.sessions.end(w, r, sess)
+	if err := h.sessions.end(w, r, sess); err != nil {
+		return err
+	}
 	return redirect(w, r, "/login?notice=logged-out")
 }
 

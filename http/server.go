@@ -34,6 +34,10 @@ type Config struct {
 	APIKey string
 	// Logger receives request logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// Limiter limits failed API keys per client address (SurfaceAPI); share
+	// it with the console so that both count against one budget. Nil means
+	// a limiter of the server's own with AuthLimitConfig's defaults.
+	Limiter *AuthLimiter
 	// Metrics is served at /metrics when set.
 	Metrics http.Handler
 	// Extra, when set, serves every path the server does not (the console).
@@ -42,11 +46,12 @@ type Config struct {
 
 // Server is the engine's HTTP handler. It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	engine *engine.Engine
-	store  autodebit.Store
-	log    *slog.Logger
-	mux    *http.ServeMux
+	cfg     Config
+	engine  *engine.Engine
+	store   autodebit.Store
+	log     *slog.Logger
+	limiter *AuthLimiter
+	mux     *http.ServeMux
 
 	apiPatterns []string // the /v1 routes, for APIRoutes
 	openAPIJSON []byte
@@ -63,6 +68,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.limiter = cfg.Limiter; s.limiter == nil {
+		s.limiter = NewAuthLimiter(AuthLimitConfig{Logger: s.log})
 	}
 	s.openAPIJSON = mustMarshal(OpenAPI())
 	s.routes()
@@ -123,13 +131,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticated checks the API key, bounds the body and turns a handler's
-// error into a JSON error response.
+// error into a JSON error response. A request that sends a wrong key counts
+// against its address's limit (a request with no Authorization header is
+// refused without counting); an address over it gets 429 unchecked.
 func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	want := []byte(s.cfg.APIKey)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		header := r.Header.Get("Authorization")
+		if header != "" {
+			if wait, refused := s.limiter.Check(r, SurfaceAPI); refused {
+				w.Header().Set("Retry-After", RetryAfterSeconds(wait))
+				s.writeError(w, r, autodebit.Errorf(autodebit.ERATELIMITED,
+					"Too many requests with a wrong API key came from your address; try again in %s seconds.", RetryAfterSeconds(wait)))
+				return
+			}
+		}
+		key, ok := strings.CutPrefix(header, "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+			if header != "" {
+				s.limiter.Fail(r, SurfaceAPI)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="autodebit"`)
 			s.writeError(w, r, autodebit.Errorf(autodebit.EUNAUTHORIZED, "Send the API key as \"Authorization: Bearer <api-key>\"."))
 			return
@@ -153,7 +175,7 @@ type errorResponse struct {
 
 // StatusCode returns the HTTP status of an error by its domain code: 400
 // EINVALID, 404 ENOTFOUND, 409 ECONFLICT, 401 EUNAUTHORIZED, 402 EDECLINED,
-// 503 EUNAVAILABLE, 500 otherwise.
+// 429 ERATELIMITED, 503 EUNAVAILABLE, 500 otherwise.
 func StatusCode(err error) int { return statusByCode[autodebit.ErrorCode(err)] }
 
 var statusByCode = map[string]int{
@@ -163,6 +185,7 @@ var statusByCode = map[string]int{
 	autodebit.EUNAUTHORIZED: http.StatusUnauthorized,
 	autodebit.EDECLINED:     http.StatusPaymentRequired,
 	autodebit.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	autodebit.ERATELIMITED:  http.StatusTooManyRequests,
 	autodebit.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -45,6 +45,7 @@ type Metrics struct {
 	tokenIssue    prometheus.Histogram
 	notifyLag     *prometheus.HistogramVec
 	jobFailures   *prometheus.CounterVec
+	authFailures  *prometheus.CounterVec
 }
 
 // New returns Metrics with every collector registered.
@@ -84,8 +85,12 @@ func New(cfg Config) *Metrics {
 			Name: "autodebit_job_failures_total",
 			Help: "Background job attempts that failed with an error or a panic (River retries them), by job kind.",
 		}, []string{"kind"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autodebit_auth_failures_total",
+			Help: "Failed authentications, by surface (api: a wrong API key on /v1 or /metrics; console: a wrong key at login) and result: rejected (checked and wrong) or limited (refused with 429, unchecked, after too many failures from the address).",
+		}, []string{"surface", "result"}),
 	}
-	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.notifyLag, m.jobFailures,
+	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.notifyLag, m.jobFailures, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Store != nil {
 		m.reg.MustRegister(&backlogCollector{store: cfg.Store, now: cfg.NowFunc, log: cfg.Logger})
@@ -136,6 +141,12 @@ func (m *Metrics) NotificationLag(kind string, d time.Duration) {
 
 // JobFailed counts a failed job attempt; it is jobs.Config.FailedFunc.
 func (m *Metrics) JobFailed(kind string) { m.jobFailures.WithLabelValues(kind).Inc() }
+
+// AuthFailure counts a failed authentication; it is
+// http.AuthLimitConfig.CountFunc.
+func (m *Metrics) AuthFailure(surface, result string) {
+	m.authFailures.WithLabelValues(surface, result).Inc()
+}
 
 const scrapeTimeout = 5 * time.Second
 

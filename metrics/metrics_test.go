@@ -38,6 +38,9 @@ func TestMetrics(t *testing.T) {
 	m.TokenIssued(800 * time.Millisecond)
 	m.JobFailed("inquire_charge")
 	m.JobFailed("inquire_charge")
+	m.AuthFailure("console", "rejected")
+	m.AuthFailure("console", "rejected")
+	m.AuthFailure("api", "limited")
 
 	want := `
 # HELP autodebit_charges_open Charges still INIT: their result is not known yet.
@@ -52,9 +55,14 @@ autodebit_charges_next_inquiry_delay_seconds -2
 # HELP autodebit_job_failures_total Background job attempts that failed with an error or a panic (River retries them), by job kind.
 # TYPE autodebit_job_failures_total counter
 autodebit_job_failures_total{kind="inquire_charge"} 2
+# HELP autodebit_auth_failures_total Failed authentications, by surface (api: a wrong API key on /v1 or /metrics; console: a wrong key at login) and result: rejected (checked and wrong) or limited (refused with 429, unchecked, after too many failures from the address).
+# TYPE autodebit_auth_failures_total counter
+autodebit_auth_failures_total{result="limited",surface="api"} 1
+autodebit_auth_failures_total{result="rejected",surface="console"} 2
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		"autodebit_charges_open", "autodebit_charges_oldest_open_age_seconds", "autodebit_charges_next_inquiry_delay_seconds", "autodebit_job_failures_total"); err != nil {
+		"autodebit_charges_open", "autodebit_charges_oldest_open_age_seconds", "autodebit_charges_next_inquiry_delay_seconds", "autodebit_job_failures_total",
+		"autodebit_auth_failures_total"); err != nil {
 		t.Fatal(err)
 	}
 	for name, n := range map[string]int{

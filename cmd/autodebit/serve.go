@@ -53,6 +53,10 @@ type ServeConfig struct {
 	DebugAddr      string        // when set, serves net/http/pprof there
 	JobTimeout     time.Duration // bound on one job run; 0 means 2m
 	JobRescueAfter time.Duration // when a job left running by a dead process runs again; 0 means JobTimeout+1m
+	// TrustForwardedFor limits failed logins and API keys by the last
+	// X-Forwarded-For entry instead of the connection's address: only
+	// behind a reverse proxy that sets it.
+	TrustForwardedFor bool
 }
 
 // DefaultServeConfig returns the defaults of every flag.
@@ -97,6 +101,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
+	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
 
@@ -219,12 +224,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxSkew: c.NotifySkew}
-	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log})
+	// One budget of failed attempts per address for the console and the API.
+	limiter := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{TrustForwardedFor: c.TrustForwardedFor, CountFunc: met.AuthFailure, Logger: m.log})
+	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: consoleHandler})
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: consoleHandler, Limiter: limiter})
 	if err != nil {
 		ln.Close()
 		return err
