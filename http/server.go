@@ -38,6 +38,9 @@ type Config struct {
 	Metrics http.Handler
 	// Extra, when set, serves every path the server does not (the console).
 	Extra http.Handler
+	// NowFunc returns the current time, for the limit on log lines about
+	// rejected notifications. Nil means time.Now.
+	NowFunc func() time.Time
 }
 
 // Server is the engine's HTTP handler. It is safe for concurrent use.
@@ -50,6 +53,7 @@ type Server struct {
 
 	apiPatterns []string // the /v1 routes, for APIRoutes
 	openAPIJSON []byte
+	rejectLog   *logLimiter // warnings about rejected notifications
 }
 
 // NewServer returns the handler.
@@ -65,6 +69,7 @@ func NewServer(cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.openAPIJSON = mustMarshal(OpenAPI())
+	s.rejectLog = newLogLimiter(RejectedLogInterval, cfg.NowFunc)
 	s.routes()
 	return s, nil
 }
@@ -117,8 +122,10 @@ func (s *Server) routes() {
 	}
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every response carries the headers
+// of setSecurityHeaders.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w.Header(), r.URL.Path)
 	s.mux.ServeHTTP(w, r)
 }
 
