@@ -79,8 +79,16 @@ type Authorization struct {
 }
 
 // Validate returns EINVALID if a required field is missing or malformed.
+//
+// A new authorization (Version 0) must also have a customer ID without
+// invisible or direction-changing characters (see CheckVisible): the ID
+// names the buyer on every page and list an operator reads. Rows stored
+// before that rule still validate, so that their links, tokens and charges
+// can finish their lifecycle.
 func (a *Authorization) Validate() error {
 	if err := validateCustomer(a.CustomerID, a.Wallet); err != nil {
+		return err
+	} else if err := CheckVisible("Customer ID", a.CustomerID); a.Version == 0 && err != nil {
 		return err
 	} else if !a.Status.Valid() {
 		return Errorf(EINVALID, "Authorization status %q is not valid.", a.Status)
@@ -108,7 +116,7 @@ type AuthorizationFilter struct {
 func validateCustomer(customerID, wallet string) error {
 	if customerID == "" || len(customerID) > 64 {
 		return Errorf(EINVALID, "Customer ID must be 1 to 64 characters.")
-	} else if !IsPrintable(customerID) {
+	} else if !isPrintable(customerID) {
 		return Errorf(EINVALID, "Customer ID must be printable UTF-8 text, without control characters.")
 	} else if wallet == "" || len(wallet) > 32 || strings.IndexFunc(wallet, func(c rune) bool {
 		return !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
@@ -128,15 +136,32 @@ func contains[T comparable](s []T, v T) bool {
 }
 
 // IsPrintable reports whether s is valid UTF-8 without control characters,
-// as every text the engine stores and sends to Antom must be.
+// as every text the engine takes in, stores and sends to Antom must be.
+// Control characters include the bidirectional controls (U+061C, U+200E,
+// U+200F, U+202A–U+202E, U+2066–U+2069): in a description or a reason they
+// would reorder what an operator reads next to it. Other invisible format
+// characters, such as the zero-width joiner inside an emoji, are allowed
+// in free text; names refuse them too (see CheckVisible).
 func IsPrintable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
+	return isPrintable(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) })
+}
+
+// isPrintable is IsPrintable without the bidirectional controls: the rule
+// stored customer IDs have always met.
+func isPrintable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// CheckVisible returns EINVALID, naming field and the first offending code
+// point, if s holds a character of Unicode category Cf (format): zero-width
+// spaces and joiners, bidirectional marks, embeddings, overrides and
+// isolates, the byte order mark, the soft hyphen and the like. Such
+// characters make two different IDs look the same, or make one render as
+// another, so text that names something must not contain them.
+func CheckVisible(field, s string) error {
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return Errorf(EINVALID, "%s must not contain invisible or direction-changing characters (U+%04X).", field, r)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
+	return nil
 }

@@ -621,11 +621,12 @@ func pct(xs []float64, p float64) float64 {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
+// redact hides every password in the database setting the report shows.
 func redact(db string) string {
-	if i := strings.Index(db, "@"); i >= 0 && strings.Contains(db, "://") {
-		return db[:strings.Index(db, "://")+3] + "…" + db[i:]
+	if strings.HasPrefix(db, "sqlite:") {
+		return db
 	}
-	return db
+	return postgres.Redact(db)
 }
 
 // targets compares the report with the targets.

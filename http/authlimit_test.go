@@ -237,7 +237,7 @@ func TestServer_AuthLimit(t *testing.T) {
 	t.Parallel()
 	clk, n := newClock(), &counts{}
 	limiter := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{NowFunc: clk.Now, CountFunc: n.Count, Logger: slog.New(slog.DiscardHandler)})
-	srv := newServer(t, limiter)
+	srv := newLimitedServer(t, limiter)
 	const key = "test-api-key-0123456789"
 	do := func(path, addr, auth string) *httptest.ResponseRecorder {
 		t.Helper()
@@ -296,7 +296,7 @@ func TestServer_AuthLimit(t *testing.T) {
 	}
 }
 
-func newServer(tb testing.TB, limiter *adhttp.AuthLimiter) *adhttp.Server {
+func newLimitedServer(tb testing.TB, limiter *adhttp.AuthLimiter) *adhttp.Server {
 	tb.Helper()
 	kp, err := antom.GenerateKeyPair()
 	if err != nil {

@@ -28,7 +28,7 @@ func (s *Server) notify(kind string) http.HandlerFunc {
 			} else if errors.Is(err, antom.ErrBodyTooLarge) {
 				status = http.StatusRequestEntityTooLarge
 			}
-			s.log.Warn("notification rejected", "kind", kind, "remote", r.RemoteAddr, "err", err)
+			s.logRejected(r, kind, err)
 			s.engine.NotificationRejected(kind)
 			var body errorResponse
 			body.Error.Code, body.Error.Message = "rejected", err.Error()
@@ -51,6 +51,35 @@ func (s *Server) notify(kind string) http.HandlerFunc {
 		}
 		antom.WriteAck(w)
 	}
+}
+
+// rejectReasons are the keys of the limit on rejection warnings: a fixed
+// set, so that a sender cannot make the limiter remember more.
+var rejectReasons = []error{
+	antom.ErrBodyTooLarge, antom.ErrMissingHeader, antom.ErrWrongClientID, antom.ErrStaleTimestamp,
+	antom.ErrMissingSignature, antom.ErrBadSignature, antom.ErrMalformedBody, antom.ErrUnknownNotify,
+}
+
+// logRejected warns about a rejected notification, at most once per
+// RejectedLogInterval for each kind and reason (the sentinel error it
+// wraps), saying how many like it were not logged since the previous line.
+func (s *Server) logRejected(r *http.Request, kind string, err error) {
+	reason := "other"
+	for _, sentinel := range rejectReasons {
+		if errors.Is(err, sentinel) {
+			reason = sentinel.Error()
+			break
+		}
+	}
+	ok, suppressed := s.rejectLog.allow(kind + "\x00" + reason)
+	if !ok {
+		return
+	}
+	attrs := []any{"kind", kind, "remote", r.RemoteAddr, "err", err}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
+	}
+	s.log.Warn("notification rejected", attrs...)
 }
 
 // qrImage serves an authorization's QR code as a PNG. The authorization ID

@@ -42,6 +42,9 @@ type Config struct {
 	Metrics http.Handler
 	// Extra, when set, serves every path the server does not (the console).
 	Extra http.Handler
+	// NowFunc returns the current time, for the limit on log lines about
+	// rejected notifications. Nil means time.Now.
+	NowFunc func() time.Time
 }
 
 // Server is the engine's HTTP handler. It is safe for concurrent use.
@@ -55,6 +58,7 @@ type Server struct {
 
 	apiPatterns []string // the /v1 routes, for APIRoutes
 	openAPIJSON []byte
+	rejectLog   *logLimiter // warnings about rejected notifications
 }
 
 // NewServer returns the handler.
@@ -73,6 +77,7 @@ func NewServer(cfg Config) (*Server, error) {
 		s.limiter = NewAuthLimiter(AuthLimitConfig{Logger: s.log})
 	}
 	s.openAPIJSON = mustMarshal(OpenAPI())
+	s.rejectLog = newLogLimiter(RejectedLogInterval, cfg.NowFunc)
 	s.routes()
 	return s, nil
 }
@@ -125,8 +130,10 @@ func (s *Server) routes() {
 	}
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every response carries the headers
+// of setSecurityHeaders.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w.Header(), r.URL.Path)
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -75,6 +75,10 @@ func TestAPI_BadInput(t *testing.T) {
 		{"metrics without key", "GET", "/metrics", "", "", 401, "Authorization: Bearer"},
 		{"NUL in customer", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"c\u0000","wallet":"GCASH"}`, 400, "printable"},
 		{"control in description", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"1500"},"description":"a\u0007b"}`, 400, "printable"},
+		{"bidi override in customer", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"cus_\u202Egpj","wallet":"GCASH"}`, 400, "invisible or direction-changing characters (U+202E)"},
+		{"zero-width space in customer", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"cus_\u200Bbad","wallet":"GCASH"}`, 400, "(U+200B)"},
+		{"BOM in customer", "POST", "/v1/authorizations", m.APIKey, `{"customerId":"\uFEFFcus_bad","wallet":"GCASH"}`, 400, "(U+FEFF)"},
+		{"bidi isolate in description", "POST", "/v1/charges", m.APIKey, `{"tokenId":"` + tok + `","amount":{"currency":"PHP","value":"1500"},"description":"a\u2067b"}`, 400, "printable"},
 		{"refund unknown charge", "POST", "/v1/charges/chg_nope/refunds", m.APIKey, `{"amount":{"currency":"PHP","value":"100"}}`, 404, "not found"},
 	} {
 		status, code, msg := raw(c.method, c.path, c.key, c.body)
@@ -107,5 +111,63 @@ func TestAPI_BadInput(t *testing.T) {
 	}
 	if list, err := client.New(m.URL, m.APIKey).Tokens(ctx, client.ListParams{}); err != nil || len(list.Data) != 1 {
 		t.Errorf("tokens = %v, %v", list, err)
+	}
+}
+
+// TestAPI_SecurityHeaders checks a sample of the routes serve answers -
+// API, errors, receivers, QR images, health, metrics, the OpenAPI document
+// and the console - for the headers every response must carry.
+func TestAPI_SecurityHeaders(t *testing.T) {
+	m, _ := startMain(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		method, path string
+		key          bool
+		status       int
+		noStore      bool
+		console      bool // the console's own Content-Security-Policy
+	}{
+		{"GET", "/v1/charges", true, 200, true, false},
+		{"GET", "/v1/charges", false, 401, true, false},
+		{"GET", "/v1/tokens/tok_nope", true, 404, true, false},
+		{"POST", "/v1/charges", true, 400, true, false},
+		{"POST", "/antom/notify/payment", false, 400, true, false},
+		{"GET", "/metrics", true, 200, true, false},
+		{"GET", "/healthz", false, 200, true, false},
+		{"GET", "/openapi.json", false, 200, false, false},
+		{"GET", "/qr/auth_nope.png", false, 404, false, false},
+		{"GET", "/login", false, 200, true, true},
+		{"GET", "/charges", false, 303, false, true},
+		{"GET", "/assets/console.css", false, 200, false, true},
+	} {
+		req, _ := http.NewRequest(c.method, m.URL+c.path, strings.NewReader("{"))
+		if c.key {
+			req.Header.Set("Authorization", "Bearer "+m.APIKey)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		name, h := c.method+" "+c.path, resp.Header
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, c.status)
+		}
+		if got := h.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options = %q, want nosniff", name, got)
+		}
+		if got := h.Values("X-Frame-Options"); len(got) != 1 || got[0] != "DENY" {
+			t.Errorf("%s: X-Frame-Options = %q, want DENY", name, got)
+		}
+		wantDefault := "default-src 'none'"
+		if c.console {
+			wantDefault = "default-src 'self'"
+		}
+		if csp := h.Values("Content-Security-Policy"); len(csp) != 1 || !strings.Contains(csp[0], wantDefault) || !strings.Contains(csp[0], "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy = %q, want one policy with %s and frame-ancestors 'none'", name, csp, wantDefault)
+		}
+		if got := h.Get("Cache-Control"); c.noStore && got != "no-store" {
+			t.Errorf("%s: Cache-Control = %q, want no-store", name, got)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func (o *apiOptions) client() (*client.Client, error) {
 		}
 	}
 	if key == "" {
-		return nil, errors.New("no API key: pass --api-key or set AUTODEBIT_API_KEY (`autodebit serve` prints it at start)")
+		return nil, errors.New("no API key: pass --api-key or set AUTODEBIT_API_KEY (`autodebit serve` prints it when it generates it, and keeps it in autodebit.db.api-key)")
 	}
 	return client.New(strings.TrimRight(o.server, "/"), key), nil
 }

@@ -136,11 +136,12 @@ type Main struct {
 	srv            *http.Server
 	simSrv         *http.Server
 	debugSrv       *http.Server
-	// apiKeyGenerated is set when the API key was made (or first read back)
-	// from the file beside the database rather than given: only then is it
-	// printed.
-	apiKeyGenerated bool
-	serveErr        chan error
+	// apiKeyFrom says where the API key came from. The banner prints the
+	// key itself only when this run generated it: a key given or kept in a
+	// file is already known to its operator and must not reach terminal
+	// scrollback or captured stdout again.
+	apiKeyFrom keyOrigin
+	serveErr   chan error
 }
 
 // Run opens the store, starts the simulator if needed, the jobs and the
@@ -177,21 +178,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	sqlitePath, isSQLite := strings.CutPrefix(c.DB, "sqlite:")
 	if !isSQLite && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		ln.Close()
-		return fmt.Errorf("--db %q: want sqlite:PATH or a postgres:// URL", c.DB)
+		return fmt.Errorf("--db %q: want sqlite:PATH or a postgres:// URL", postgres.Redact(c.DB))
 	}
 
-	tokenKey, err := m.secret("token-key", c.TokenKey, sqlitePath, isSQLite, true)
+	tokenKey, _, err := m.secret("token-key", c.TokenKey, sqlitePath, isSQLite, true)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	m.apiKeyGenerated = c.APIKey == ""
-	apiKeyRaw, err := m.secret("api-key", c.APIKey, sqlitePath, isSQLite, false)
+	apiKeyRaw, apiKeyFrom, err := m.secret("api-key", c.APIKey, sqlitePath, isSQLite, false)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	m.APIKey = string(apiKeyRaw)
+	m.APIKey, m.apiKeyFrom = string(apiKeyRaw), apiKeyFrom
 
 	// The store needs the job runner's insert function and the runner needs
 	// the store's River driver: bind the function late.
@@ -276,9 +276,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.log.Warn("profiler served; keep this address private", "addr", dln.Addr().String())
 	}
 
-	apiKeyShown := m.APIKey
-	if !m.apiKeyGenerated {
-		apiKeyShown = "(as given; not shown)"
+	apiKeyShown := m.apiKeyFrom.from + " (not shown)"
+	if m.apiKeyFrom.generated {
+		apiKeyShown = m.APIKey + " (new; " + m.apiKeyFrom.from + ")"
 	}
 	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, apiKeyShown, redactDB(c.DB))
 	if m.Sim != nil {
@@ -350,10 +350,17 @@ func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
 	return client, nil
 }
 
-// secret returns a key flag's value; when it is empty and the database is
-// SQLite, it reads or creates a 0600 file beside the database. tokenKey
-// secrets are 32 random bytes, base64; API keys are URL-safe text.
-func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]byte, error) {
+// keyOrigin says where secret found a key.
+type keyOrigin struct {
+	generated bool   // made by this run
+	from      string // e.g. "kept in autodebit.db.api-key", for the banner
+}
+
+// secret returns a key flag's value and where it came from; when the flag
+// is empty and the database is SQLite, it reads or creates a 0600 file
+// beside the database. tokenKey secrets are 32 random bytes, base64; API
+// keys are URL-safe text.
+func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]byte, keyOrigin, error) {
 	decode := func(s string) ([]byte, error) {
 		s = strings.TrimSpace(s)
 		if !binary {
@@ -368,35 +375,43 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 		}
 		return b, nil
 	}
+	env := "AUTODEBIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 	if value != "" {
+		origin := keyOrigin{from: "as given by --" + flag + " or " + env}
+		if path, ok := strings.CutPrefix(value, "@"); ok {
+			origin.from = "read from " + path
+		}
 		text, err := readKeyArg(flag, value)
 		if err != nil {
-			return nil, err
+			return nil, origin, err
 		}
-		return decode(text)
+		b, err := decode(text)
+		return b, origin, err
 	}
 	if !isSQLite {
-		return nil, fmt.Errorf("--%s is required with PostgreSQL", flag)
+		return nil, keyOrigin{}, fmt.Errorf("--%s is required with PostgreSQL", flag)
 	}
 	path := sqlitePath + "." + flag
+	origin := keyOrigin{from: "kept in " + path}
 	if fi, err := os.Lstat(path); err == nil {
 		// Refuse a key file someone else could have planted or can read.
 		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("--%s: %s is not a regular file; remove it or pass --%s", flag, path, flag)
+			return nil, origin, fmt.Errorf("--%s: %s is not a regular file; remove it or pass --%s", flag, path, flag)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("--%s: %s is readable by others (mode %v); run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+			return nil, origin, fmt.Errorf("--%s: %s is readable by others (mode %v); run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
 		}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-			return nil, fmt.Errorf("--%s: %s belongs to another user; remove it or pass --%s", flag, path, flag)
+			return nil, origin, fmt.Errorf("--%s: %s belongs to another user; remove it or pass --%s", flag, path, flag)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", flag, err)
+			return nil, origin, fmt.Errorf("--%s: %w", flag, err)
 		}
-		return decode(string(b))
+		key, err := decode(string(b))
+		return key, origin, err
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("--%s: %w", flag, err)
+		return nil, origin, fmt.Errorf("--%s: %w", flag, err)
 	}
 	raw := make([]byte, 32)
 	rand.Read(raw)
@@ -405,21 +420,23 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 		text = "adk_" + base64.RawURLEncoding.EncodeToString(raw)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("--%s: %w", flag, err)
+		return nil, origin, fmt.Errorf("--%s: %w", flag, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("--%s: create %s: %w", flag, path, err)
+		return nil, origin, fmt.Errorf("--%s: create %s: %w", flag, path, err)
 	}
 	_, err = f.WriteString(text + "\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--%s: write %s: %w", flag, path, err)
+		return nil, origin, fmt.Errorf("--%s: write %s: %w", flag, path, err)
 	}
 	m.log.Info("generated a key; keep the file safe", "flag", flag, "file", path)
-	return decode(text)
+	origin.generated = true
+	key, err := decode(text)
+	return key, origin, err
 }
 
 // Close stops the server, the jobs and the simulator and closes the store.
@@ -461,16 +478,12 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-// redactDB hides a password in a database URL.
+// redactDB hides every password in a database setting.
 func redactDB(db string) string {
-	if i := strings.Index(db, "://"); i >= 0 {
-		if at := strings.Index(db[i+3:], "@"); at >= 0 {
-			if colon := strings.Index(db[i+3:i+3+at], ":"); colon >= 0 {
-				return db[:i+3+colon+1] + "****" + db[i+3+at:]
-			}
-		}
+	if strings.HasPrefix(db, "sqlite:") {
+		return db
 	}
-	return db
+	return postgres.Redact(db)
 }
 
 // isLoopback reports whether addr (host:port) names a loopback interface.
