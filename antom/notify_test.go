@@ -275,7 +275,7 @@ func TestNotificationVerifier_FreshByDefault(t *testing.T) {
 	body := readFile(t, "testdata/notifyRefund.json")
 	for reqTime, ok := range map[string]bool{
 		epochNow: false,
-		strconv.FormatInt(time.Now().UnixMilli(), 10): true,
+		strconv.FormatInt(time.Now().UnixMilli(), 10):                            true,
 		time.Now().UTC().Add(-25 * time.Hour).Format("2006-01-02T15:04:05+0000"): true,
 	} {
 		req, err := antom.NewNotificationRequest(ctxT(t), "https://merchant.example/notify", sandboxClientID, reqTime, antomKey, "1", body)
