@@ -142,10 +142,11 @@ func ExampleNotificationVerifier() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The default freshness window (26h old, 5m ahead) covers Antom's
+	// whole resend schedule; set MaxAge or MaxSkew only to change it.
 	v := &antom.NotificationVerifier{
 		ClientID:       "SANDBOX_5YTEST00000000000",
 		AntomPublicKey: pub,
-		MaxSkew:        10 * time.Minute,
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := v.Verify(r)

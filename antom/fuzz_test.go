@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autodebit/autodebit/antom"
 )
@@ -88,7 +89,7 @@ func FuzzParseNotification(f *testing.F) {
 // untouched seed may verify.
 func FuzzVerifyNotification(f *testing.F) {
 	mustKeys(f)
-	v := &antom.NotificationVerifier{ClientID: sandboxClientID, AntomPublicKey: &antomKey.PublicKey}
+	v := &antom.NotificationVerifier{ClientID: sandboxClientID, AntomPublicKey: &antomKey.PublicKey, NowFunc: func() time.Time { return testNow }}
 	seed := readFile(f, "testdata/notifyPayment.success.json")
 	sig, err := antom.Sign(antomKey, "POST", "/notify?a=1", sandboxClientID, epochNow, seed)
 	if err != nil {
@@ -141,6 +142,34 @@ func FuzzAmountUnmarshal(f *testing.F) {
 		var back antom.Amount
 		if err := json.Unmarshal(out, &back); err != nil || back != a {
 			t.Fatalf("round trip %s -> %s -> %+v, %v", b, out, back, err)
+		}
+	})
+}
+
+// FuzzParseTime checks that ParseTime never panics, that what it accepts
+// survives Time's marshal/unmarshal to the second, and that the request-time
+// parser reads ISO 8601 the same way.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2019-11-27T12:01:01+08:00", "2019-11-27T12:01:01+0800", "2019-11-27T12:01:01+08",
+		"2019-11-27T12:01:01Z", "2019-11-27T12:01:01.125-05:30", "2019-11-27T12:01:01,5+08:00", "2019-11-27T12:01:01",
+		"2019-02-29T00:00:00Z", "2019-11-27T12:01:01+19:00", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999-00:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := antom.ParseTime(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "want ISO 8601") {
+				t.Fatalf("error %q does not say what is wanted", err)
+			}
+			return
+		}
+		b := mustMarshal(t, antom.NewTime(got))
+		var back antom.Time
+		if err := json.Unmarshal(b, &back); err != nil || back.Unix() != got.Unix() {
+			t.Fatalf("%q -> %v -> %s -> %v, %v", s, got, b, back.Time, err)
+		}
+		if rt, err := antom.ParseRequestTime(s); err != nil || !rt.Equal(got) {
+			t.Fatalf("ParseRequestTime(%q)=%v,%v, ParseTime gave %v", s, rt, err, got)
 		}
 	})
 }

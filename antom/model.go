@@ -127,9 +127,10 @@ func unmarshalString(raw json.RawMessage, dst *string) error {
 // and second precision, e.g. 2019-11-27T12:01:01+08:00.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
-// Time is an Antom datetime. It marshals with second precision and a
-// numeric offset, and unmarshals any RFC 3339 time. The zero Time is omitted
-// from requests (fields are tagged omitzero).
+// Time is an Antom datetime. It marshals in Antom's documented form, second
+// precision and a ±hh:mm offset, and unmarshals any form ParseTime reads
+// (+08:00, +0800, +08 or Z, with or without fractional seconds). The zero
+// Time is omitted from requests (fields are tagged omitzero).
 type Time struct{ time.Time }
 
 // NewTime wraps t.
@@ -140,7 +141,8 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + t.Format(timeLayout) + `"`), nil
 }
 
-// UnmarshalJSON reads an RFC 3339 time given as a JSON string.
+// UnmarshalJSON reads an ISO 8601 time given as a JSON string (see
+// ParseTime). An empty string or null is the zero Time.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := unmarshalString(b, &s); err != nil {
@@ -150,9 +152,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time = time.Time{}
 		return nil
 	}
-	v, err := time.Parse(time.RFC3339Nano, s)
+	v, err := ParseTime(s)
 	if err != nil {
-		return fmt.Errorf("time %q is not ISO 8601 with an offset", s)
+		return err
 	}
 	t.Time = v
 	return nil

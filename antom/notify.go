@@ -121,13 +121,35 @@ type NotificationVerifier struct {
 	ClientID string
 	// AntomPublicKey verifies the signature.
 	AntomPublicKey *rsa.PublicKey
-	// MaxSkew, when positive, rejects a notification whose request-time is
-	// further than MaxSkew from now. Zero accepts any time. Antom resends a
-	// notification with a fresh request-time, so a window of minutes is safe.
+	// MaxAge is how long after its request-time a notification is still
+	// accepted. Zero means DefaultNotificationMaxAge; negative accepts any
+	// age (not advised: a captured notification could then be replayed
+	// forever).
+	MaxAge time.Duration
+	// MaxSkew is how far ahead of NowFunc a request-time may be: the clock
+	// difference between Antom and us. Zero means DefaultNotificationMaxSkew;
+	// negative accepts any time ahead.
 	MaxSkew time.Duration
-	// NowFunc returns the current time. Nil means time.Now.
+	// NowFunc returns the current time. Nil means time.Now. Give it the same
+	// clock Antom's request-times come from (a simulator's, in tests).
 	NowFunc func() time.Time
 }
+
+// DefaultNotificationMaxAge is the age past which a notification is refused
+// unless NotificationVerifier.MaxAge says otherwise. Antom resends an
+// unacknowledged notification after 2m, 10m, 10m, 1h, 2h, 6h and 15h: the
+// last attempt comes 24h22m after the first. Antom does not document whether
+// a resend carries a new request-time or the first one, so the window covers
+// the whole schedule plus time for Antom's own delays and clock skew: a
+// genuine resend is never refused, and a captured notification cannot be
+// replayed after a day.
+const DefaultNotificationMaxAge = 26 * time.Hour
+
+// DefaultNotificationMaxSkew is how far in the future a request-time may be
+// unless NotificationVerifier.MaxSkew says otherwise: room for clocks that
+// disagree by minutes, never for a time that no genuine sender could have
+// written.
+const DefaultNotificationMaxSkew = 5 * time.Minute
 
 func rejectf(sentinel error, format string, args ...any) error {
 	return &NotificationError{Reason: fmt.Sprintf(format, args...), Err: sentinel}
@@ -167,9 +189,10 @@ func (v *NotificationVerifier) Verify(r *http.Request) (*Notification, error) {
 //
 // The checks run in this order: body size; the client-id, request-time and
 // Signature headers are present; client-id is ours; the signature verifies;
-// request-time is within MaxSkew; the body parses. Freshness is checked only
-// after the signature, so a stale verdict is never given for a forged
-// request-time, and a replayed genuine notification is reported as stale.
+// request-time parses and is neither older than MaxAge nor further ahead than
+// MaxSkew; the body parses. Freshness is checked only after the signature, so
+// a stale verdict is never given for a forged request-time, and a replayed
+// genuine notification is reported as stale.
 func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body []byte) (*Notification, error) {
 	if v.AntomPublicKey == nil || v.ClientID == "" {
 		return nil, errors.New("antom: NotificationVerifier needs ClientID and AntomPublicKey")
@@ -195,18 +218,8 @@ func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body [
 	if err := Verify(v.AntomPublicKey, http.MethodPost, uri, clientID, reqTime, body, sig); err != nil {
 		return nil, &NotificationError{Reason: err.Error(), Err: ErrBadSignature}
 	}
-	if v.MaxSkew > 0 {
-		t, err := ParseRequestTime(reqTime)
-		if err != nil {
-			return nil, rejectf(ErrStaleTimestamp, "request-time %q: %v", reqTime, err)
-		}
-		now := time.Now
-		if v.NowFunc != nil {
-			now = v.NowFunc
-		}
-		if d := now().Sub(t); d > v.MaxSkew || d < -v.MaxSkew {
-			return nil, rejectf(ErrStaleTimestamp, "request-time %s is %s away from now, more than the %s allowed", reqTime, d.Round(time.Second), v.MaxSkew)
-		}
+	if err := v.checkFresh(reqTime); err != nil {
+		return nil, err
 	}
 	n, err := ParseNotification(body)
 	if err != nil {
@@ -214,6 +227,35 @@ func (v *NotificationVerifier) VerifyBody(uri string, header http.Header, body [
 	}
 	n.ClientID, n.RequestTime, n.Path = clientID, reqTime, uri
 	return n, nil
+}
+
+// checkFresh refuses a request-time that cannot be read, is older than
+// MaxAge or is further ahead than MaxSkew. A request-time is always read,
+// even with both windows off: a genuine notification always has one.
+func (v *NotificationVerifier) checkFresh(reqTime string) error {
+	t, err := ParseRequestTime(reqTime)
+	if err != nil {
+		return rejectf(ErrStaleTimestamp, "request-time %q %v", clip(reqTime, 64), err)
+	}
+	now := time.Now
+	if v.NowFunc != nil {
+		now = v.NowFunc
+	}
+	maxAge, maxSkew := v.MaxAge, v.MaxSkew
+	if maxAge == 0 {
+		maxAge = DefaultNotificationMaxAge
+	}
+	if maxSkew == 0 {
+		maxSkew = DefaultNotificationMaxSkew
+	}
+	age := now().Sub(t)
+	if maxAge > 0 && age > maxAge {
+		return rejectf(ErrStaleTimestamp, "request-time %s is %s old, more than the %s allowed", reqTime, age.Round(time.Second), maxAge)
+	}
+	if maxSkew > 0 && -age > maxSkew {
+		return rejectf(ErrStaleTimestamp, "request-time %s is %s ahead of our clock, more than the %s allowed", reqTime, (-age).Round(time.Second), maxSkew)
+	}
+	return nil
 }
 
 // ParseNotification decodes a notification body (already authenticated) and
@@ -341,8 +383,8 @@ func (n *Notification) check() error {
 }
 
 // ParseRequestTime reads a Request-Time or Response-Time header: Unix epoch
-// milliseconds (what current SDKs send) or ISO 8601 with an offset, with or
-// without a colon in it (what older ones send).
+// milliseconds (what current SDKs send) or ISO 8601 with a UTC offset in any
+// form ParseTime reads (what older ones send).
 func ParseRequestTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("is empty")
@@ -354,12 +396,11 @@ func ParseRequestTime(s string) (time.Time, error) {
 		}
 		return time.UnixMilli(ms), nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("is neither epoch milliseconds nor ISO 8601 with a UTC offset: it %v", err)
 	}
-	return time.Time{}, errors.New("is neither epoch milliseconds nor ISO 8601 with an offset")
+	return t, nil
 }
 
 // NewNotificationRequest builds a notification as Antom sends it: a POST of

@@ -75,7 +75,7 @@ func (s *notifyServer) send(t *testing.T, key *rsa.PrivateKey, clientID, reqTime
 
 func newVerifier(t *testing.T) *antom.NotificationVerifier {
 	mustKeys(t)
-	return &antom.NotificationVerifier{ClientID: sandboxClientID, AntomPublicKey: &antomKey.PublicKey}
+	return &antom.NotificationVerifier{ClientID: sandboxClientID, AntomPublicKey: &antomKey.PublicKey, NowFunc: func() time.Time { return testNow }}
 }
 
 const epochNow = "1574827201000" // testNow in epoch ms
@@ -208,43 +208,84 @@ func TestNotificationVerifier_Rejects(t *testing.T) {
 	}
 }
 
-func TestNotificationVerifier_Skew(t *testing.T) {
-	v := newVerifier(t)
-	v.MaxSkew = 5 * time.Minute
-	v.NowFunc = func() time.Time { return testNow }
-	s := newNotifyServer(t, v)
+func TestNotificationVerifier_Freshness(t *testing.T) {
 	body := readFile(t, "testdata/notifyRefund.json")
 	ms := func(d time.Duration) string { return strconv.FormatInt(testNow.Add(d).UnixMilli(), 10) }
 	iso := func(d time.Duration) string { return testNow.Add(d).Format("2006-01-02T15:04:05.000-07:00") }
+	// The whole resend schedule: 2m+10m+10m+1h+2h+6h+15h after the first send.
+	lastResend := 24*time.Hour + 22*time.Minute
 	for _, tc := range []struct {
-		name, reqTime string
-		ok            bool
+		name            string
+		maxAge, maxSkew time.Duration // 0: the defaults (26h old, 5m ahead)
+		reqTime         string
+		ok              bool
 	}{
-		{"EpochNow", ms(0), true},
-		{"EpochRecent", ms(-4 * time.Minute), true},
-		{"EpochStale", ms(-10 * time.Minute), false},
-		{"EpochFuture", ms(10 * time.Minute), false},
-		{"ISONow", iso(0), true},
-		{"ISOUTC", testNow.UTC().Add(time.Minute).Format(time.RFC3339), true},
-		{"ISONoColon", testNow.Add(time.Minute).Format("2006-01-02T15:04:05-0700"), true},
-		{"ISOStale", iso(-10 * time.Minute), false},
-		{"Unparseable", "yesterday", false},
+		{name: "EpochNow", reqTime: ms(0), ok: true},
+		{name: "EpochRecent", reqTime: ms(-4 * time.Minute), ok: true},
+		{name: "LastResendWithFirstTime", reqTime: ms(-lastResend), ok: true},
+		{name: "AtMaxAge", reqTime: ms(-antom.DefaultNotificationMaxAge), ok: true},
+		{name: "JustPastMaxAge", reqTime: ms(-antom.DefaultNotificationMaxAge - time.Second)},
+		{name: "TwoDaysOld", reqTime: ms(-48 * time.Hour)},
+		{name: "ClockSkewAhead", reqTime: ms(4 * time.Minute), ok: true},
+		{name: "TenMinutesAhead", reqTime: ms(10 * time.Minute)},
+		{name: "YearAhead", reqTime: ms(365 * 24 * time.Hour)},
+		{name: "ISONow", reqTime: iso(0), ok: true},
+		{name: "ISOUTC", reqTime: testNow.UTC().Add(time.Minute).Format(time.RFC3339), ok: true},
+		{name: "ISONoColon", reqTime: testNow.Add(time.Minute).Format("2006-01-02T15:04:05-0700"), ok: true},
+		{name: "ISOHoursOnly", reqTime: testNow.Add(-time.Hour).Format("2006-01-02T15:04:05-07"), ok: true},
+		{name: "ISOTwoDaysOld", reqTime: iso(-48 * time.Hour)},
+		{name: "Unparseable", reqTime: "yesterday"},
+		{name: "NoOffset", reqTime: testNow.Format("2006-01-02T15:04:05")},
+		{name: "EpochZero", reqTime: "0"},
+		{name: "ShorterAge", maxAge: 10 * time.Minute, reqTime: ms(-11 * time.Minute)},
+		{name: "LongerSkew", maxSkew: time.Hour, reqTime: ms(50 * time.Minute), ok: true},
+		{name: "AgeOff", maxAge: -1, reqTime: ms(-365 * 24 * time.Hour), ok: true},
+		{name: "AgeOffStillChecksAhead", maxAge: -1, reqTime: ms(10 * time.Minute)},
+		{name: "SkewOff", maxSkew: -1, reqTime: ms(365 * 24 * time.Hour), ok: true},
+		{name: "SkewOffStillChecksAge", maxSkew: -1, reqTime: ms(-48 * time.Hour)},
+		{name: "BothOffStillParses", maxAge: -1, maxSkew: -1, reqTime: "yesterday"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err, _ := s.send(t, antomKey, sandboxClientID, tc.reqTime, body, nil)
+			v := newVerifier(t)
+			v.MaxAge, v.MaxSkew = tc.maxAge, tc.maxSkew
+			s := newNotifyServer(t, v)
+			_, err, reply := s.send(t, antomKey, sandboxClientID, tc.reqTime, body, nil)
 			if tc.ok && err != nil {
 				t.Fatal(err)
 			}
-			if !tc.ok && !errors.Is(err, antom.ErrStaleTimestamp) {
-				t.Fatalf("err=%v, want ErrStaleTimestamp", err)
+			if !tc.ok && (!errors.Is(err, antom.ErrStaleTimestamp) || antom.IsAck(reply)) {
+				t.Fatalf("err=%v reply=%s, want ErrStaleTimestamp and no ack", err, reply)
 			}
 		})
 	}
 	// A forged notification with an old time is a bad signature, not stale:
 	// time is only judged once the signature holds.
-	_, err, _ := s.send(t, otherKey, sandboxClientID, ms(-time.Hour), body, nil)
+	s := newNotifyServer(t, newVerifier(t))
+	_, err, _ := s.send(t, otherKey, sandboxClientID, ms(-48*time.Hour), body, nil)
 	if !errors.Is(err, antom.ErrBadSignature) {
 		t.Fatalf("err=%v, want ErrBadSignature", err)
+	}
+}
+
+// The default window is on with no NowFunc too: a notification from 2019 is
+// refused by a verifier left at its zero settings.
+func TestNotificationVerifier_FreshByDefault(t *testing.T) {
+	mustKeys(t)
+	v := &antom.NotificationVerifier{ClientID: sandboxClientID, AntomPublicKey: &antomKey.PublicKey}
+	body := readFile(t, "testdata/notifyRefund.json")
+	for reqTime, ok := range map[string]bool{
+		epochNow: false,
+		strconv.FormatInt(time.Now().UnixMilli(), 10):                            true,
+		time.Now().UTC().Add(-25 * time.Hour).Format("2006-01-02T15:04:05+0000"): true,
+	} {
+		req, err := antom.NewNotificationRequest(ctxT(t), "https://merchant.example/notify", sandboxClientID, reqTime, antomKey, "1", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(req)
+		if ok && err != nil || !ok && !errors.Is(err, antom.ErrStaleTimestamp) {
+			t.Errorf("request-time %s: err=%v, want ok=%v", reqTime, err, ok)
+		}
 	}
 }
 
@@ -309,13 +350,15 @@ func TestParseRequestTime(t *testing.T) {
 		"2023-06-01T14:12:14.125+08:00": 1685599934125,
 		"2019-01-01T01:01:01Z":          1546304461000,
 		"2019-01-01T09:01:01+0800":      1546304461000,
+		"2019-01-01T09:01:01+08":        1546304461000,
+		"2019-01-01T09:01:01,5+08:00":   1546304461500,
 	} {
 		got, err := antom.ParseRequestTime(in)
 		if err != nil || got.UnixMilli() != want {
 			t.Errorf("ParseRequestTime(%q)=%v,%v, want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "abc", "99999999999999999999", "2019-01-01"} {
+	for _, in := range []string{"", "abc", "99999999999999999999", "2019-01-01", "2019-01-01T09:01:01", "2019-01-01T09:01:01+0800x"} {
 		if _, err := antom.ParseRequestTime(in); err == nil {
 			t.Errorf("ParseRequestTime(%q) accepted", in)
 		}

@@ -152,7 +152,7 @@ func (r *receiver) ofType(typ string) []*antom.Notification {
 // start wires the receiver's verifier to the simulator.
 func (e *env) start() *env {
 	e.notify.mu.Lock()
-	e.notify.verifier = &antom.NotificationVerifier{ClientID: e.sim.ClientID(), AntomPublicKey: e.sim.AntomPublicKey()}
+	e.notify.verifier = &antom.NotificationVerifier{ClientID: e.sim.ClientID(), AntomPublicKey: e.sim.AntomPublicKey(), NowFunc: e.sim.Now}
 	e.notify.mu.Unlock()
 	return e
 }

@@ -456,6 +456,11 @@ func (s *Sim) Advance(d time.Duration) (time.Time, error) {
 	if d < 0 {
 		return time.Time{}, fmt.Errorf("advance by %s: duration must not be negative", d)
 	}
+	// Finish what is already due and in flight at the current time first:
+	// a delivery signed before the jump must not reach a receiver whose clock
+	// is the simulator's and has meanwhile moved a day on (it would judge the
+	// request-time stale, as no real delivery could ever make it).
+	s.Settle(context.Background())
 	target := s.clock.add(d)
 	s.poke()
 	err := s.Settle(context.Background())

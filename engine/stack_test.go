@@ -151,7 +151,7 @@ func (s *stack) start() {
 	}
 	srv, err := adhttp.NewServer(adhttp.Config{
 		Engine: s.eng, APIKey: apiKey, Logger: testLogger(),
-		Verifier: &antom.NotificationVerifier{ClientID: s.sim.ClientID(), AntomPublicKey: s.sim.AntomPublicKey()},
+		Verifier: &antom.NotificationVerifier{ClientID: s.sim.ClientID(), AntomPublicKey: s.sim.AntomPublicKey(), NowFunc: s.sim.Now},
 	})
 	if err != nil {
 		tb.Fatal(err)

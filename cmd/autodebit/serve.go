@@ -49,6 +49,10 @@ type ServeConfig struct {
 	TokenKey       string // base64 32 bytes; generated beside a SQLite database when empty
 	LogFormat      string // text or json
 	LogLevel       string // debug, info, warn, error
+	// How old, and how far ahead, a notification's request-time may be:
+	// antom.NotificationVerifier's MaxAge and MaxSkew (0 means the antom
+	// default, negative no limit).
+	NotifyMaxAge   time.Duration
 	NotifySkew     time.Duration
 	DebugAddr      string        // when set, serves net/http/pprof there
 	JobTimeout     time.Duration // bound on one job run; 0 means 2m
@@ -61,7 +65,8 @@ type ServeConfig struct {
 
 // DefaultServeConfig returns the defaults of every flag.
 func DefaultServeConfig() ServeConfig {
-	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info", NotifySkew: 0}
+	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info",
+		NotifyMaxAge: antom.DefaultNotificationMaxAge, NotifySkew: antom.DefaultNotificationMaxSkew}
 }
 
 func newServeCommand() *cobra.Command {
@@ -97,7 +102,8 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.TokenKey, "token-key", cfg.TokenKey, "32-byte key, base64, encrypting tokens at rest (default: generated beside a SQLite database)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
-	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this from now (0: accept any)")
+	f.DurationVar(&cfg.NotifyMaxAge, "notify-max-age", cfg.NotifyMaxAge, "reject notifications whose request-time is older than this; covers Antom's whole ~24h resend schedule (negative: no limit)")
+	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this ahead of our clock (negative: no limit)")
 	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
@@ -223,7 +229,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxSkew: c.NotifySkew}
+	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxAge: c.NotifyMaxAge, MaxSkew: c.NotifySkew}
 	// One budget of failed attempts per address for the console and the API.
 	limiter := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{TrustForwardedFor: c.TrustForwardedFor, CountFunc: met.AuthFailure, Logger: m.log})
 	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter})
