@@ -107,6 +107,7 @@ type Token struct {
 	AccessTokenExpiresAt *time.Time `json:"accessTokenExpiresAt,omitempty"`
 	RevokePending        bool       `json:"revokePending"`
 	RevokeReason         string     `json:"revokeReason,omitempty"`
+	RevokedBy            string     `json:"revokedBy,omitempty"` // merchant, wallet or antom, once REVOKED
 	RevokedAt            *time.Time `json:"revokedAt,omitempty"`
 	CreatedAt            time.Time  `json:"createdAt"`
 	UpdatedAt            time.Time  `json:"updatedAt"`
@@ -116,7 +117,7 @@ func toToken(t *autodebit.Token) Token {
 	return Token{
 		ID: t.ID, CustomerID: t.CustomerID, Wallet: t.Wallet, AuthorizationID: t.AuthorizationID, Status: string(t.Status),
 		UserLoginID: t.UserLoginID, AccessTokenExpiresAt: timePtr(t.AccessTokenExpiresAt), RevokePending: t.RevokePending,
-		RevokeReason: t.RevokeReason, RevokedAt: timePtr(t.RevokedAt), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 }
 
@@ -170,17 +171,22 @@ type Refund struct {
 	RefundID        string     `json:"refundId,omitempty"`
 	ResultCode      string     `json:"resultCode,omitempty"`
 	ResultMessage   string     `json:"resultMessage,omitempty"`
+	NextInquiryAt   *time.Time `json:"nextInquiryAt,omitempty"` // while PROCESSING
 	CreatedAt       time.Time  `json:"createdAt"`
 	UpdatedAt       time.Time  `json:"updatedAt"`
 	SettledAt       *time.Time `json:"settledAt,omitempty"`
 }
 
 func toRefund(r *autodebit.Refund) Refund {
-	return Refund{
+	out := Refund{
 		ID: r.ID, ChargeID: r.ChargeID, Amount: toAmount(r.Amount), Reason: r.Reason, Status: string(r.Status),
 		RefundRequestID: r.RefundRequestID, RefundID: r.RefundID, ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SettledAt: timePtr(r.SettledAt),
 	}
+	if !r.Status.Final() {
+		out.NextInquiryAt = timePtr(r.NextInquiryAt)
+	}
+	return out
 }
 
 // List is one page of a list.

@@ -230,6 +230,7 @@ func printToken(w io.Writer, t *adhttp.Token) error {
 		"Login", t.UserLoginID,
 		"Expires", fmtTimePtr(t.AccessTokenExpiresAt),
 		"Revoked", fmtTimePtr(t.RevokedAt),
+		"Revoked by", t.RevokedBy,
 		"Revoke reason", t.RevokeReason,
 		"Authorization", t.AuthorizationID,
 		"Created", fmtTime(t.CreatedAt),
