@@ -32,7 +32,7 @@ func TestNotification_ISO8601TimesWithoutColon(t *testing.T) {
 		}
 		at := s.sim.Now().Format("2006-01-02T15:04:05-0700")
 		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},` +
-			`"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"2019112712010100","paymentAmount":{"currency":"PHP","value":"1500"},` +
+			`"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"` + c.PaymentID + `","paymentAmount":{"currency":"PHP","value":"1500"},` +
 			`"paymentCreateTime":"` + at + `","paymentTime":"` + s.sim.Now().Format("2006-01-02T15:04:05.000-07") + `"}`
 		if status, reply := postNotification(t, s, "/antom/notify/payment", at, body); status != http.StatusOK || !antom.IsAck(reply) {
 			t.Fatalf("HTTP %d %s, want the ack", status, reply)
@@ -119,7 +119,7 @@ func TestNotifications_Freshness(t *testing.T) {
 		tok := s.link("cus_1", "GCASH")
 		s.setPayMode(antomsim.PayModeStuck)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
-		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"1","paymentAmount":{"currency":"PHP","value":"1500"}}`
+		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"` + c.PaymentID + `","paymentAmount":{"currency":"PHP","value":"1500"}}`
 		before, err := s.store.FindEvents(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)

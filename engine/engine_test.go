@@ -479,7 +479,7 @@ func TestNotifications_Rejected(t *testing.T) {
 		tok := s.link("cus_1", "GCASH")
 		s.setPayMode(antomsim.PayModeStuck)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
-		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"1","paymentAmount":{"currency":"PHP","value":"1500"}}`
+		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"` + c.PaymentID + `","paymentAmount":{"currency":"PHP","value":"1500"}}`
 		other, _ := antom.GenerateKeyPair()
 		now := s.sim.Now().Format(time.RFC3339)
 		for name, mutate := range map[string]func(r *http.Request){
