@@ -65,7 +65,9 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 	switch {
 	case err != nil:
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "CONSULT_UNAVAILABLE", err.Error()
-		result = unavailable(antom.APIConsult, err)
+		// Whether or not consult reached Antom, no QR code came back and
+		// nothing can follow from it: a new attempt is safe.
+		result = autodebit.Errorf(autodebit.EUNAVAILABLE, "Antom did not answer consult, so no QR code was made; try again.")
 	case resp.Result.Failed():
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, resp.Result.ResultCode, resp.Result.ResultMessage
 		result = autodebit.Errorf(autodebit.EDECLINED, "Antom refused the authorization: %s (%s).", resp.Result.ResultMessage, resp.Result.ResultCode)
@@ -154,6 +156,15 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 	switch {
 	case err == nil && resp.Result.Succeeded():
 		return e.activate(rctx, a.ID, resp, aud)
+	case err == nil && resp.Result.ResultCode == antom.CodeUsedCode:
+		// Another run of this job (a resumed one, on another replica) may
+		// have used the code and be storing the token: look again shortly,
+		// until the authCode's minute is over.
+		e.flushAudit(rctx, aud)
+		if cur, err := e.store.FindAuthorizationByID(rctx, a.ID); err != nil || cur.Status != autodebit.AuthorizationAuthorized {
+			return err
+		}
+		return &RetryError{Delay: time.Second, Err: errors.New("authCode already used; waiting for the run that used it")}
 	case err == nil && resp.Result.Failed():
 		return e.failAuthorization(rctx, a.ID, aud, resp.Result.ResultCode, resp.Result.ResultMessage)
 	case ctx.Err() != nil:
@@ -184,7 +195,7 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 			return err
 		}
 		if a.Status != autodebit.AuthorizationAuthorized {
-			return nil
+			return e.orphanToken(ctx, tx, a, resp, now)
 		}
 		t := &autodebit.Token{
 			ID:                    autodebit.NewID(autodebit.TokenIDPrefix),
@@ -214,6 +225,31 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 		e.log.Info("token stored", "authorization", authID, "token", tokenID, "sinceAuthCode", since)
 	}
 	return err
+}
+
+// orphanToken handles a token Antom issued for an authorization that is no
+// longer AUTHORIZED. The same token stored already (a resend answered by
+// another run) needs nothing. Any other would live at Antom with nothing to
+// charge or revoke it: it is stored unchargeable, with its revoke queued.
+func (e *Engine) orphanToken(ctx context.Context, tx autodebit.Tx, a *autodebit.Authorization, resp *antom.ApplyTokenResponse, now time.Time) error {
+	if _, err := tx.FindTokenByAccessToken(ctx, resp.AccessToken); err == nil || autodebit.ErrorCode(err) != autodebit.ENOTFOUND {
+		return err
+	}
+	t := &autodebit.Token{
+		ID: autodebit.NewID(autodebit.TokenIDPrefix), CustomerID: a.CustomerID, Wallet: a.Wallet, AuthorizationID: a.ID,
+		Status: autodebit.TokenActive, AccessToken: resp.AccessToken, RefreshToken: resp.RefreshToken,
+		AccessTokenExpiresAt: resp.AccessTokenExpiryTime.Time, RefreshTokenExpiresAt: resp.RefreshTokenExpiryTime.Time,
+		UserLoginID: resp.UserLoginID, RevokePending: true, RevokeNextAt: now.Add(revokeRetryDelay), CreatedAt: now,
+	}
+	if err := tx.CreateToken(ctx, t); err != nil {
+		return fmt.Errorf("store orphan token of %s: %w", a.ID, err)
+	}
+	e.log.Warn("token issued for an authorization no longer AUTHORIZED; revoking it", "authorization", a.ID, "status", a.Status, "token", t.ID)
+	why := fmt.Sprintf("issued after the authorization was %s: revoking it so that no token is left at Antom", a.Status)
+	if err := appendEvents(ctx, tx, stateEvent(a.ID, "TOKEN "+t.ID+" "+why, now), stateEvent(t.ID, "REVOKE requested: "+why, now)); err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
 }
 
 // failAuthorization moves an authorization that is not final to FAILED.

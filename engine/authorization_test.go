@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/autodebit/autodebit"
@@ -81,6 +84,67 @@ func TestAuthorization_ConsultFails(t *testing.T) {
 			if !s.timelineHas(list[0].ID, "antom."+antom.APIConsult) || !s.timelineHas(list[0].ID, "FAILED") {
 				t.Errorf("%s: the consult exchange or the FAILED state is missing from the timeline", f.Kind)
 			}
+			// Over HTTP: 503 and a sentence saying to try again.
+			req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/v1/authorizations", strings.NewReader(`{"customerId":"`+customer+`","wallet":"GCASH"}`))
+			req.Header.Set("Authorization", "Bearer "+apiKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "try again") {
+				t.Errorf("%s over HTTP: %d %s, want 503 saying to try again", f.Kind, resp.StatusCode, b)
+			}
 		}
+	})
+}
+
+// A token Antom issues for an authorization that ended meanwhile (another
+// run of applyToken failed it) is not dropped: it is stored unchargeable and
+// revoked, so no token is left at Antom that nobody can revoke.
+func TestAuthorization_TokenForAnEndedAuthorizationIsRevoked(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		var hold atomicFunc
+		s := newStack(t, open, stackOptions{antom: holdAntom(antom.APIApplyToken, &hold.p)})
+		ctx := context.Background()
+		a, err := s.eng.CreateAuthorization(ctx, "cus_1", "GCASH")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fail := func() {
+			err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+				cur, err := tx.FindAuthorizationForUpdate(ctx, a.ID)
+				if err != nil {
+					return err
+				}
+				cur.Status, cur.FailureCode, cur.AuthCode = autodebit.AuthorizationFailed, "USED_CODE", ""
+				return tx.UpdateAuthorization(ctx, cur)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		hold.p.Store(&fail)
+		if _, err := s.sim.Approve(a.QRText, ""); err != nil {
+			t.Fatal(err)
+		}
+		var tok *autodebit.Token
+		s.waitFor("the orphan token revoked", func() bool {
+			list, _, err := s.store.FindTokens(ctx, autodebit.TokenFilter{CustomerID: "cus_1"})
+			if err != nil || len(list) != 1 {
+				return false
+			}
+			tok = list[0]
+			return tok.Status == autodebit.TokenRevoked
+		})
+		if tok.AuthorizationID != a.ID || tok.RevokedBy != autodebit.RevokedByMerchant {
+			t.Fatalf("token = %+v, want revoked by us for %s", tok, a.ID)
+		}
+		if got, _ := s.store.FindAuthorizationByID(ctx, a.ID); got.Status != autodebit.AuthorizationFailed {
+			t.Fatalf("authorization = %s, want it to stay FAILED", got.Status)
+		}
+		s.checkTruth()
 	})
 }

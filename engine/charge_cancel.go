@@ -60,6 +60,8 @@ func notCancellable(c *autodebit.Charge) error {
 	switch c.Status {
 	case autodebit.ChargeSuccess:
 		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is SUCCESS and cannot be cancelled; refund it instead.", c.ID)
+	case autodebit.ChargeCancelled:
+		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is already CANCELLED: Antom cancelled the payment (and refunded it in full if it had been paid); there is nothing left to cancel.", c.ID)
 	default:
 		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is already %s: nothing was charged, so there is nothing to cancel.", c.ID, c.Status)
 	}

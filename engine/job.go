@@ -50,6 +50,13 @@ func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
 func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
 func (SweepArgs) Kind() string               { return "sweep" }
 
+// LegacySweepChargesArgs is SweepArgs under its former kind, so that jobs
+// queued by an older release (and an older replica during a rolling
+// deploy) still run.
+type LegacySweepChargesArgs struct{}
+
+func (LegacySweepChargesArgs) Kind() string { return "sweep_charges" }
+
 // QueueUrgent is the queue of the applyToken job, which races Antom's
 // one-minute authCode window; everything else uses the default queue.
 const QueueUrgent = "urgent"
@@ -81,7 +88,7 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.inquireRefund(ctx, a.RefundID)
 	case RevokeTokenArgs:
 		return e.revokeToken(ctx, a.TokenID)
-	case SweepArgs:
+	case SweepArgs, LegacySweepChargesArgs:
 		return e.sweep(ctx)
 	}
 	return fmt.Errorf("engine: unknown job %T", args)

@@ -77,19 +77,39 @@ func (e *Engine) ignoreNotification(ctx context.Context, tx autodebit.Tx, object
 	return appendEvents(ctx, tx, ev)
 }
 
-// rejectNotification records in an object's timeline a notification that
-// was refused (not acknowledged, so Antom resends it) because it disagrees
-// with the object, and returns the EINVALID that tells the receiver so.
-// Nothing else is written: no dedup key, no state change.
-func (e *Engine) rejectNotification(ctx context.Context, objectID string, n *antom.Notification, why string) error {
-	e.log.Error("notification refused: it disagrees with what the engine holds", "kind", n.Kind, "object", objectID, "why", why)
-	now := e.now()
-	ev := notifyEvent(objectID, n, now)
-	ev.Response, ev.Error = "", "rejected: "+why
-	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendEvents(ctx, tx, ev) }); err != nil {
-		e.log.Error("store rejected notification in the timeline", "object", objectID, "err", err)
+// NotificationRefusedError is HandleNotification's answer to a verified
+// notification that must not be acknowledged: nothing was recorded, so
+// Antom's resend is judged afresh. Later means it may apply then (a cancel
+// in flight decides the charge first); otherwise it disagrees with what we
+// hold and cannot be right.
+type NotificationRefusedError struct {
+	ObjectID string
+	Reason   string
+	Later    bool
+}
+
+func (e *NotificationRefusedError) Error() string {
+	return fmt.Sprintf("Notification for %s not applied: %s.", e.ObjectID, e.Reason)
+}
+
+// refuseNotification records in an object's timeline a notification that
+// is refused (not acknowledged, so Antom resends it) and returns the
+// NotificationRefusedError that tells the receiver so. Nothing else is
+// written: no dedup key, no state change.
+func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *antom.Notification, why string, later bool) error {
+	label := "rejected: "
+	if later {
+		label = "deferred: "
+		e.log.Warn("notification deferred; Antom will resend it", "kind", n.Kind, "object", objectID, "why", why)
+	} else {
+		e.log.Error("notification refused: it disagrees with what the engine holds", "kind", n.Kind, "object", objectID, "why", why)
 	}
-	return autodebit.Errorf(autodebit.EINVALID, "Notification for %s not applied: %s.", objectID, why)
+	ev := notifyEvent(objectID, n, e.now())
+	ev.Response, ev.Error = "", label+why
+	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendEvents(ctx, tx, ev) }); err != nil {
+		e.log.Error("store refused notification in the timeline", "object", objectID, "err", err)
+	}
+	return &NotificationRefusedError{ObjectID: objectID, Reason: why, Later: later}
 }
 
 // notifyEvent records a received notification in an object's trail.
@@ -213,12 +233,14 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 // still INIT and no cancel is in flight. A notification whose amount,
 // currency or paymentId disagrees with the charge cannot be right: it is
 // refused (EINVALID) without recording it, so that the genuine one, when it
-// comes, is applied rather than taken for a repeat.
+// comes, is applied rather than taken for a repeat. A result that arrives
+// while a cancel is in flight is refused for later (Later), unrecorded.
 func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notification) error {
 	p := n.Payment
 	now := e.now()
 	var settled bool
 	var chargeID, mismatch string
+	var deferred bool
 	var status autodebit.ChargeStatus
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		c, err := tx.FindChargeByPaymentRequestIDForUpdate(ctx, p.PaymentRequestID)
@@ -234,6 +256,12 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 		}
 		if p.NotifyType == antom.NotifyTypePaymentResult && !p.Result.Succeeded() && !p.Result.Failed() {
 			return e.ignoreNotification(ctx, tx, c.ID, n, "a payment result must be S or F, not "+p.Result.String(), now)
+		}
+		if p.NotifyType == antom.NotifyTypePaymentResult && !c.Status.Final() && !c.CancelRequestedAt.IsZero() {
+			// The cancel's answer decides. Not recorded, so that a resend
+			// still applies if the cancel finds the payment already final.
+			deferred = true
+			return nil
 		}
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode),
@@ -261,7 +289,10 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 		return appendEvents(ctx, tx, stateEvent(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
 	if err == nil && mismatch != "" {
-		return e.rejectNotification(ctx, chargeID, n, mismatch)
+		return e.refuseNotification(ctx, chargeID, n, mismatch, false)
+	}
+	if err == nil && deferred {
+		return e.refuseNotification(ctx, chargeID, n, "a cancel is in flight and its answer decides the charge", true)
 	}
 	if err == nil && settled {
 		e.m.ChargeSettled(status, autodebit.SettledByNotification)
@@ -368,7 +399,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		return appendEvents(ctx, tx, stateEvent(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
 	if err == nil && mismatch != "" {
-		return e.rejectNotification(ctx, refundID, n, mismatch)
+		return e.refuseNotification(ctx, refundID, n, mismatch, false)
 	}
 	return err
 }

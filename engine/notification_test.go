@@ -176,6 +176,7 @@ func TestToken_RevokedByMerchantWhenNotificationLandsFirst(t *testing.T) {
 		s := newStack(t, open, stackOptions{antom: holdAntom(antom.APIRevoke, &hold.p)})
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
+		var landedAgain func()
 		landed := func() {
 			// Revoke is done at Antom; deliver its TOKEN_CANCELED before
 			// the answer gets back.
@@ -186,7 +187,11 @@ func TestToken_RevokedByMerchantWhenNotificationLandsFirst(t *testing.T) {
 				t.Errorf("TOKEN_CANCELED did not land first: token %s", got.Status)
 			}
 		}
-		hold.p.Store(&landed)
+		// Hold every revoke answer (RevokeToken's own call and its job's),
+		// so whichever answer is recorded comes after the notification.
+		rearm := func() { landed(); hold.p.Store(&landedAgain) }
+		landedAgain = rearm
+		hold.p.Store(&landedAgain)
 		if _, err := s.eng.RevokeToken(ctx, tok.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -195,5 +200,33 @@ func TestToken_RevokedByMerchantWhenNotificationLandsFirst(t *testing.T) {
 			t.Fatalf("token = %s by %q (%s), want REVOKED by merchant", got.Status, got.RevokedBy, got.RevokeReason)
 		}
 		s.checkTruth()
+	})
+}
+
+// A payment result that arrives while a cancel is in flight is not
+// acknowledged (503) and not recorded: the cancel's answer decides, and a
+// resend is judged afresh.
+func TestNotification_DeferredWhileCancelInFlight(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{})
+		ctx := context.Background()
+		tok := s.link("cus_1", "GCASH")
+		s.setPayMode(antomsim.PayModeStuck)
+		c := s.mustCharge(tok.ID, 1500, "PHP")
+		s.setFaults(antomsim.Faults{API: map[string][]antomsim.APIFault{antom.APICancel: {{Kind: antomsim.FaultHTTP5xx, Probability: 1}}}})
+		if got, err := s.eng.CancelCharge(ctx, c.ID); err != nil || got.Status != autodebit.ChargeInit || got.CancelRequestedAt.IsZero() {
+			t.Fatalf("cancel = %+v, %v; want INIT with the cancel asked", got, err)
+		}
+		status, answer := s.notifyStatus(engine.NotifyPaymentPath, paymentResult(c.PaymentRequestID, c.PaymentID, "1500"))
+		if status != http.StatusServiceUnavailable || antom.IsAck([]byte(answer)) {
+			t.Fatalf("result during a cancel: HTTP %d %s, want 503", status, answer)
+		}
+		if !s.timelineHas(c.ID, "deferred: a cancel is in flight") {
+			t.Error("the deferred notification is not in the charge's timeline")
+		}
+		if got := s.charge(c.ID); got.Status != autodebit.ChargeInit {
+			t.Fatalf("charge = %s after a deferred notification", got.Status)
+		}
+		s.setFaults(antomsim.Faults{})
 	})
 }

@@ -127,6 +127,9 @@ func TestToken_LostRevokeRecoveredBySweep(t *testing.T) {
 		if got, _ := s.store.FindTokenByID(ctx, tok.ID); got.RevokedBy != autodebit.RevokedByMerchant {
 			t.Fatalf("revokedBy = %q, want merchant", got.RevokedBy)
 		}
+		if !s.timelineHas(tok.ID, "REVOKE queued by the sweep") {
+			t.Error("no sweep entry in the token's timeline")
+		}
 		s.checkTruth()
 	})
 }

@@ -134,28 +134,28 @@ func (e *Engine) sweepRevokes(ctx context.Context) error {
 // already dead fails its authorization now instead of at the rescue.
 func (e *Engine) Resume(ctx context.Context) error {
 	now := e.now()
-	for offset := 0; ; offset += sweepBatch {
-		auths, _, err := e.store.FindAuthorizations(ctx, autodebit.AuthorizationFilter{
-			Status: autodebit.AuthorizationAuthorized, Limit: sweepBatch, Offset: offset,
-		})
-		if err != nil || len(auths) == 0 {
+	// Every one at once (no paging: the runner moves rows out of
+	// AUTHORIZED meanwhile, and there are only as many as a minute of
+	// linking leaves).
+	auths, _, err := e.store.FindAuthorizations(ctx, autodebit.AuthorizationFilter{Status: autodebit.AuthorizationAuthorized})
+	if err != nil || len(auths) == 0 {
+		return err
+	}
+	var jobs []autodebit.Job
+	var events []*autodebit.Event
+	for _, a := range auths {
+		jobs = append(jobs, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
+		events = append(events, stateEvent(a.ID, "APPLY TOKEN resumed after a restart", now))
+	}
+	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		if err := appendEvents(ctx, tx, events...); err != nil {
 			return err
 		}
-		var jobs []autodebit.Job
-		var events []*autodebit.Event
-		for _, a := range auths {
-			jobs = append(jobs, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
-			events = append(events, stateEvent(a.ID, "APPLY TOKEN resumed after a restart", now))
-		}
-		err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-			if err := appendEvents(ctx, tx, events...); err != nil {
-				return err
-			}
-			return tx.Enqueue(ctx, jobs...)
-		})
-		if err != nil {
-			return fmt.Errorf("resume applyToken: %w", err)
-		}
-		e.log.Info("applyToken resumed after a restart", "authorizations", len(jobs))
+		return tx.Enqueue(ctx, jobs...)
+	})
+	if err != nil {
+		return fmt.Errorf("resume applyToken: %w", err)
 	}
+	e.log.Info("applyToken resumed after a restart", "authorizations", len(jobs))
+	return nil
 }

@@ -27,8 +27,21 @@ func (e *Engine) RevokeToken(ctx context.Context, id string) (*autodebit.Token, 
 			return err
 		}
 		switch {
-		case t.Status == autodebit.TokenRevoked || t.RevokePending:
+		case t.Status == autodebit.TokenRevoked:
 			return nil
+		case t.RevokePending && !t.RevokeNextAt.IsZero():
+			return nil // on its way
+		case t.RevokePending:
+			// Antom refused an earlier revoke and no attempt is
+			// scheduled: asking again sends it again.
+			t.RevokeNextAt = now.Add(revokeRetryDelay)
+			if err := tx.UpdateToken(ctx, t); err != nil {
+				return fmt.Errorf("revoke %s again: %w", t.ID, err)
+			}
+			if err := appendEvents(ctx, tx, stateEvent(t.ID, "REVOKE requested again", now)); err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
 		case t.Status != autodebit.TokenActive:
 			return autodebit.Errorf(autodebit.ECONFLICT, "Token %s is %s and cannot be revoked.", t.ID, t.Status)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/engine"
 	qrcode "github.com/skip2/go-qrcode"
 )
 
@@ -37,11 +38,18 @@ func (s *Server) notify(kind string) http.HandlerFunc {
 		}
 		if err := s.engine.HandleNotification(r.Context(), n); err != nil {
 			var body errorResponse
-			if autodebit.ErrorCode(err) == autodebit.EINVALID {
-				// Signed, but it disagrees with what we hold: refused
-				// with nothing changed (the engine logged why).
-				body.Error.Code, body.Error.Message = "rejected", autodebit.ErrorMessage(err)
-				writeJSON(w, http.StatusBadRequest, body)
+			var refused *engine.NotificationRefusedError
+			if errors.As(err, &refused) {
+				// Signed, but not to be acknowledged: it disagrees with
+				// what we hold (400), or must wait for a cancel in flight
+				// (503). Nothing changed; the engine logged why.
+				status := http.StatusBadRequest
+				body.Error.Code = "rejected"
+				if refused.Later {
+					status, body.Error.Code = http.StatusServiceUnavailable, autodebit.EUNAVAILABLE
+				}
+				body.Error.Message = refused.Error()
+				writeJSON(w, status, body)
 				return
 			}
 			s.log.Error("notification not applied; Antom will resend it", "kind", kind, "err", err)

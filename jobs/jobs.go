@@ -129,6 +129,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
 	addWorker[engine.SweepArgs](workers, r)
+	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		FetchCooldown:        cfg.PollInterval / 5,

@@ -5,9 +5,12 @@
 -- +goose Up
 ALTER TABLE tokens ADD COLUMN revoked_by TEXT NOT NULL DEFAULT '' CHECK (revoked_by IN ('', 'merchant', 'wallet', 'antom'));
 ALTER TABLE tokens ADD COLUMN revoke_next_at TEXT;
+-- Pending revokes already there are due at once: their job may be lost.
+UPDATE tokens SET revoke_next_at = updated_at WHERE status = 'ACTIVE' AND revoke_pending = 1;
 CREATE INDEX tokens_revoke_due ON tokens (revoke_next_at) WHERE status = 'ACTIVE' AND revoke_pending = 1;
 
 ALTER TABLE refunds ADD COLUMN next_inquiry_at TEXT;
+UPDATE refunds SET next_inquiry_at = updated_at WHERE status = 'PROCESSING';
 CREATE INDEX refunds_due ON refunds (next_inquiry_at) WHERE status = 'PROCESSING';
 -- Fails if a key was reused on two charges before this migration: such
 -- refunds need a person to decide which one the key names.
