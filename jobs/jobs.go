@@ -35,7 +35,10 @@ type Config struct {
 	// and database/sql River can only poll. It bounds the delay from an
 	// authCode notification to applyToken. Zero means 50ms.
 	PollInterval time.Duration
-	// Logger receives River's logs. Nil means slog.Default().
+	// Logger receives River's logs, its INFO lines lowered to DEBUG: River
+	// reports routine work (periodic inserts, leadership, queue starts) at
+	// INFO every few seconds, which would drown the engine's own lines.
+	// Nil means slog.Default().
 	Logger *slog.Logger
 	// NowFunc, when set, is River's clock: when a scheduled or snoozed job
 	// falls due. Tests give it the simulator's clock so that advancing that
@@ -69,6 +72,29 @@ func (f failureCounter) HandleError(ctx context.Context, job *rivertype.JobRow, 
 func (f failureCounter) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
 	f.fn(job.Kind)
 	return nil
+}
+
+// quietInfo is a slog.Handler that passes River's INFO records on as DEBUG
+// and every other level unchanged, so warnings and errors still show.
+type quietInfo struct{ h slog.Handler }
+
+func (q quietInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.h.Enabled(ctx, demote(l))
+}
+
+func (q quietInfo) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return q.h.Handle(ctx, r)
+}
+
+func (q quietInfo) WithAttrs(as []slog.Attr) slog.Handler { return quietInfo{q.h.WithAttrs(as)} }
+func (q quietInfo) WithGroup(name string) slog.Handler    { return quietInfo{q.h.WithGroup(name)} }
+
+func demote(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
 }
 
 // stubClock is a rivertype.TimeGenerator over a NowFunc.
@@ -131,7 +157,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.SweepArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	rc := &river.Config{
-		Logger:               cfg.Logger,
+		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),
 		FetchCooldown:        cfg.PollInterval / 5,
 		FetchPollInterval:    cfg.PollInterval,
 		JobTimeout:           cfg.JobTimeout,

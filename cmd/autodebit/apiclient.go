@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,16 +56,141 @@ func (o *apiOptions) client() (*client.Client, error) {
 	if key == "" {
 		return nil, errors.New("no API key: pass --api-key or set AUTODEBIT_API_KEY (`autodebit serve` prints it when it generates it, and keeps it in autodebit.db.api-key)")
 	}
-	return client.New(strings.TrimRight(o.server, "/"), key), nil
+	server, err := serverURL(o.server)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(server, key), nil
+}
+
+// serverURL returns --server as a base URL. A bare host:port, as `serve`
+// prints its --addr, means plain HTTP on it.
+func serverURL(s string) (string, error) {
+	u := strings.TrimRight(strings.TrimSpace(s), "/")
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return "", fmt.Errorf("--server %q is not a server address; give host:port or a URL, e.g. --server 127.0.0.1:8080 or https://autodebit.example.com", s)
+	}
+	return u, nil
 }
 
 // apiError turns a client error into the message the operator sees.
 func apiError(err error) error {
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.Code == autodebit.EUNAUTHORIZED {
-		return errors.New("the server refused the API key; pass the key `autodebit serve` printed with --api-key or AUTODEBIT_API_KEY")
+		return &client.Error{Status: ce.Status, Code: ce.Code,
+			Message: "the server refused the API key; pass the key `autodebit serve` printed with --api-key or AUTODEBIT_API_KEY"}
 	}
 	return err
+}
+
+// apiErrorID is apiError for a call about the object id: the server's "not
+// found" does not say which ID it looked for, and with several in one
+// command the operator needs to know.
+func apiErrorID(err error, id string) error {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Code == autodebit.ENOTFOUND {
+		noun := idKind(id)
+		if noun == "" {
+			noun = "object"
+		}
+		return &client.Error{Status: ce.Status, Code: ce.Code,
+			Message: fmt.Sprintf("%s%s %s not found", strings.ToUpper(noun[:1]), noun[1:], id)}
+	}
+	return apiError(err)
+}
+
+// idPrefixes names the object each ID prefix stands for.
+var idPrefixes = []struct{ prefix, noun string }{
+	{autodebit.AuthorizationIDPrefix, "authorization"},
+	{autodebit.TokenIDPrefix, "token"},
+	{autodebit.ChargeIDPrefix, "charge"},
+	{autodebit.RefundIDPrefix, "refund"},
+}
+
+// idKind returns the kind of object id names by its prefix, or "".
+func idKind(id string) string {
+	for _, p := range idPrefixes {
+		if strings.HasPrefix(id, p.prefix) {
+			return p.noun
+		}
+	}
+	return ""
+}
+
+// checkID refuses, before any call, an ID that cannot be of the kind prefix
+// stands for, naming what it is instead: a charge ID pasted as a token is an
+// easy slip, and the server's "not found" would not say why. what names
+// where the ID was given ("--token"), or is "" for an argument.
+func checkID(what, id, prefix string) error {
+	if strings.HasPrefix(id, prefix) && len(id) > len(prefix) {
+		return nil
+	}
+	want := idKind(prefix)
+	label := strings.TrimSpace(what + " " + id)
+	if got := idKind(id); got != "" {
+		return fmt.Errorf("%s is %s ID, not %s ID (%s…)", label, article(got), article(want), prefix)
+	}
+	return fmt.Errorf("%s is not %s ID: %s IDs start with %s", strings.TrimSpace(what+" "+strconv.Quote(id)), article(want), want, prefix)
+}
+
+func article(noun string) string {
+	if strings.ContainsAny(noun[:1], "aeiou") {
+		return "an " + noun
+	}
+	return "a " + noun
+}
+
+// checkChoice refuses a value outside valid, listing the valid ones: a
+// filter the server does not know would otherwise match nothing, or fail
+// without saying what would work. An empty value does not filter.
+func checkChoice(flag, value, what string, valid []string) error {
+	if value == "" || slices.Contains(valid, value) {
+		return nil
+	}
+	return fmt.Errorf("%s %q is not %s; use one of %s", flag, value, what, strings.Join(valid, ", "))
+}
+
+// walletCodes returns the codes of the Scan to Link wallets.
+func walletCodes() []string {
+	var codes []string
+	for _, w := range antom.Wallets() {
+		codes = append(codes, w.Code)
+	}
+	return codes
+}
+
+func chargeStatuses() []string {
+	var s []string
+	for _, st := range autodebit.ChargeStatuses() {
+		s = append(s, string(st))
+	}
+	return s
+}
+
+func tokenStatuses() []string {
+	var s []string
+	for _, st := range autodebit.TokenStatuses() {
+		s = append(s, string(st))
+	}
+	return s
+}
+
+// oneArg accepts exactly one argument and names it when it is missing, as
+// "refund: missing CHARGE_ID", with the command's usage.
+func oneArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return fmt.Errorf("%s: missing %s (usage: autodebit %s)", cmd.Name(), name, cmd.Use)
+		case len(args) > 1:
+			return fmt.Errorf("%s: one %s expected, got %d arguments: %s", cmd.Name(), name, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
 }
 
 // writeJSON prints v as indented JSON.
@@ -141,12 +268,14 @@ func newIdempotencyKey() string {
 	return "cli_" + hex.EncodeToString(b)
 }
 
-// fmtTime shows a time in the viewer's zone; "-" when unset.
+// fmtTime shows a time in the viewer's zone, with the zone's offset so
+// that output pasted elsewhere or read on a server in UTC is not misread;
+// "-" when unset.
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.Local().Format("2006-01-02 15:04:05 -07:00")
 }
 
 func fmtTimePtr(t *time.Time) string {

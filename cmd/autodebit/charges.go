@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/client"
 )
 
@@ -29,6 +30,17 @@ func newChargesCommand() *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := func() error {
 			p.Status, p.Wallet = strings.ToUpper(p.Status), strings.ToUpper(p.Wallet)
+			if err := checkChoice("--status", p.Status, "a charge status", chargeStatuses()); err != nil {
+				return err
+			}
+			if err := checkChoice("--wallet", p.Wallet, "a Scan to Link wallet", walletCodes()); err != nil {
+				return err
+			}
+			if p.TokenID != "" {
+				if err := checkID("--token", p.TokenID, autodebit.TokenIDPrefix); err != nil {
+					return err
+				}
+			}
 			c, err := api.client()
 			if err != nil {
 				return err

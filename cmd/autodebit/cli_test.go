@@ -205,7 +205,8 @@ func TestCLI(t *testing.T) {
 			{"autodebit: charge: --amount \"0.00\" must be more than zero", []string{"--token", tokenID, "--amount", "0.00", "--currency", "PHP"}},
 			{"autodebit: charge: --amount \"-1\" is not an amount", []string{"--token", tokenID, "--amount", "-1", "--currency", "PHP"}},
 			{"autodebit: charge: --currency \"XXY\" is not a supported", []string{"--token", tokenID, "--amount", "1", "--currency", "XXY"}},
-			{"autodebit: charge: --currency is required", []string{"--token", tokenID, "--amount", "1"}},
+			{"autodebit: charge: --token " + chgID + " is a charge ID, not a token ID (tok_…)", []string{"--token", chgID, "--amount", "1"}},
+			{"autodebit: charge: --amount is required", []string{"--token", tokenID}},
 			{"autodebit: charge: --token is required", []string{"--amount", "1", "--currency", "PHP"}},
 			{"autodebit: charge: ", []string{"--token", "tok_doesnotexist", "--amount", "1", "--currency", "PHP"}},
 		} {
@@ -230,14 +231,14 @@ func TestCLI(t *testing.T) {
 		if list.Total != 0 {
 			t.Fatalf("FAIL charges: %+v", list)
 		}
-		mustFail(t, m, "", "autodebit: charges: Query parameter \"status\" is not a charge status", "charges", "--status", "PAID")
+		mustFail(t, m, "", "autodebit: charges: --status \"PAID\" is not a charge status; use one of INIT, SUCCESS, FAIL, CANCELLED", "charges", "--status", "PAID")
 	})
 	t.Run("Tokens", func(t *testing.T) {
 		out := mustRun(t, m, "tokens", "--customer", "cus_cli")
 		if !strings.Contains(out, tokenID) || !strings.Contains(out, "ACTIVE") || !strings.Contains(out, "GCASH") {
 			t.Fatalf("tokens:\n%s", out)
 		}
-		mustFail(t, m, "", "autodebit: tokens: Query parameter \"status\"", "tokens", "--status", "GONE")
+		mustFail(t, m, "", "autodebit: tokens: --status \"GONE\" is not a token status; use one of ACTIVE, REVOKED, EXPIRED", "tokens", "--status", "GONE")
 	})
 
 	var refundID string
@@ -279,7 +280,7 @@ func TestCLI(t *testing.T) {
 		}
 		mustFail(t, m, "", `autodebit: status: "xyz" is not an ID`, "status", "xyz")
 		mustFail(t, m, "", "autodebit: status: ", "status", "chg_nope")
-		mustFail(t, m, "", "accepts 1 arg", "status")
+		mustFail(t, m, "", "autodebit: status: missing ID", "status")
 	})
 	t.Run("Cancel", func(t *testing.T) {
 		mustFail(t, m, "", "cannot be cancelled; refund it instead", "cancel", chgID)

@@ -26,7 +26,7 @@ func newLinkCommand() *cobra.Command {
 		Long: `link starts a wallet authorization, prints its QR code in the terminal with
 the QR URL, and waits (polling the authorization) until it ends: ACTIVE prints
 the token ID; FAILED or EXPIRED exits non-zero. --no-wait returns at once.
-Wallets: GCASH, TRUEMONEY, DANA, TNG, KAKAOPAY, ALIPAY_HK, ALIPAY_CN (and others Antom supports).`,
+Wallets: ` + strings.Join(walletCodes(), ", ") + `.`,
 		Example: "  autodebit link --customer cus_42 --wallet GCASH",
 		Args:    cobra.NoArgs,
 	}
@@ -44,13 +44,17 @@ Wallets: GCASH, TRUEMONEY, DANA, TNG, KAKAOPAY, ALIPAY_HK, ALIPAY_CN (and others
 			if wallet == "" {
 				return fmt.Errorf("--wallet is required, e.g. --wallet GCASH")
 			}
+			wallet = strings.ToUpper(wallet)
+			if err := checkChoice("--wallet", wallet, "a Scan to Link wallet", walletCodes()); err != nil {
+				return err
+			}
 			c, err := api.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			a, err := c.CreateAuthorization(ctx, customer, strings.ToUpper(wallet))
+			a, err := c.CreateAuthorization(ctx, customer, wallet)
 			if err != nil {
 				return apiError(err)
 			}

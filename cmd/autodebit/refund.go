@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/client"
 )
 
@@ -14,12 +15,12 @@ func init() { commands = append(commands, newRefundCommand) }
 func newRefundCommand() *cobra.Command {
 	var amount, reason, idemKey string
 	cmd := &cobra.Command{
-		Use:   "refund CHARGE --amount AMOUNT",
+		Use:   "refund CHARGE_ID --amount AMOUNT",
 		Short: "Refund part or all of a successful charge",
 		Long: `refund returns money from a SUCCESS charge. The amount is in major units of
 the charge's currency. A FAIL result exits non-zero.`,
 		Example: "  autodebit refund chg_… --amount 5.00 --reason 'damaged item'",
-		Args:    cobra.ExactArgs(1),
+		Args:    oneArg("CHARGE_ID"),
 	}
 	api := addAPIFlags(cmd)
 	f := cmd.Flags()
@@ -28,6 +29,9 @@ the charge's currency. A FAIL result exits non-zero.`,
 	f.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key header (default: a random key)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := func() error {
+			if err := checkID("", args[0], autodebit.ChargeIDPrefix); err != nil {
+				return err
+			}
 			if amount == "" {
 				return fmt.Errorf("--amount is required, in major units, e.g. --amount 5.00")
 			}
@@ -37,7 +41,7 @@ the charge's currency. A FAIL result exits non-zero.`,
 			}
 			ch, err := c.Charge(cmd.Context(), args[0])
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, args[0])
 			}
 			amt, err := parseAmount(amount, ch.Amount.Currency)
 			if err != nil {
@@ -48,7 +52,7 @@ the charge's currency. A FAIL result exits non-zero.`,
 			}
 			r, err := c.CreateRefund(cmd.Context(), ch.ID, client.RefundParams{Amount: amt, Reason: reason, IdempotencyKey: idemKey})
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, ch.ID)
 			}
 			out := cmd.OutOrStdout()
 			if api.json {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/autodebit/autodebit"
 )
 
 func init() { commands = append(commands, newRevokeCommand) }
@@ -13,24 +15,27 @@ func init() { commands = append(commands, newRevokeCommand) }
 func newRevokeCommand() *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "revoke TOKEN",
+		Use:   "revoke TOKEN_ID",
 		Short: "Revoke a token: the wallet is unlinked and can no longer be charged",
 		Long: `revoke asks Antom to cancel the token and marks it REVOKED. It asks for
 confirmation unless --yes is given.`,
 		Example: "  autodebit revoke tok_… --yes",
-		Args:    cobra.ExactArgs(1),
+		Args:    oneArg("TOKEN_ID"),
 	}
 	api := addAPIFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := func() error {
+			if err := checkID("", args[0], autodebit.TokenIDPrefix); err != nil {
+				return err
+			}
 			c, err := api.client()
 			if err != nil {
 				return err
 			}
 			t, err := c.Token(cmd.Context(), args[0])
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, args[0])
 			}
 			if t.Status != "ACTIVE" {
 				return fmt.Errorf("token %s is already %s; nothing to do", t.ID, t.Status)
@@ -45,7 +50,7 @@ confirmation unless --yes is given.`,
 			}
 			t, err = c.RevokeToken(cmd.Context(), t.ID)
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, t.ID)
 			}
 			if api.json {
 				return writeJSON(cmd.OutOrStdout(), t)

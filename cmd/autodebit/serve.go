@@ -80,14 +80,12 @@ flow then works on this machine. Every flag can also be set with an
 environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := &Main{Config: cfg, Stdout: cmd.OutOrStdout()}
+			m := &Main{Config: cfg, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
 			if err := m.Run(cmd.Context()); err != nil {
 				return err
 			}
 			<-cmd.Context().Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			return m.Close(ctx)
+			return m.shutdown(15 * time.Second)
 		},
 	}
 	f := cmd.Flags()
@@ -176,6 +174,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("--addr %s: %w", c.Addr, err)
 	}
 	m.URL = "http://" + ln.Addr().String()
+	if !isLoopback(ln.Addr().String()) {
+		m.log.Warn("serving plain HTTP on a non-loopback address: the API key, console passwords and Antom's notifications cross the network unencrypted; put a TLS-terminating proxy in front, or listen on 127.0.0.1",
+			"addr", ln.Addr().String())
+	}
 	publicURL := strings.TrimRight(c.PublicURL, "/")
 	if publicURL == "" {
 		publicURL = m.URL
@@ -395,7 +397,7 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 		return b, origin, err
 	}
 	if !isSQLite {
-		return nil, keyOrigin{}, fmt.Errorf("--%s is required with PostgreSQL", flag)
+		return nil, keyOrigin{}, requiredWithPostgres(flag, binary)
 	}
 	path := sqlitePath + "." + flag
 	origin := keyOrigin{from: "kept in " + path}
@@ -443,6 +445,30 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 	origin.generated = true
 	key, err := decode(text)
 	return key, origin, err
+}
+
+// requiredWithPostgres says how to make the key a PostgreSQL setup must be
+// given: only beside a SQLite file does serve keep keys of its own.
+func requiredWithPostgres(flag string, binary bool) error {
+	if binary {
+		return fmt.Errorf("--%s is required with PostgreSQL: 32 random bytes in base64, made with `head -c32 /dev/urandom | base64`; "+
+			"keep it safe and the same on every run, since the tokens stored with it cannot be read without it", flag)
+	}
+	return fmt.Errorf("--%s is required with PostgreSQL: any secret of 16 characters or more, e.g. from `head -c24 /dev/urandom | base64`", flag)
+}
+
+// shutdown closes m after its context ended (SIGINT or SIGTERM), saying so:
+// running jobs get up to timeout to finish.
+func (m *Main) shutdown(timeout time.Duration) error {
+	m.log.Info("shutting down…", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
+		m.log.Error("stopped with an error", "err", err)
+		return err
+	}
+	m.log.Info("stopped")
+	return nil
 }
 
 // Close stops the server, the jobs and the simulator and closes the store.

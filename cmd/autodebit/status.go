@@ -23,7 +23,7 @@ func newStatusCommand() *cobra.Command {
 every exchange with Antom and every notification that concerned it, oldest
 first. Secrets in the trail are masked.`,
 		Example: "  autodebit status chg_…",
-		Args:    cobra.ExactArgs(1),
+		Args:    oneArg("ID"),
 	}
 	api := addAPIFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -34,11 +34,11 @@ first. Secrets in the trail are masked.`,
 			}
 			obj, print, err := fetchObject(cmd.Context(), c, args[0])
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, args[0])
 			}
 			events, err := c.Events(cmd.Context(), args[0])
 			if err != nil {
-				return apiError(err)
+				return apiErrorID(err, args[0])
 			}
 			out := cmd.OutOrStdout()
 			if api.json {

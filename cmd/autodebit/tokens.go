@@ -28,6 +28,12 @@ func newTokensCommand() *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := func() error {
 			p.Status, p.Wallet = strings.ToUpper(p.Status), strings.ToUpper(p.Wallet)
+			if err := checkChoice("--status", p.Status, "a token status", tokenStatuses()); err != nil {
+				return err
+			}
+			if err := checkChoice("--wallet", p.Wallet, "a Scan to Link wallet", walletCodes()); err != nil {
+				return err
+			}
 			c, err := api.client()
 			if err != nil {
 				return err
