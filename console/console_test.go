@@ -212,32 +212,57 @@ func TestConsole(t *testing.T) {
 		if _, _, h2 := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {"15.5"}, "key": {"k1"}}); h2.Get("Location") != loc {
 			t.Fatalf("resubmitted form: %s, want %s", h2.Get("Location"), loc)
 		}
-		c, err := s.Store.FindChargeByID(ctx, strings.TrimPrefix(loc, "/charges/"))
+		c, err := s.Store.FindChargeByID(ctx, chargeIDOf(loc))
 		if err != nil {
 			t.Fatal(err)
 		} else if c.Amount != (autodebit.Amount{Currency: "PHP", Value: 1550}) || c.Status != autodebit.ChargeSuccess {
 			t.Fatalf("charge %+v %s, want PHP 1550 SUCCESS", c.Amount, c.Status)
 		}
 		_, page, _ := b.do("GET", loc, nil)
-		for _, want := range []string{"PHP 15.50", "SUCCESS", "→ Antom pay", `value="15.50"`} {
+		for _, want := range []string{"PHP 15.50", "SUCCESS", "→ Antom pay", `id="notice">Charged PHP 15.50.<`} {
 			if !strings.Contains(page, want) {
-				t.Errorf("charge page lacks %q", want)
+				t.Errorf("charge page lacks %q\n%s", want, extract(page))
 			}
 		}
-		status, page, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"20.00"}})
-		if status != http.StatusBadRequest || !strings.Contains(page, "left") {
+		// The refund amount is typed, never prefilled with what is left.
+		if !strings.Contains(page, `id="refund-amount" name="amount" value=""`) {
+			t.Errorf("the refund amount is prefilled:\n%s", find(t, regexp.MustCompile(`(<input id="refund-amount"[^>]*>)`), page))
+		}
+		charge := "/charges/" + c.ID
+		status, page, _ = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"20.00"}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "more than the PHP 15.50 left") {
 			t.Errorf("over-refund: %d\n%s", status, extract(page))
 		}
-		status, page, _ = b.do("POST", loc+"/cancel", url.Values{"csrf": {csrf}})
+
+		// A cancel is confirmed on a page of its own; a SUCCESS charge has none.
+		status, page, _ = b.do("GET", charge+"/cancel", nil)
+		if status != http.StatusConflict || !strings.Contains(page, "refund it instead") {
+			t.Errorf("cancel page of a SUCCESS charge: %d\n%s", status, extract(page))
+		}
+		status, page, _ = b.do("POST", charge+"/cancel", url.Values{"csrf": {csrf}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "Confirm the cancel") {
+			t.Errorf("cancel without confirm: %d\n%s", status, extract(page))
+		}
+		status, page, _ = b.do("POST", charge+"/cancel", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
 		if status != http.StatusConflict || !strings.Contains(page, "cannot be cancelled") {
 			t.Errorf("cancel of a SUCCESS charge: %d\n%s", status, extract(page))
 		}
-		status, _, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5"}, "reason": {"damaged"}})
-		if status != http.StatusSeeOther {
-			t.Fatalf("refund: %d", status)
+
+		// A refund is confirmed before anything is sent.
+		status, page, _ = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5"}, "reason": {"damaged"}, "key": {"rk1"}})
+		if status != http.StatusOK || !strings.Contains(page, "Refund PHP 5.00?") || !strings.Contains(page, `value="5.00"`) ||
+			!strings.Contains(page, `name="key" value="rk1"`) || !strings.Contains(page, "PHP 10.50") {
+			t.Fatalf("refund confirmation: %d\n%s", status, page)
 		}
-		_, page, _ = b.do("GET", loc, nil)
-		if !strings.Contains(page, "PHP 5.00") || !strings.Contains(page, "damaged") || !strings.Contains(page, "Up to PHP 10.50") {
+		if refunds, _, _ := s.Store.FindRefunds(ctx, autodebit.RefundFilter{ChargeID: c.ID}); len(refunds) != 0 {
+			t.Fatalf("%d refunds made before the confirmation", len(refunds))
+		}
+		status, _, h = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5.00"}, "reason": {"damaged"}, "key": {"rk1"}, "confirm": {"yes"}})
+		if status != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "notice=refunded&refund=rfd_") {
+			t.Fatalf("refund: %d %s", status, h.Get("Location"))
+		}
+		_, page, _ = b.do("GET", h.Get("Location"), nil)
+		if !strings.Contains(page, `id="notice">Refunded PHP 5.00.<`) || !strings.Contains(page, "damaged") || !strings.Contains(page, "Up to PHP 10.50") {
 			t.Errorf("charge page after the refund:\n%s", extract(page))
 		}
 		status, page, _ = b.do("GET", "/charges?status=SUCCESS&customer=cust_1&wallet=GCASH&from=2000-01-01&to=2999-01-01", nil)
@@ -296,6 +321,12 @@ func extract(page string) string {
 		return page
 	}
 	return strings.Join(out, "\n")
+}
+
+// chargeIDOf returns the charge ID of a charge page's path.
+func chargeIDOf(path string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/charges/"), "?")
+	return id
 }
 
 func mustURL(s string) *url.URL {
