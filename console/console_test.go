@@ -384,7 +384,7 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, page, _ := newBrowser(t, "").do("GET", a.QRText, nil)
-		for _, want := range []string{"Link your GCash account to", s.Sim.ClientID(), "Account to link", "Agree and link", mustURL(s.URL).Host} {
+		for _, want := range []string{"Link your GCash account?", `Merchant <b class="mname">` + s.Sim.ClientID() + `</b> at `, "Account to link", "Agree and link", mustURL(s.URL).Host} {
 			if !strings.Contains(page, want) {
 				t.Errorf("wallet page lacks %q", want)
 			}
