@@ -15,21 +15,31 @@ import (
 )
 
 // chromiumPath is where Debian's chromium package puts the browser
-// (scripts/deps.sh installs it).
+// (scripts/deps.sh installs it). $AUTODEBIT_CHROMIUM names another place.
 const chromiumPath = "/usr/bin/chromium"
 
-// newChrome starts headless Chromium with a fresh profile. Under CI=true a
+// inCI reports whether the tests run under CI ($CI set, as CI services set
+// it to "true"), where a browser test that cannot run must fail, not skip.
+func inCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// newChrome starts headless Chromium with a fresh profile. Under CI a
 // missing Chromium fails the test; elsewhere it skips it.
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath
+	if p := os.Getenv("AUTODEBIT_CHROMIUM"); p != "" {
+		path = p
+	}
 	if _, err := os.Stat(path); err != nil {
 		if p, err := exec.LookPath("chromium"); err == nil {
 			path = p
-		} else if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium is not installed at %s (CI=true): run scripts/deps.sh", chromiumPath)
+		} else if inCI() {
+			t.Fatalf("Chromium is not installed at %s (CI=%s): run scripts/deps.sh", path, os.Getenv("CI"))
 		} else {
-			t.Skipf("Chromium is not installed at %s; run scripts/deps.sh (as root) to run the browser tests", chromiumPath)
+			t.Skipf("Chromium is not installed at %s; run scripts/deps.sh (as root) to run the browser tests", path)
 		}
 	}
 	opts := []chromedp.ExecAllocatorOption{
@@ -130,6 +140,22 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
+	}
+}
+
+// TestBrowserNeedsChromiumUnderCI runs TestBrowser in a child process
+// under CI=true with no Chromium to be found: it must fail, not skip, so that
+// CI never passes without the browser test.
+func TestBrowserNeedsChromiumUnderCI(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrowser$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CI=true", "AUTODEBIT_CHROMIUM=/nonexistent/chromium", "PATH="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("TestBrowser passed with no Chromium under CI=true:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- FAIL: TestBrowser") || !strings.Contains(string(out), "Chromium is not installed at /nonexistent/chromium (CI=true)") ||
+		strings.Contains(string(out), "--- SKIP") {
+		t.Fatalf("TestBrowser with no Chromium under CI=true: %v, want a failure naming the missing Chromium:\n%s", err, out)
 	}
 }
 
