@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/autodebit/autodebit/antom"
@@ -134,10 +135,19 @@ type walletView struct {
 	Accounts []Account
 	Message  string
 	Pending  bool
+	// Merchant names who asks for the link: the simulator knows a merchant
+	// by its Client-Id (a real wallet shows the name registered with Antom).
+	Merchant string
+	// MerchantHost is where the merchant takes the result (the host of the
+	// consult's authNotifyUrl), so a buyer on the page sees which one it is.
+	MerchantHost string
 }
 
 func (s *Sim) walletViewOf(a Authorization, msg string) walletView {
-	v := walletView{Auth: a, Message: msg, Pending: a.Status == AuthPending}
+	v := walletView{Auth: a, Message: msg, Pending: a.Status == AuthPending, Merchant: s.cfg.ClientID}
+	if u, err := url.Parse(a.NotifyURL); err == nil {
+		v.MerchantHost = u.Host
+	}
 	v.Wallet, _ = antom.LookupWallet(a.Wallet)
 	for _, acct := range s.Accounts() {
 		if acct.Wallet == a.Wallet {
@@ -183,7 +193,7 @@ main{flex:1;padding:16px;display:flex;flex-direction:column;gap:12px;margin-top:
 .sheet{background:#fff;border-radius:18px;padding:16px;box-shadow:0 1px 3px #0001}
 .merchant{display:flex;align-items:center;gap:12px}.merchant .m{width:40px;height:40px;border-radius:50%;background:var(--soft);color:var(--brand);display:flex;align-items:center;justify-content:center;font-weight:700}
 .w-KAKAOPAY .merchant .m{color:#191919}
-.sheet h2{font-size:16px;margin:0}.sub{color:#667085;font-size:13px;margin:2px 0 0}
+.sheet h2{font-size:16px;margin:0}.mname{overflow-wrap:anywhere}.sub{color:#667085;font-size:13px;margin:2px 0 0}
 .perm{list-style:none;padding:0;margin:12px 0 0}.perm li{padding:8px 0 8px 28px;position:relative;border-top:1px solid #f0f1f3;font-size:14px}
 .perm li::before{content:"\2713";position:absolute;left:4px;top:8px;color:var(--brand);font-weight:700}
 .w-KAKAOPAY .perm li::before{color:#191919}
@@ -220,31 +230,31 @@ button:focus-visible,input:focus-visible{outline:3px solid #0006;outline-offset:
 {{if .Auth.QRCode}}
 {{if .Pending}}
 <section class="sheet" aria-labelledby="req">
-  <div class="merchant"><div class="m" aria-hidden="true">M</div>
-    <div><h2 id="req">A merchant asks to link your account</h2><p class="sub">Auto debit · {{.Wallet.Name}} ({{.Wallet.Currency}})</p></div></div>
+  <div class="merchant"><div class="m" aria-hidden="true">{{if .Merchant}}{{slice .Merchant 0 1}}{{else}}M{{end}}</div>
+    <div><h2 id="req">Link your {{.Wallet.Name}} account?</h2><p class="sub" id="merchant">Merchant <b class="mname">{{.Merchant}}</b>{{with .MerchantHost}} at {{.}}{{end}} asks for auto debit in {{.Wallet.Currency}}</p></div></div>
   <ul class="perm">
-    <li>Take payments from your {{.Wallet.Name}} balance automatically, without asking each time</li>
-    <li>See your masked login ID</li>
+    <li>The merchant may take payments from your {{.Wallet.Name}} balance automatically, without asking each time</li>
+    <li>The merchant sees your masked login ID</li>
   </ul>
   <p class="nocharge">Nothing is charged now. You can unlink the merchant at any time in {{.Wallet.Name}}.</p>
 </section>
 <form method="post" class="sheet">
 <fieldset>
-<legend>Pay with account</legend>
+<legend>Account to link</legend>
 {{range $i, $a := .Accounts}}<label class="acct"><input type="radio" name="userLoginId" value="{{$a.UserLoginID}}" {{if eq $i 0}}checked{{end}}>
 <span><span class="who">{{$a.UserLoginID}}</span><br><span class="small">Balance {{money $a}}</span></span></label>{{end}}
 <label class="newacct" for="newLoginId">{{if .Accounts}}Or log in with another account:{{else}}Log in with your account:{{end}}</label>
 <input type="text" id="newLoginId" name="newLoginId" placeholder="Phone number or e-mail" maxlength="64" autocomplete="off">
 </fieldset>
-<div class="buttons"><button class="deny" name="action" value="deny">Deny</button><button class="approve" name="action" value="approve">Agree</button></div>
+<div class="buttons"><button class="deny" name="action" value="deny">Deny</button><button class="approve" name="action" value="approve">Agree and link</button></div>
 </form>
 <p class="foot">Code expires {{.Auth.ExpiryTime.UTC.Format "15:04:05 UTC"}} · authState {{.Auth.AuthState}}</p>
 {{else}}
 <section class="sheet result" aria-live="polite">
 {{if eq .Auth.Status "APPROVED"}}<div class="icon ok" aria-hidden="true">&#10003;</div><h2>Linked</h2>
-<p>Account <b>{{.Auth.UserLoginID}}</b> is linked. The merchant can now charge it automatically.</p>
+<p>Account <b>{{.Auth.UserLoginID}}</b> is linked to <b>{{.Merchant}}</b>, which can now charge it automatically.</p>
 <p class="small">The merchant was notified (AUTHCODE_CREATED) · authCode {{.Auth.AuthCode}}</p>
-{{else if eq .Auth.Status "DENIED"}}<div class="icon no" aria-hidden="true">&#10005;</div><h2>Denied</h2><p>Nothing was linked.</p>
+{{else if eq .Auth.Status "DENIED"}}<div class="icon no" aria-hidden="true">&#10005;</div><h2>Denied</h2><p>Nothing was linked to <b>{{.Merchant}}</b>.</p>
 {{else}}<div class="icon late" aria-hidden="true">&#8987;</div><h2>Expired</h2><p>This code timed out. Ask the merchant for a new one.</p>{{end}}
 <p class="small">This QR code can no longer be used.</p>
 </section>

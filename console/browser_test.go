@@ -15,21 +15,31 @@ import (
 )
 
 // chromiumPath is where Debian's chromium package puts the browser
-// (scripts/deps.sh installs it).
+// (scripts/deps.sh installs it). $AUTODEBIT_CHROMIUM names another place.
 const chromiumPath = "/usr/bin/chromium"
 
-// newChrome starts headless Chromium with a fresh profile. Under CI=true a
+// inCI reports whether the tests run under CI ($CI set, as CI services set
+// it to "true"), where a browser test that cannot run must fail, not skip.
+func inCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// newChrome starts headless Chromium with a fresh profile. Under CI a
 // missing Chromium fails the test; elsewhere it skips it.
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath
+	if p := os.Getenv("AUTODEBIT_CHROMIUM"); p != "" {
+		path = p
+	}
 	if _, err := os.Stat(path); err != nil {
 		if p, err := exec.LookPath("chromium"); err == nil {
 			path = p
-		} else if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium is not installed at %s (CI=true): run scripts/deps.sh", chromiumPath)
+		} else if inCI() {
+			t.Fatalf("Chromium is not installed at %s (CI=%s): run scripts/deps.sh", path, os.Getenv("CI"))
 		} else {
-			t.Skipf("Chromium is not installed at %s; run scripts/deps.sh (as root) to run the browser tests", chromiumPath)
+			t.Skipf("Chromium is not installed at %s; run scripts/deps.sh (as root) to run the browser tests", path)
 		}
 	}
 	opts := []chromedp.ExecAllocatorOption{
@@ -133,37 +143,104 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// TestBrowserNeedsChromiumUnderCI runs TestBrowser in a child process
+// under CI=true with no Chromium to be found: it must fail, not skip, so that
+// CI never passes without the browser test.
+func TestBrowserNeedsChromiumUnderCI(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrowser$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CI=true", "AUTODEBIT_CHROMIUM=/nonexistent/chromium", "PATH="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("TestBrowser passed with no Chromium under CI=true:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- FAIL: TestBrowser") || !strings.Contains(string(out), "Chromium is not installed at /nonexistent/chromium (CI=true)") ||
+		strings.Contains(string(out), "--- SKIP") {
+		t.Fatalf("TestBrowser with no Chromium under CI=true: %v, want a failure naming the missing Chromium:\n%s", err, out)
+	}
+}
+
+// viewports are the window sizes the console is checked at: a phone
+// (iPhone 12 to 15) and a laptop.
+var viewports = []struct {
+	name          string
+	width, height int64
+}{
+	{"phone", 390, 844},
+	{"desktop", 1280, 800},
+}
+
 // TestBrowser drives the console and the simulator's wallet page in real
-// Chromium: log in, link a wallet by approving the QR in a second tab,
-// watch the status reach ACTIVE, charge, see SUCCESS, refund.
+// Chromium, at a phone's width and a desktop's: log in, follow the pointer
+// to Link a wallet, link one by approving the QR in a second tab, watch the
+// status reach ACTIVE, charge, see SUCCESS, refund after the confirmation.
+// On every page the body must fit the window (no sideways scrolling: wide
+// tables scroll in their own box) and the elements that matter must show.
 func TestBrowser(t *testing.T) {
-	start := time.Now()
 	ctx := newChrome(t)
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			start := time.Now()
+			browserFlow(t, ctx, vp.width, vp.height)
+			t.Logf("browser flow at %dx%d took %s", vp.width, vp.height, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// newTab opens a tab of width×height in the browser of ctx. With isolated
+// set it gets a browser context of its own (no cookies of other tests).
+func newTab(t *testing.T, ctx context.Context, name string, width, height int64, isolated bool) *tab {
+	t.Helper()
+	var opts []chromedp.ContextOption
+	if isolated {
+		opts = append(opts, chromedp.WithNewBrowserContext())
+	}
+	tctx, cancel := chromedp.NewContext(ctx, opts...)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tctx); err != nil { // open the tab with no timeout: a timeout would close it
+		t.Fatalf("open the %s tab: %v", name, err)
+	}
+	tb := &tab{t: t, ctx: tctx, name: name}
+	tb.run("set the window to "+fmt.Sprint(width, "x", height), chromedp.EmulateViewport(width, height))
+	return tb
+}
+
+func browserFlow(t *testing.T, ctx context.Context, width, height int64) {
 	s := newStack(t)
-	console := &tab{t: t, ctx: ctx, name: "console"}
+	console := newTab(t, ctx, "console", width, height, true)
 
 	console.run("login page",
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#apiKey`)),
+		fits(width),
 		chromedp.SendKeys(chromedp.CSS(`#apiKey`), "not-the-key"),
 		chromedp.Submit(chromedp.CSS(`#apiKey`)),
 		waitText(`#login-error`, "not right"),
+		fits(width),
 	)
-	console.run("login",
+	console.run("login: nothing linked yet, pointed to Link a wallet",
 		chromedp.SetValue(chromedp.CSS(`#apiKey`), apiKey),
 		chromedp.Submit(chromedp.CSS(`#apiKey`)),
 		waitText(`h1`, "Charges"),
+		waitText(`#start`, "Nothing is linked yet"),
+		chromedp.WaitVisible(chromedp.CSS(`#start-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`header nav a[href="/tokens"]`)),
+		fits(width),
+		chromedp.Click(chromedp.CSS(`#start-link`)),
+		waitText(`h1`, "Link a wallet"),
 	)
 
 	var qrAttr chromedp.AttributeResult
 	console.run("link form",
-		chromedp.Navigate(s.URL+"/link"),
+		chromedp.WaitVisible(chromedp.CSS(`#customerId`)),
+		fits(width),
 		chromedp.SendKeys(chromedp.CSS(`#customerId`), "cust_browser"),
 		chromedp.Click(chromedp.CSS(`input[name=wallet][value=GCASH]`)),
 		chromedp.Click(chromedp.CSS(`form[action="/link"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#auth-status`)),
 		waitText(`#status-badge`, "PENDING"),
 		chromedp.WaitVisible(chromedp.CSS(`.qr-card img`)),
+		chromedp.WaitVisible(chromedp.CSS(`#qr-link`)),
+		fits(width),
 		into(chromedp.AttributeValue(chromedp.CSS(`#qr-link`), "href"), &qrAttr),
 	)
 	qrURL := qrAttr.Value
@@ -172,25 +249,26 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The buyer: the QR URL in a second tab, approve on the wallet page.
-	wctx, cancel := chromedp.NewContext(ctx)
-	defer cancel()
-	if err := chromedp.Do(wctx); err != nil { // open the tab with no timeout: a timeout would close it
-		t.Fatal(err)
-	}
-	wallet := &tab{t: t, ctx: wctx, name: "wallet"}
+	wallet := newTab(t, console.ctx, "wallet", width, height, false)
 	wallet.run("wallet page",
 		chromedp.Navigate(qrURL),
 		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+		waitText(`#req`, "Link your GCash account?"),
+		waitText(`#merchant`, "Merchant "+s.Sim.ClientID()),
+		waitText(`legend`, "Account to link"),
+		fits(width),
 	)
 	wallet.run("approve",
 		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
 		waitText(`body`, "Linked"),
+		fits(width),
 	)
 
 	var tokenAttr chromedp.AttributeResult
 	console.run("status reaches ACTIVE",
 		waitText(`#status-badge`, "ACTIVE"),
 		chromedp.WaitVisible(chromedp.CSS(`#token-link`)),
+		fits(width),
 		into(chromedp.AttributeValue(chromedp.CSS(`#token-link`), "href"), &tokenAttr),
 	)
 	tokenHref := tokenAttr.Value
@@ -198,36 +276,93 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("token link %q", tokenHref)
 	}
 
-	console.run("charge",
+	console.run("token page",
 		chromedp.Click(chromedp.CSS(`#token-link`)),
 		chromedp.WaitVisible(chromedp.CSS(`#amount`)),
+		waitText(`.timeline`, "→ Antom applyToken"),
+		chromedp.WaitVisible(chromedp.CSS(`.timeline`)),
+		fits(width),
+	)
+	console.run("charge",
 		chromedp.SendKeys(chromedp.CSS(`#amount`), "12.34"),
 		chromedp.SendKeys(chromedp.CSS(`#description`), "Monthly plan"),
 		chromedp.Submit(chromedp.CSS(`#amount`)),
 		waitText(`h1`, "PHP 12.34"),
 		waitText(`h1 .badge`, "SUCCESS"),
+		waitText(`#notice`, "Charged PHP 12.34."),
 		waitText(`.timeline`, "→ Antom pay"),
+		chromedp.WaitVisible(chromedp.CSS(`#refund-amount`)),
+		fits(width),
 	)
 
-	console.run("refund",
-		chromedp.SetValue(chromedp.CSS(`#refund-amount`), "2.34"),
+	console.run("refund asks for a confirmation",
+		chromedp.SendKeys(chromedp.CSS(`#refund-amount`), "2.34"),
 		chromedp.SendKeys(chromedp.CSS(`#refund-reason`), "partial return"),
 		chromedp.Submit(chromedp.CSS(`#refund-amount`)),
+		waitText(`h1`, "Refund PHP 2.34?"),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-refund`)),
+		fits(width),
+	)
+	console.run("refund",
+		chromedp.Click(chromedp.CSS(`#confirm-refund`)),
+		waitText(`#notice`, "Refunded PHP 2.34."),
 		waitText(`#refunds`, "PHP 2.34"),
 		waitText(`#refunds`, "SUCCESS"),
 		waitText(`.facts`, "PHP 2.34"), // refunded so far
+		chromedp.WaitVisible(chromedp.CSS(`#refunds`)),
+		fits(width),
 	)
 
-	console.run("health", chromedp.Navigate(s.URL+"/health"), waitText(`h1`, "Health"))
-	console.run("tokens", chromedp.Navigate(s.URL+"/tokens"), waitText(`table`, "cust_browser"))
-	console.run("charges", chromedp.Navigate(s.URL+"/charges?status=SUCCESS"), waitText(`table`, "PHP 12.34"))
+	console.run("health", chromedp.Navigate(s.URL+"/health"), waitText(`h1`, "Health"), chromedp.WaitVisible(chromedp.CSS(`.stats`)), fits(width))
+	console.run("tokens", chromedp.Navigate(s.URL+"/tokens"), waitText(`table`, "cust_browser"), chromedp.WaitVisible(chromedp.CSS(`table`)), fits(width))
+	console.run("charges", chromedp.Navigate(s.URL+"/charges?status=SUCCESS"), waitText(`table`, "PHP 12.34"), chromedp.WaitVisible(chromedp.CSS(`table`)), fits(width))
+	console.run("link page with an attempt", chromedp.Navigate(s.URL+"/link"), waitText(`table`, "cust_browser"), fits(width))
 	console.run("bad amount",
 		chromedp.Navigate(s.URL+tokenHref),
 		chromedp.SendKeys(chromedp.CSS(`#amount`), "12.345"),
 		chromedp.Submit(chromedp.CSS(`#amount`)),
 		waitText(`#charge-error`, "PHP has 2 decimal places"),
+		fits(width),
 	)
-	t.Logf("browser flow took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// fits checks that the page is as wide as the window: width pixels, with
+// nothing sticking out so that the page scrolls sideways. Wide tables and
+// code blocks scroll in their own boxes and do not count. The error names
+// the elements that stick out.
+func fits(width int64) chromedp.Action[chromedp.Void] {
+	const expr = `(() => {
+		const de = document.documentElement, w = window.innerWidth;
+		if (de.scrollWidth <= w) return {width: w, scroll: de.scrollWidth, wide: []};
+		const wide = [];
+		for (const el of document.body.querySelectorAll("*")) {
+			const r = el.getBoundingClientRect();
+			if (r.right > w + 0.5 && !el.closest(".table-wrap, pre")) {
+				wide.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+					(typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "") +
+					" (right edge at " + Math.round(r.right) + ")");
+				if (wide.length == 6) break;
+			}
+		}
+		return {width: w, scroll: de.scrollWidth, wide: wide};
+	})()`
+	type result struct {
+		Width  int64    `json:"width"`
+		Scroll int64    `json:"scroll"`
+		Wide   []string `json:"wide"`
+	}
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		r, err := chromedp.Evaluate[result](expr)(ctx, t)
+		switch {
+		case err != nil:
+			return chromedp.Void{}, err
+		case r.Width != width:
+			return chromedp.Void{}, fmt.Errorf("the window is %d px wide, want %d", r.Width, width)
+		case r.Scroll > r.Width:
+			return chromedp.Void{}, fmt.Errorf("the page is %d px wide in a %d px window; sticking out: %s", r.Scroll, r.Width, strings.Join(r.Wide, ", "))
+		}
+		return chromedp.Void{}, nil
+	}
 }
 
 // into runs a and stores its value in dst (when dst is not nil).

@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
+	"fmt"
 	"net/http"
-	"sort"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +21,10 @@ type chargesView struct {
 	Charges  []*autodebit.Charge
 	Pager    pager
 	Message  string
+	// Start is set when there are no charges at all: "link" when no
+	// wallet was ever linked, "charge" when tokens exist. The page then
+	// points to the next step instead of an empty table.
+	Start string
 }
 
 func (h *Handler) chargesPage(w http.ResponseWriter, r *http.Request) error {
@@ -54,6 +60,16 @@ func (h *Handler) chargesPage(w http.ResponseWriter, r *http.Request) error {
 	if v.Charges, v.Pager.Total, err = h.store.FindCharges(r.Context(), f); err != nil {
 		return err
 	}
+	if v.Pager.Total == 0 && v.Message == "" && f == (autodebit.ChargeFilter{Limit: PageSize}) {
+		_, tokens, err := h.store.FindTokens(r.Context(), autodebit.TokenFilter{Limit: 1})
+		if err != nil {
+			return err
+		}
+		v.Start = "charge"
+		if tokens == 0 {
+			v.Start = "link"
+		}
+	}
 	status := http.StatusOK
 	if v.Message != "" {
 		status = http.StatusBadRequest
@@ -69,31 +85,15 @@ type chargeView struct {
 	Remaining  int64 // minor units left to refund
 	CanCancel  bool
 	CanRefund  bool
-	Refund     string // the refund form's amount
+	Refund     string // the refund form's amount, as typed; never prefilled
 	Reason     string
 	Key        string
 	Message    string
 	MessageFor string // "cancel" or "refund"
+	done       notice // what came of the action that led here
 }
 
-// timelineEntry is one event of the charge or of one of its refunds.
-type timelineEntry struct {
-	*autodebit.Event
-	Refund string // the refund's ID, for a refund's event
-}
-
-func (e timelineEntry) Label() string {
-	switch {
-	case e.Direction == autodebit.EventOut:
-		return "→ Antom " + strings.TrimPrefix(e.Kind, "antom.")
-	case e.Direction == autodebit.EventIn:
-		return "← Antom " + strings.ReplaceAll(e.Kind, ".", " ")
-	}
-	if e.Response != "" {
-		return "State: " + e.Response
-	}
-	return "State change"
-}
+func (v chargeView) notice() notice { return v.done }
 
 func (h *Handler) chargePage(w http.ResponseWriter, r *http.Request) error {
 	return h.renderCharge(w, r, http.StatusOK, chargeView{})
@@ -109,40 +109,119 @@ func (h *Handler) renderCharge(w http.ResponseWriter, r *http.Request, status in
 	if v.Refunds, _, err = h.store.FindRefunds(ctx, autodebit.RefundFilter{ChargeID: c.ID}); err != nil {
 		return err
 	}
-	events, err := h.store.FindEvents(ctx, c.ID)
-	if err != nil {
+	sources := []timelineSource{{ID: c.ID}}
+	for _, rf := range v.Refunds {
+		sources = append(sources, timelineSource{ID: rf.ID, Of: "refund " + rf.ID})
+	}
+	if v.Timeline, err = h.timeline(ctx, sources...); err != nil {
 		return err
 	}
-	for _, e := range events {
-		v.Timeline = append(v.Timeline, timelineEntry{Event: e})
-	}
-	for _, rf := range v.Refunds {
-		events, err := h.store.FindEvents(ctx, rf.ID)
-		if err != nil {
-			return err
-		}
-		for _, e := range events {
-			v.Timeline = append(v.Timeline, timelineEntry{Event: e, Refund: rf.ID})
-		}
-	}
-	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].CreatedAt.Before(v.Timeline[j].CreatedAt) })
-	// Refunds still PROCESSING count against what is left.
-	v.Remaining = c.Amount.Value - c.RefundedValue
-	for _, rf := range v.Refunds {
-		if rf.Status == autodebit.RefundProcessing {
-			v.Remaining -= rf.Amount.Value
-		}
-	}
-	v.CanCancel = c.Status == autodebit.ChargeInit && c.CancelRequestedAt.IsZero()
+	v.Remaining = remaining(c, v.Refunds)
+	v.CanCancel = cancellable(c)
 	v.CanRefund = c.Status == autodebit.ChargeSuccess && v.Remaining > 0
-	if v.Refund == "" && v.CanRefund {
-		v.Refund = majorUnits(c.Amount.Currency, v.Remaining)
+	if v.MessageFor == "" {
+		v.done = actionNotice(r.URL.Query(), c, v.Refunds)
 	}
 	h.render(w, r, status, "charge", "Charge "+c.ID, v)
 	return nil
 }
 
+// remaining is what is left to refund of c, in minor units: refunds still
+// PROCESSING count against it.
+func remaining(c *autodebit.Charge, refunds []*autodebit.Refund) int64 {
+	left := c.Amount.Value - c.RefundedValue
+	for _, rf := range refunds {
+		if rf.Status == autodebit.RefundProcessing {
+			left -= rf.Amount.Value
+		}
+	}
+	return max(left, 0)
+}
+
+func cancellable(c *autodebit.Charge) bool {
+	return c.Status == autodebit.ChargeInit && c.CancelRequestedAt.IsZero()
+}
+
+// actionNotice says what came of the charge, cancel or refund that
+// redirected here (?notice=charged, cancelled, or refunded&refund=ID), from
+// the state the objects are in now: a refund Antom answered at once is
+// "Refunded PHP 5.00.", one still PROCESSING says so.
+func actionNotice(q url.Values, c *autodebit.Charge, refunds []*autodebit.Refund) notice {
+	amount := money(c.Amount)
+	why := ""
+	if c.ResultCode != "" {
+		why = ": " + c.ResultCode
+		if c.ResultMessage != "" {
+			why += " (" + c.ResultMessage + ")"
+		}
+	}
+	switch q.Get("notice") {
+	case "charged":
+		switch c.Status {
+		case autodebit.ChargeSuccess:
+			return notice{"Charged " + amount + ".", "ok"}
+		case autodebit.ChargeFail:
+			return notice{"The charge of " + amount + " failed" + why + ". Nothing was charged.", "error"}
+		case autodebit.ChargeCancelled:
+			return notice{"The charge of " + amount + " was cancelled. Nothing was charged.", "info"}
+		}
+		return notice{"Charge of " + amount + " sent; Antom has not given the result yet. The engine asks until it knows; reload this page to see it.", "info"}
+	case "cancelled":
+		switch c.Status {
+		case autodebit.ChargeCancelled:
+			return notice{"Cancelled. The buyer is not charged " + amount + " (a payment made meanwhile is refunded in full by Antom).", "ok"}
+		case autodebit.ChargeSuccess:
+			return notice{"The charge succeeded before the cancel reached Antom. Refund it to give the money back.", "error"}
+		case autodebit.ChargeFail:
+			return notice{"The charge had already failed" + why + ". Nothing was charged.", "info"}
+		}
+		return notice{"Cancel requested; Antom has not answered yet. Reload this page to see the result.", "info"}
+	case "refunded":
+		for _, rf := range refunds {
+			if rf.ID != q.Get("refund") {
+				continue
+			}
+			switch rf.Status {
+			case autodebit.RefundSuccess:
+				return notice{"Refunded " + money(rf.Amount) + ".", "ok"}
+			case autodebit.RefundFail:
+				return notice{"The refund of " + money(rf.Amount) + " failed: " + rf.ResultCode + ". Nothing was refunded.", "error"}
+			}
+			return notice{"Refund of " + money(rf.Amount) + " sent; Antom has not confirmed it yet. Reload this page to see the result.", "info"}
+		}
+	}
+	return notice{}
+}
+
+// cancelPage asks to confirm a cancel: it cannot be undone, and a payment
+// that succeeds meanwhile is refunded.
+func (h *Handler) cancelPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.store.FindChargeByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !cancellable(c) {
+		return h.renderCharge(w, r, http.StatusConflict, chargeView{Message: notCancellable(c), MessageFor: "cancel"})
+	}
+	h.render(w, r, http.StatusOK, "cancel", "Cancel charge "+c.ID, c)
+	return nil
+}
+
+// notCancellable says why c has no cancel, and what can be done instead.
+func notCancellable(c *autodebit.Charge) string {
+	switch {
+	case c.Status == autodebit.ChargeSuccess:
+		return "This charge is SUCCESS, so it can no longer be cancelled; refund it instead."
+	case c.Status.Final():
+		return fmt.Sprintf("This charge is already %s: nothing was charged, so there is nothing to cancel.", c.Status)
+	}
+	return "A cancel of this charge is already requested; Antom's answer is pending."
+}
+
 func (h *Handler) cancelCharge(w http.ResponseWriter, r *http.Request) error {
+	if r.PostForm.Get("confirm") != "yes" {
+		return autodebit.Errorf(autodebit.EINVALID, "Confirm the cancel with the button on the confirmation page.")
+	}
 	c, err := h.engine.CancelCharge(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if !formError(err) {
@@ -150,23 +229,46 @@ func (h *Handler) cancelCharge(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.renderCharge(w, r, adhttp.StatusCode(err), chargeView{Message: autodebit.ErrorMessage(err), MessageFor: "cancel"})
 	}
-	return redirect(w, r, "/charges/"+c.ID+"?notice=cancelled")
+	return redirect(w, r, "/charges/"+url.PathEscape(c.ID)+"?notice=cancelled")
 }
 
+// refundConfirmView is the page that asks to confirm a refund.
+type refundConfirmView struct {
+	C         *autodebit.Charge
+	Amount    autodebit.Amount
+	Reason    string
+	Key       string
+	LeftAfter autodebit.Amount // what is left to refund after this one
+}
+
+// createRefund answers the refund form: with a valid amount it asks for a
+// confirmation first, and refunds once confirmed (confirm=yes).
 func (h *Handler) createRefund(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.store.FindChargeByID(r.Context(), r.PathValue("id"))
+	ctx := r.Context()
+	c, err := h.store.FindChargeByID(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	v := chargeView{Refund: r.PostForm.Get("amount"), Reason: strings.TrimSpace(r.PostForm.Get("reason")), MessageFor: "refund"}
-	value, err := parseMajor(c.Amount.Currency, v.Refund)
+	amount := autodebit.Amount{Currency: c.Amount.Currency}
+	amount.Value, err = parseMajor(c.Amount.Currency, v.Refund)
+	if err == nil && r.PostForm.Get("confirm") != "yes" {
+		var left int64
+		if left, err = h.refundable(ctx, c, amount); err == nil {
+			h.render(w, r, http.StatusOK, "refund", "Refund charge "+c.ID, refundConfirmView{
+				C: c, Amount: amount, Reason: v.Reason, Key: idempotencyKey(r),
+				LeftAfter: autodebit.Amount{Currency: c.Amount.Currency, Value: left - amount.Value},
+			})
+			return nil
+		}
+	}
 	if err == nil {
-		_, err = h.engine.CreateRefund(r.Context(), engine.RefundInput{
-			ChargeID: c.ID, Amount: autodebit.Amount{Currency: c.Amount.Currency, Value: value}, Reason: v.Reason,
-			IdempotencyKey: idempotencyKey(r),
+		var rf *autodebit.Refund
+		rf, err = h.engine.CreateRefund(ctx, engine.RefundInput{
+			ChargeID: c.ID, Amount: amount, Reason: v.Reason, IdempotencyKey: idempotencyKey(r),
 		})
 		if err == nil {
-			return redirect(w, r, "/charges/"+c.ID+"?notice=refunded")
+			return redirect(w, r, "/charges/"+url.PathEscape(c.ID)+"?notice=refunded&refund="+url.QueryEscape(rf.ID))
 		}
 	}
 	if !formError(err) {
@@ -174,4 +276,23 @@ func (h *Handler) createRefund(w http.ResponseWriter, r *http.Request) error {
 	}
 	v.Message = autodebit.ErrorMessage(err)
 	return h.renderCharge(w, r, adhttp.StatusCode(err), v)
+}
+
+// refundable checks, before asking for a confirmation, that amount can be
+// refunded on c, and returns what is left to refund. The engine checks
+// again when the refund is made.
+func (h *Handler) refundable(ctx context.Context, c *autodebit.Charge, amount autodebit.Amount) (int64, error) {
+	if c.Status != autodebit.ChargeSuccess {
+		return 0, autodebit.Errorf(autodebit.ECONFLICT, "This charge is %s; only a SUCCESS charge can be refunded.", c.Status)
+	}
+	refunds, _, err := h.store.FindRefunds(ctx, autodebit.RefundFilter{ChargeID: c.ID})
+	if err != nil {
+		return 0, err
+	}
+	left := remaining(c, refunds)
+	if amount.Value > left {
+		return 0, autodebit.Errorf(autodebit.EINVALID, "A refund of %s is more than the %s left to refund.",
+			money(amount), money(autodebit.Amount{Currency: c.Amount.Currency, Value: left}))
+	}
+	return left, nil
 }

@@ -137,6 +137,7 @@ func (h *Handler) routes() {
 	page("POST /tokens/{id}/revoke", h.revokeToken)
 	page("GET /charges", h.chargesPage)
 	page("GET /charges/{id}", h.chargePage)
+	page("GET /charges/{id}/cancel", h.cancelPage)
 	page("POST /charges/{id}/cancel", h.cancelCharge)
 	page("POST /charges/{id}/refunds", h.createRefund)
 	page("GET /health", h.healthPage)
@@ -211,30 +212,43 @@ type view struct {
 	Title   string
 	Nav     string // the section the page belongs to
 	CSRF    string // empty when logged out
-	Notice  string
+	Notice  notice
 	Data    any
 	NowUTC  time.Time
 	Version string
 }
 
+// notice is the banner at the top of a page after an action.
+type notice struct {
+	Text string
+	Kind string // "ok", "info" (asked, not yet answered) or "error"
+}
+
+// noticer is page data that works its notice out from the object it shows,
+// so that the banner says what happened ("Refunded PHP 5.00.") rather than
+// what was asked. A zero notice falls back to notices.
+type noticer interface{ notice() notice }
+
 var navOf = map[string]string{
 	"link": "link", "authorization": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
-	"charges": "charges", "charge": "charges", "health": "health",
+	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
 }
 
 // notices are the messages a redirect can ask a page to show (?notice=).
-var notices = map[string]string{
-	"revoked":       "The token is revoked. It can no longer be charged.",
-	"revoking":      "Revoke requested. The token can no longer be charged; Antom's confirmation is pending.",
-	"cancelled":     "Cancel requested.",
-	"refunded":      "Refund requested.",
-	"charged":       "Charge created.",
-	"logged-out":    "You are logged out.",
-	"session-ended": "Your session has ended. Log in again.",
+// Charges, cancels and refunds are not here: the charge page says what
+// came of them (see chargeView.notice).
+var notices = map[string]notice{
+	"revoked":       {"The token is revoked. It can no longer be charged.", "ok"},
+	"revoking":      {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
+	"logged-out":    {"You are logged out.", "ok"},
+	"session-ended": {"Your session has ended. Log in again.", "info"},
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.now().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
+	if n, ok := data.(noticer); ok && n.notice().Text != "" {
+		v.Notice = n.notice()
+	}
 	if sess, ok := sessionFrom(r.Context()); ok {
 		v.CSRF = h.sessions.csrf(sess)
 	}
@@ -254,6 +268,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (h *Handler) parseTemplates() error {
 	funcs := template.FuncMap{
 		"money":      money,
+		"resultNote": resultNote,
 		"moneyOf":    func(currency string, v int64) string { return money(autodebit.Amount{Currency: currency, Value: v}) },
 		"major":      func(currency string, v int64) string { return majorUnits(currency, v) },
 		"time":       timeTag,

@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antomsim"
 )
 
 func jsonBody(s string) io.Reader { return strings.NewReader(s) }
@@ -170,6 +172,8 @@ func TestConsole(t *testing.T) {
 			"":        "Enter an amount in PHP",
 			"abc":     "is not an amount",
 			"1,50":    "is not an amount",
+			"15,00":   "is not an amount", // a decimal comma is not a thousands separator
+			"1,5000":  "is not an amount",
 			"-5":      "is not an amount",
 			"1.234":   "PHP has 2 decimal places",
 			"0":       "more than zero",
@@ -212,32 +216,57 @@ func TestConsole(t *testing.T) {
 		if _, _, h2 := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {"15.5"}, "key": {"k1"}}); h2.Get("Location") != loc {
 			t.Fatalf("resubmitted form: %s, want %s", h2.Get("Location"), loc)
 		}
-		c, err := s.Store.FindChargeByID(ctx, strings.TrimPrefix(loc, "/charges/"))
+		c, err := s.Store.FindChargeByID(ctx, chargeIDOf(loc))
 		if err != nil {
 			t.Fatal(err)
 		} else if c.Amount != (autodebit.Amount{Currency: "PHP", Value: 1550}) || c.Status != autodebit.ChargeSuccess {
 			t.Fatalf("charge %+v %s, want PHP 1550 SUCCESS", c.Amount, c.Status)
 		}
 		_, page, _ := b.do("GET", loc, nil)
-		for _, want := range []string{"PHP 15.50", "SUCCESS", "→ Antom pay", `value="15.50"`} {
+		for _, want := range []string{"PHP 15.50", "SUCCESS", "→ Antom pay", `id="notice">Charged PHP 15.50.<`} {
 			if !strings.Contains(page, want) {
-				t.Errorf("charge page lacks %q", want)
+				t.Errorf("charge page lacks %q\n%s", want, extract(page))
 			}
 		}
-		status, page, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"20.00"}})
-		if status != http.StatusBadRequest || !strings.Contains(page, "left") {
+		// The refund amount is typed, never prefilled with what is left.
+		if !strings.Contains(page, `id="refund-amount" name="amount" value=""`) {
+			t.Errorf("the refund amount is prefilled:\n%s", find(t, regexp.MustCompile(`(<input id="refund-amount"[^>]*>)`), page))
+		}
+		charge := "/charges/" + c.ID
+		status, page, _ = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"20.00"}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "more than the PHP 15.50 left") {
 			t.Errorf("over-refund: %d\n%s", status, extract(page))
 		}
-		status, page, _ = b.do("POST", loc+"/cancel", url.Values{"csrf": {csrf}})
+
+		// A cancel is confirmed on a page of its own; a SUCCESS charge has none.
+		status, page, _ = b.do("GET", charge+"/cancel", nil)
+		if status != http.StatusConflict || !strings.Contains(page, "refund it instead") {
+			t.Errorf("cancel page of a SUCCESS charge: %d\n%s", status, extract(page))
+		}
+		status, page, _ = b.do("POST", charge+"/cancel", url.Values{"csrf": {csrf}})
+		if status != http.StatusBadRequest || !strings.Contains(page, "Confirm the cancel") {
+			t.Errorf("cancel without confirm: %d\n%s", status, extract(page))
+		}
+		status, page, _ = b.do("POST", charge+"/cancel", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
 		if status != http.StatusConflict || !strings.Contains(page, "cannot be cancelled") {
 			t.Errorf("cancel of a SUCCESS charge: %d\n%s", status, extract(page))
 		}
-		status, _, _ = b.do("POST", loc+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5"}, "reason": {"damaged"}})
-		if status != http.StatusSeeOther {
-			t.Fatalf("refund: %d", status)
+
+		// A refund is confirmed before anything is sent.
+		status, page, _ = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5"}, "reason": {"damaged"}, "key": {"rk1"}})
+		if status != http.StatusOK || !strings.Contains(page, "Refund PHP 5.00?") || !strings.Contains(page, `value="5.00"`) ||
+			!strings.Contains(page, `name="key" value="rk1"`) || !strings.Contains(page, "PHP 10.50") {
+			t.Fatalf("refund confirmation: %d\n%s", status, page)
 		}
-		_, page, _ = b.do("GET", loc, nil)
-		if !strings.Contains(page, "PHP 5.00") || !strings.Contains(page, "damaged") || !strings.Contains(page, "Up to PHP 10.50") {
+		if refunds, _, _ := s.Store.FindRefunds(ctx, autodebit.RefundFilter{ChargeID: c.ID}); len(refunds) != 0 {
+			t.Fatalf("%d refunds made before the confirmation", len(refunds))
+		}
+		status, _, h = b.do("POST", charge+"/refunds", url.Values{"csrf": {csrf}, "amount": {"5.00"}, "reason": {"damaged"}, "key": {"rk1"}, "confirm": {"yes"}})
+		if status != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "notice=refunded&refund=rfd_") {
+			t.Fatalf("refund: %d %s", status, h.Get("Location"))
+		}
+		_, page, _ = b.do("GET", h.Get("Location"), nil)
+		if !strings.Contains(page, `id="notice">Refunded PHP 5.00.<`) || !strings.Contains(page, "damaged") || !strings.Contains(page, "Up to PHP 10.50") {
 			t.Errorf("charge page after the refund:\n%s", extract(page))
 		}
 		status, page, _ = b.do("GET", "/charges?status=SUCCESS&customer=cust_1&wallet=GCASH&from=2000-01-01&to=2999-01-01", nil)
@@ -249,6 +278,119 @@ func TestConsole(t *testing.T) {
 		}
 		if status, page, _ = b.do("GET", "/health", nil); status != http.StatusOK || !strings.Contains(page, "open INIT charges") {
 			t.Errorf("health: %d", status)
+		}
+	})
+
+	t.Run("CancelAndInquiry", func(t *testing.T) {
+		// An account whose payments stay PROCESSING: the charge stays INIT.
+		if _, err := s.Sim.CreateAccount(antomsim.Account{Wallet: "GCASH", UserLoginID: "09170000003", Balance: 10_000_000, PayMode: antomsim.PayModeStuck}); err != nil {
+			t.Fatal(err)
+		}
+		tok3 := s.mustActiveTokenAs(t, "cust_3", "GCASH", "09170000003")
+		b := newBrowser(t, s.URL)
+		csrf := b.mustLogin()
+		status, _, h := b.do("POST", "/tokens/"+tok3.ID+"/charges", url.Values{"csrf": {csrf}, "amount": {"1,234.50"}})
+		if status != http.StatusSeeOther {
+			t.Fatalf("charge: %d", status)
+		}
+		c, err := s.Store.FindChargeByID(ctx, chargeIDOf(h.Get("Location")))
+		if err != nil {
+			t.Fatal(err)
+		} else if c.Amount.Value != 123450 || c.Status != autodebit.ChargeInit {
+			t.Fatalf("charge %+v %s, want PHP 123450 INIT", c.Amount, c.Status)
+		}
+		charge := "/charges/" + c.ID
+		_, page, _ := b.do("GET", h.Get("Location"), nil)
+		if !strings.Contains(page, `class="banner info" role="status" id="notice">Charge of PHP 1,234.50 sent; Antom has not given the result yet`) {
+			t.Errorf("notice of a charge still INIT:\n%s", extract(page))
+		}
+		if !strings.Contains(page, `href="`+charge+`/cancel"`) || strings.Contains(page, `action="`+charge+`/cancel"`) {
+			t.Errorf("the charge page should link to the cancel confirmation, not cancel in one click")
+		}
+
+		// An inquiry that found the payment still PROCESSING shows that, not
+		// a green S next to a charge that is not paid.
+		inquiry := &autodebit.Event{
+			ObjectID: c.ID, Kind: "antom.inquiryPayment", Direction: autodebit.EventOut, ResultStatus: "S", ResultCode: "SUCCESS",
+			Request:   `{"paymentRequestId":"` + c.PaymentRequestID + `"}`,
+			Response:  `{"result":{"resultStatus":"S","resultCode":"SUCCESS","resultMessage":"success"},"paymentStatus":"PROCESSING"}`,
+			CreatedAt: time.Now(),
+		}
+		if err := s.Store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.AppendEvent(ctx, inquiry) }); err != nil {
+			t.Fatal(err)
+		}
+		_, page, _ = b.do("GET", charge, nil)
+		entries := regexp.MustCompile(`(?s)<li class="out">.*?</li>`).FindAllString(page, -1)
+		var inquiries int
+		for _, li := range entries {
+			if !strings.Contains(li, "→ Antom inquiryPayment") {
+				continue
+			}
+			inquiries++
+			if !strings.Contains(li, `<span class="badge processing"`) || !strings.Contains(li, "payment PROCESSING") || strings.Contains(li, "rs-s") {
+				t.Errorf("inquiry entry should show the payment PROCESSING, not a green S:\n%s", li)
+			}
+		}
+		if inquiries == 0 {
+			t.Errorf("no inquiryPayment entry in the timeline")
+		}
+
+		status, page, _ = b.do("GET", charge+"/cancel", nil)
+		if status != http.StatusOK || !strings.Contains(page, "Cancel this charge?") || !strings.Contains(page, "PHP 1,234.50") {
+			t.Fatalf("cancel confirmation: %d\n%s", status, extract(page))
+		}
+		if got, _ := s.Store.FindChargeByID(ctx, c.ID); !got.CancelRequestedAt.IsZero() {
+			t.Fatalf("the confirmation page asked for the cancel")
+		}
+		status, _, h = b.do("POST", charge+"/cancel", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
+		if status != http.StatusSeeOther || !strings.HasSuffix(h.Get("Location"), "?notice=cancelled") {
+			t.Fatalf("cancel: %d %s", status, h.Get("Location"))
+		}
+		got, _ := s.Store.FindChargeByID(ctx, c.ID)
+		if got.Status != autodebit.ChargeCancelled {
+			t.Fatalf("charge is %s after the cancel, want CANCELLED", got.Status)
+		}
+		_, page, _ = b.do("GET", h.Get("Location"), nil)
+		if !strings.Contains(page, `id="notice">Cancelled.`) || !strings.Contains(page, "<dt>Cancel result</dt>") {
+			t.Errorf("charge page after the cancel:\n%s", extract(page))
+		}
+		_, page, _ = b.do("GET", "/charges?customer=cust_3", nil)
+		row := find(t, regexp.MustCompile(`(?s)(<tr><td><a href="`+charge+`">.*?</tr>)`), page)
+		if !strings.Contains(row, "CANCELLED") || strings.Contains(row, "SUCCESS") {
+			t.Errorf("a cancelled charge's row should say CANCELLED without the cancel call's SUCCESS:\n%s", row)
+		}
+	})
+
+	t.Run("TokenTimeline", func(t *testing.T) {
+		b := newBrowser(t, s.URL)
+		b.mustLogin()
+		_, page, _ := b.do("GET", "/tokens/"+tok.ID, nil)
+		for _, want := range []string{"<h2>Timeline</h2>", "→ Antom consult", "→ Antom applyToken", "← Antom notify", "link attempt " + tok.AuthorizationID,
+			"At most PHP 100,000.00 per payment"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("token page lacks %q", want)
+			}
+		}
+		for _, st := range s.Sim.Tokens() {
+			if strings.Contains(page, st.AccessToken) {
+				t.Errorf("token page shows an access token")
+			}
+		}
+	})
+
+	t.Run("WalletPage", func(t *testing.T) {
+		a, err := s.Engine.CreateAuthorization(ctx, "cust_wallet", "GCASH")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, page, _ := newBrowser(t, "").do("GET", a.QRText, nil)
+		for _, want := range []string{"Link your GCash account?", `Merchant <b class="mname">` + s.Sim.ClientID() + `</b> at `, "Account to link", "Agree and link", mustURL(s.URL).Host} {
+			if !strings.Contains(page, want) {
+				t.Errorf("wallet page lacks %q", want)
+			}
+		}
+		if strings.Contains(page, "Pay with account") {
+			t.Errorf("wallet page still says Pay with account")
 		}
 	})
 
@@ -298,7 +440,39 @@ func extract(page string) string {
 	return strings.Join(out, "\n")
 }
 
+// chargeIDOf returns the charge ID of a charge page's path.
+func chargeIDOf(path string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "/charges/"), "?")
+	return id
+}
+
 func mustURL(s string) *url.URL {
 	u, _ := url.Parse(s)
 	return u
+}
+
+// TestConsoleFirstLogin checks where a new operator lands: with nothing
+// linked, the page after logging in points to linking a wallet; with a token
+// and no charge, to the tokens.
+func TestConsoleFirstLogin(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, s.URL)
+	_, page, _ := b.do("GET", "/login", nil)
+	status, _, h := b.do("POST", "/login", url.Values{"nonce": {find(t, nonceRe, page)}, "apiKey": {apiKey}})
+	if status != http.StatusSeeOther || h.Get("Location") != "/charges" {
+		t.Fatalf("login: %d %s, want 303 to /charges", status, h.Get("Location"))
+	}
+	_, page, _ = b.do("GET", "/charges", nil)
+	if !strings.Contains(page, "Nothing is linked yet") || !strings.Contains(page, `<a href="/link" class="button primary" id="start-link">Link a wallet</a>`) {
+		t.Errorf("with nothing linked the charges page should point to Link a wallet:\n%s", page)
+	}
+	// A filter that matches nothing is not the first step.
+	if _, page, _ = b.do("GET", "/charges?status=FAIL", nil); strings.Contains(page, "start-link") || !strings.Contains(page, "No charges.") {
+		t.Errorf("a filtered empty list points to linking")
+	}
+	s.mustActiveToken(t, "cust_first", "GCASH")
+	_, page, _ = b.do("GET", "/charges", nil)
+	if strings.Contains(page, "start-link") || !strings.Contains(page, `No charges yet. Open a token on the <a href="/tokens">Tokens</a> page`) {
+		t.Errorf("with a token and no charge the charges page should point to the tokens:\n%s", extract(page))
+	}
 }

@@ -12,9 +12,56 @@ import (
 	"github.com/autodebit/autodebit/antom"
 )
 
-// money renders an amount in major units with its currency: "PHP 15.00".
+// money renders an amount in major units with its currency and thousands
+// separators, for reading: "PHP 1,500.00". parseMajor reads it back.
 func money(a autodebit.Amount) string {
-	return antom.FormatAmount(antom.Amount{Currency: a.Currency, Value: a.Value})
+	cur, s, _ := strings.Cut(antom.FormatAmount(antom.Amount{Currency: a.Currency, Value: a.Value}), " ")
+	return cur + " " + groupThousands(s)
+}
+
+// groupThousands puts a comma between each group of three digits of the
+// whole part of a decimal number: "1234567.50" → "1,234,567.50". A number
+// already grouped is returned as is.
+func groupThousands(s string) string {
+	if strings.Contains(s, ",") {
+		return s
+	}
+	sign, rest := "", s
+	if strings.HasPrefix(rest, "-") {
+		sign, rest = "-", rest[1:]
+	}
+	whole, frac, hasDot := strings.Cut(rest, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasDot {
+		b.WriteString("." + frac)
+	}
+	return sign + b.String()
+}
+
+// ungroupThousands removes the commas of a whole part grouped by threes
+// ("1,500" → "1500"), so that an amount copied from a page is accepted; a
+// comma anywhere else ("1,50", a decimal comma) is not a grouping, and the
+// text is returned unchanged for the caller to refuse.
+func ungroupThousands(whole string) string {
+	if !strings.Contains(whole, ",") {
+		return whole
+	}
+	groups := strings.Split(whole, ",")
+	if len(groups[0]) < 1 || len(groups[0]) > 3 {
+		return whole
+	}
+	for _, g := range groups[1:] {
+		if len(g) != 3 {
+			return whole
+		}
+	}
+	return strings.Join(groups, "")
 }
 
 // majorUnits renders v minor units of currency as a number a form accepts
@@ -24,8 +71,8 @@ func majorUnits(currency string, v int64) string {
 	return s
 }
 
-// parseMajor reads an amount typed in major units ("15", "15.5", "15.50")
-// and returns it in minor units of currency, or EINVALID with a sentence
+// parseMajor reads an amount typed in major units ("15", "15.5", "15.50",
+// "1,500.00" with thousands separators as money shows them) and returns it in minor units of currency, or EINVALID with a sentence
 // saying what is wrong.
 func parseMajor(currency, s string) (int64, error) {
 	exp, ok := antom.CurrencyExponent(currency)
@@ -41,6 +88,7 @@ func parseMajor(currency, s string) (int64, error) {
 		return 0, autodebit.Errorf(autodebit.EINVALID, "Enter an amount in %s, e.g. %s.", currency, example)
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
+	whole = ungroupThousands(whole)
 	digits := func(x string) bool {
 		for _, c := range x {
 			if c < '0' || c > '9' {
@@ -106,6 +154,16 @@ func duration(d time.Duration) string {
 		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// resultNote is the result code worth showing beside a charge's status: a
+// failure's code. A CANCELLED charge's SUCCESS is the cancel call's result,
+// and beside the status it reads as if the payment had succeeded.
+func resultNote(c *autodebit.Charge) string {
+	if c.ResultCode == "SUCCESS" {
+		return ""
+	}
+	return c.ResultCode
 }
 
 func walletName(code string) string {

@@ -110,12 +110,18 @@ func newStack(tb testing.TB) *stack {
 // way a buyer would, and waits for the token.
 func (s *stack) mustActiveToken(tb testing.TB, customer, wallet string) *autodebit.Token {
 	tb.Helper()
+	return s.mustActiveTokenAs(tb, customer, wallet, "09171234567")
+}
+
+// mustActiveTokenAs is mustActiveToken with the simulator's account login.
+func (s *stack) mustActiveTokenAs(tb testing.TB, customer, wallet, login string) *autodebit.Token {
+	tb.Helper()
 	ctx := context.Background()
 	a, err := s.Engine.CreateAuthorization(ctx, customer, wallet)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := http.Post(a.QRText, "application/json", jsonBody(`{"action":"approve","userLoginId":"09171234567"}`)); err != nil {
+	if _, err := http.Post(a.QRText, "application/json", jsonBody(`{"action":"approve","userLoginId":"`+login+`"}`)); err != nil {
 		tb.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)

@@ -45,10 +45,14 @@ type tokenView struct {
 	T       *autodebit.Token
 	Wallet  antom.Wallet
 	Charges []*autodebit.Charge
-	Amount  string
-	Desc    string
-	Key     string
-	Message string
+	// Timeline is the link attempt's exchanges (consult, the
+	// AUTHCODE_CREATED notification, applyToken) and the token's own
+	// (revoke, a wallet's TOKEN_CANCELED), oldest first.
+	Timeline []timelineEntry
+	Amount   string
+	Desc     string
+	Key      string
+	Message  string
 }
 
 func (h *Handler) tokenPage(w http.ResponseWriter, r *http.Request) error {
@@ -63,6 +67,10 @@ func (h *Handler) renderToken(w http.ResponseWriter, r *http.Request, status int
 	v.T, v.Key = t, newKey()
 	v.Wallet, _ = antom.LookupWallet(t.Wallet)
 	if v.Charges, _, err = h.store.FindCharges(r.Context(), autodebit.ChargeFilter{TokenID: t.ID, Limit: 10}); err != nil {
+		return err
+	}
+	v.Timeline, err = h.timeline(r.Context(), timelineSource{ID: t.AuthorizationID, Of: "link attempt " + t.AuthorizationID}, timelineSource{ID: t.ID})
+	if err != nil {
 		return err
 	}
 	h.render(w, r, status, "token", "Token "+t.ID, v)
@@ -88,7 +96,7 @@ func (h *Handler) createCharge(w http.ResponseWriter, r *http.Request) error {
 			IdempotencyKey: idempotencyKey(r),
 		})
 		if err == nil {
-			return redirect(w, r, "/charges/"+c.ID)
+			return redirect(w, r, "/charges/"+url.PathEscape(c.ID)+"?notice=charged")
 		}
 	}
 	if !formError(err) {
