@@ -315,13 +315,27 @@ func (s *Server) createCharge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.engine.CreateCharge(r.Context(), engine.ChargeInput{
+	ctx, replay := engine.WithReplayReport(r.Context())
+	c, err := s.engine.CreateCharge(ctx, engine.ChargeInput{
 		TokenID: req.TokenID, Amount: amount, Description: req.Description, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		return err
 	}
+	markReplayed(w, *replay)
 	return writeJSON(w, http.StatusCreated, toCharge(c))
+}
+
+// ReplayedHeader marks the answer to a POST that repeated an earlier
+// Idempotency-Key: the object is the one the first request created, and
+// nothing was sent to Antom again.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// markReplayed sets ReplayedHeader to "true" on a replay.
+func markReplayed(w http.ResponseWriter, replayed bool) {
+	if replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
 }
 
 func (s *Server) getCharge(w http.ResponseWriter, r *http.Request) error {
@@ -374,12 +388,14 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rf, err := s.engine.CreateRefund(r.Context(), engine.RefundInput{
+	ctx, replay := engine.WithReplayReport(r.Context())
+	rf, err := s.engine.CreateRefund(ctx, engine.RefundInput{
 		ChargeID: r.PathValue("id"), Amount: amount, Reason: req.Reason, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		return err
 	}
+	markReplayed(w, *replay)
 	return writeJSON(w, http.StatusCreated, toRefund(rf))
 }
 

@@ -108,7 +108,7 @@ func OpenAPI() map[string]any {
 		}
 		if op.Idempotent {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
-				"description": "Makes the request safe to repeat: the same key and body return the first result; the same key with another body is a 409."})
+				"description": "Makes the request safe to repeat: the same key and body return the first result, marked Idempotent-Replayed: true; the same key with another body is a 409."})
 		}
 		if params != nil {
 			o["parameters"] = params
@@ -117,9 +117,14 @@ func OpenAPI() map[string]any {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Body))}}}
 		}
+		ok := map[string]any{"description": "OK", "content": map[string]any{
+			"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Response))}}}
+		if op.Idempotent {
+			ok["headers"] = map[string]any{ReplayedHeader: map[string]any{"schema": map[string]any{"type": "string", "enum": []any{"true"}},
+				"description": "Present, \"true\", when the Idempotency-Key was used before: the body is the object the first request created, and nothing was sent to Antom again."}}
+		}
 		o["responses"] = map[string]any{
-			itoa(op.Status): map[string]any{"description": "OK", "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Response))}}},
+			itoa(op.Status): ok,
 			"default": map[string]any{"description": "An error: code (invalid, not_found, conflict, unauthorized, declined, rate_limited, unavailable, internal) and a sentence a person can act on.",
 				"content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
 		}
