@@ -3,7 +3,9 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/autodebit/autodebit"
@@ -42,10 +44,17 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		Currency json.RawMessage `json:"currency"`
 		Value    json.RawMessage `json:"value"`
 	}
+	if len(b) == 0 || b[0] != '{' {
+		// decodeBody names the field and the JSON it takes.
+		return &json.UnmarshalTypeError{Value: firstKind(b), Type: reflect.TypeFor[Amount]()}
+	}
 	dec := json.NewDecoder(bytesReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}: %v.", err)
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" has an unknown field %s; send an object {currency, value}.", field)
+		}
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}.")
 	}
 	if len(raw.Value) > 0 && raw.Value[0] != '"' {
 		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.value\" must be a string of minor units such as \"1500\", not %s.", raw.Value)
@@ -60,6 +69,24 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		json.Unmarshal(raw.Currency, &a.Currency)
 	}
 	return nil
+}
+
+// firstKind names the JSON value b holds by its first byte, as
+// json.UnmarshalTypeError.Value does.
+func firstKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '"':
+		return "string"
+	case b[0] == '[':
+		return "array"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	case b[0] == 'n':
+		return "null"
+	}
+	return "number"
 }
 
 // QR is the code the buyer scans.

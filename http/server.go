@@ -4,6 +4,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -230,7 +232,7 @@ func decodeBody(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return autodebit.Errorf(autodebit.EINVALID, "Request body is not valid JSON (at byte %d).", se.Offset)
 		case errors.As(err, &te):
-			return autodebit.Errorf(autodebit.EINVALID, "Field %q must be a %s.", te.Field, te.Type.String())
+			return typeError(te)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return autodebit.Errorf(autodebit.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		case errors.Is(err, io.EOF):
@@ -249,6 +251,63 @@ func decodeBody(r *http.Request, v any) error {
 		return autodebit.Errorf(autodebit.EINVALID, "Request body has data after the JSON object.")
 	}
 	return nil
+}
+
+// typeError names the field that got a JSON value of the wrong type and
+// the JSON it takes, in JSON's words rather than Go's: "Field "tokenId"
+// must be a string, not a number."
+func typeError(te *json.UnmarshalTypeError) error {
+	if te.Field == "" {
+		return autodebit.Errorf(autodebit.EINVALID, "Request body must be %s, not %s.", jsonShape(te.Type), jsonKind(te.Value))
+	}
+	return autodebit.Errorf(autodebit.EINVALID, "Field %q must be %s, not %s.", te.Field, jsonShape(te.Type), jsonKind(te.Value))
+}
+
+// jsonShape describes the JSON a Go type decodes from: "a string", "an
+// object {currency, value}".
+func jsonShape(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map:
+		return "an object"
+	case reflect.Struct:
+		var names []string
+		for f := range t.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "-" {
+				names = append(names, cmp.Or(name, f.Name))
+			}
+		}
+		return "an object {" + strings.Join(names, ", ") + "}"
+	}
+	return "another JSON value"
+}
+
+// jsonKind names the JSON value an UnmarshalTypeError got ("string",
+// "number 1e99", "bool"), with its article.
+func jsonKind(value string) string {
+	kind, _, _ := strings.Cut(value, " ")
+	switch kind {
+	case "string", "number":
+		return "a " + kind
+	case "bool":
+		return "true or false"
+	case "array", "object":
+		return "an " + kind
+	}
+	return kind
 }
 
 // pinger is implemented by stores that can check their database cheaply.

@@ -1,0 +1,74 @@
+package http_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	adhttp "github.com/autodebit/autodebit/http"
+)
+
+// apiError is the body of an error response.
+type apiError struct {
+	Error struct{ Code, Message string }
+}
+
+// do sends a request to s with the given Authorization header ("" for
+// none) and returns the recorder and the decoded error body, if any.
+func do(tb testing.TB, s *adhttp.Server, method, path, auth, body string) (*httptest.ResponseRecorder, apiError) {
+	tb.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	var e apiError
+	if w.Code >= 400 {
+		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
+			tb.Fatalf("%s %s: error body is not JSON: %s", method, path, w.Body)
+		}
+	}
+	return w, e
+}
+
+// TestServer_WrongJSONTypes sends values of the wrong JSON type for every
+// field of every request body: each answer names the field and the JSON it
+// takes in JSON's words, never a Go type, and nothing is created.
+func TestServer_WrongJSONTypes(t *testing.T) {
+	s, _, _ := newServer(t, nil, nil)
+	key := "Bearer " + testAPIKey
+	for _, c := range []struct{ path, body, want string }{
+		{"/v1/charges", `{"tokenId":"tok_x","amount":"15.00"}`, `Field "amount" must be an object {currency, value}, not a string.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":1500}`, `Field "amount" must be an object {currency, value}, not a number.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":["PHP","1500"]}`, `Field "amount" must be an object {currency, value}, not an array.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":true}`, `Field "amount" must be an object {currency, value}, not true or false.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":{"currency":"PHP","value":"1500","cents":1}}`, `Field "amount" has an unknown field "cents"; send an object {currency, value}.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":{"currency":"PHP","value":1500}}`, `Field "amount.value" must be a string of minor units such as "1500", not 1500.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":{"currency":608,"value":"1500"}}`, `Field "amount.currency" must be a string such as "PHP".`},
+		{"/v1/charges", `{"tokenId":15,"amount":{"currency":"PHP","value":"1500"}}`, `Field "tokenId" must be a string, not a number.`},
+		{"/v1/charges", `{"tokenId":"tok_x","amount":{"currency":"PHP","value":"1500"},"description":true}`, `Field "description" must be a string, not true or false.`},
+		{"/v1/charges", `[{"tokenId":"tok_x"}]`, `Request body must be an object {tokenId, amount, description}, not an array.`},
+		{"/v1/charges", `"tok_x"`, `Request body must be an object {tokenId, amount, description}, not a string.`},
+		{"/v1/authorizations", `{"customerId":["cus_1"],"wallet":"GCASH"}`, `Field "customerId" must be a string, not an array.`},
+		{"/v1/authorizations", `{"customerId":"cus_1","wallet":{"code":"GCASH"}}`, `Field "wallet" must be a string, not an object.`},
+		{"/v1/charges/chg_x/refunds", `{"amount":"1.00"}`, `Field "amount" must be an object {currency, value}, not a string.`},
+		{"/v1/charges/chg_x/refunds", `{"amount":{"currency":"PHP","value":"100"},"reason":42}`, `Field "reason" must be a string, not a number.`},
+	} {
+		w, e := do(t, s, "POST", c.path, key, c.body)
+		if w.Code != 400 || e.Error.Code != "invalid" || e.Error.Message != c.want {
+			t.Errorf("POST %s %s: %d %s %q, want 400 invalid %q", c.path, c.body, w.Code, e.Error.Code, e.Error.Message, c.want)
+		}
+		for _, goWord := range []string{"Go ", "struct", "int64", "http.", "json:", "*"} {
+			if strings.Contains(e.Error.Message, goWord) {
+				t.Errorf("POST %s %s: message %q speaks Go (%q)", c.path, c.body, e.Error.Message, goWord)
+			}
+		}
+	}
+	for _, path := range []string{"/v1/charges", "/v1/authorizations"} {
+		if w, _ := do(t, s, "GET", path, key, ""); !strings.Contains(w.Body.String(), `"total":0`) {
+			t.Errorf("GET %s after bad input: %s, want nothing created", path, w.Body)
+		}
+	}
+}
