@@ -72,3 +72,45 @@ func TestServer_WrongJSONTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_KeyMessages checks that a missing key, another scheme and a
+// wrong key get different sentences, none echoing what was sent; that the
+// scheme is case-insensitive; and that wrong keys still count against the
+// address's limit while missing ones do not.
+func TestServer_KeyMessages(t *testing.T) {
+	s, _, _ := newServer(t, nil, nil)
+	for _, c := range []struct{ name, auth, want string }{
+		{"missing", "", `No API key: send it as "Authorization: Bearer <api-key>".`},
+		{"other scheme", "Basic c2VjcmV0LWd1ZXNz", `The Authorization header must be "Bearer <api-key>".`},
+		{"bare key", "secret-guess", `The Authorization header must be "Bearer <api-key>".`},
+		{"wrong key", "Bearer secret-guess", "The API key is wrong: send the one autodebit serve printed when it generated it (or was given with --api-key)."},
+	} {
+		w, e := do(t, s, "GET", "/v1/charges", c.auth, "")
+		if w.Code != 401 || e.Error.Code != "unauthorized" || e.Error.Message != c.want {
+			t.Errorf("%s: %d %s %q, want 401 unauthorized %q", c.name, w.Code, e.Error.Code, e.Error.Message, c.want)
+		}
+		if strings.Contains(e.Error.Message, "secret-guess") || strings.Contains(e.Error.Message, "c2VjcmV0") {
+			t.Errorf("%s: the message echoes the credential: %q", c.name, e.Error.Message)
+		}
+		if got := w.Header().Get("WWW-Authenticate"); got != `Bearer realm="autodebit"` {
+			t.Errorf("%s: WWW-Authenticate = %q", c.name, got)
+		}
+	}
+	if w, _ := do(t, s, "GET", "/v1/charges", "bearer "+testAPIKey, ""); w.Code != 200 {
+		t.Errorf("lower-case scheme with the right key: %d, want 200", w.Code)
+	}
+
+	// Three wrong keys above, so seven more reach the default burst of ten.
+	// Missing keys in between are refused without counting.
+	for i := range 7 {
+		if w, _ := do(t, s, "GET", "/v1/charges", "", ""); w.Code != 401 {
+			t.Fatalf("missing key %d: %d, want 401", i, w.Code)
+		}
+		if w, _ := do(t, s, "GET", "/v1/charges", "Bearer wrong", ""); w.Code != 401 {
+			t.Fatalf("wrong key %d: %d, want 401", i, w.Code)
+		}
+	}
+	if w, e := do(t, s, "GET", "/v1/charges", "Bearer "+testAPIKey, ""); w.Code != 429 || e.Error.Code != "rate_limited" {
+		t.Errorf("after ten wrong keys: %d %s, want 429 rate_limited", w.Code, e.Error.Code)
+	}
+}

@@ -156,13 +156,12 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) er
 				return
 			}
 		}
-		key, ok := strings.CutPrefix(header, "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+		if err := checkKey(header, want); err != nil {
 			if header != "" {
 				s.limiter.Fail(r, SurfaceAPI)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="autodebit"`)
-			s.writeError(w, r, autodebit.Errorf(autodebit.EUNAUTHORIZED, "Send the API key as \"Authorization: Bearer <api-key>\"."))
+			s.writeError(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -171,6 +170,24 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) er
 		}
 		s.log.Debug("api request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
 	})
+}
+
+// checkKey checks an Authorization header against the API key, with an
+// error that tells a missing key, another scheme and a wrong key apart
+// (never echoing what was sent).
+func checkKey(header string, want []byte) error {
+	if header == "" {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED, "No API key: send it as \"Authorization: Bearer <api-key>\".")
+	}
+	scheme, key, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED, "The Authorization header must be \"Bearer <api-key>\".")
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED,
+			"The API key is wrong: send the one autodebit serve printed when it generated it (or was given with --api-key).")
+	}
+	return nil
 }
 
 // errorResponse is the body of every error: a code and a sentence a person
