@@ -114,3 +114,36 @@ func TestServer_KeyMessages(t *testing.T) {
 		t.Errorf("after ten wrong keys: %d %s, want 429 rate_limited", w.Code, e.Error.Code)
 	}
 }
+
+// TestServer_WrongMethod asks known /v1 paths with methods they do not
+// take: 405 with Allow and the API's JSON error, while unknown paths stay
+// 404 and a request without the key is still 401.
+func TestServer_WrongMethod(t *testing.T) {
+	s, _, _ := newServer(t, nil, nil)
+	key := "Bearer " + testAPIKey
+	for _, c := range []struct{ method, path, allow, want string }{
+		{"PUT", "/v1/charges", "GET, HEAD, POST", "Path /v1/charges takes GET or POST, not PUT."},
+		{"DELETE", "/v1/charges/chg_1", "GET, HEAD", "Path /v1/charges/chg_1 takes GET, not DELETE."},
+		{"GET", "/v1/charges/chg_1/cancel", "POST", "Path /v1/charges/chg_1/cancel takes POST, not GET."},
+		{"PATCH", "/v1/tokens/tok_1", "GET, HEAD, DELETE", "Path /v1/tokens/tok_1 takes GET or DELETE, not PATCH."},
+		{"POST", "/v1/health", "GET, HEAD", "Path /v1/health takes GET, not POST."},
+		{"POST", "/v1/refunds/rfd_1/events", "GET, HEAD", "Path /v1/refunds/rfd_1/events takes GET, not POST."},
+	} {
+		w, e := do(t, s, c.method, c.path, key, "")
+		if w.Code != 405 || e.Error.Code != "method_not_allowed" || e.Error.Message != c.want {
+			t.Errorf("%s %s: %d %s %q, want 405 method_not_allowed %q", c.method, c.path, w.Code, e.Error.Code, e.Error.Message, c.want)
+		}
+		if got := w.Header().Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+		if got := w.Header().Get("Content-Type"); got != "application/json" {
+			t.Errorf("%s %s: Content-Type %q, want application/json", c.method, c.path, got)
+		}
+	}
+	if w, e := do(t, s, "PUT", "/v1/nothing", key, ""); w.Code != 404 || e.Error.Code != "not_found" || w.Header().Get("Allow") != "" {
+		t.Errorf("PUT /v1/nothing: %d %s Allow %q, want 404 not_found without Allow", w.Code, e.Error.Code, w.Header().Get("Allow"))
+	}
+	if w, _ := do(t, s, "PUT", "/v1/charges", "", ""); w.Code != 401 {
+		t.Errorf("PUT /v1/charges without a key: %d, want 401", w.Code)
+	}
+}

@@ -125,7 +125,7 @@ func OpenAPI() map[string]any {
 		}
 		o["responses"] = map[string]any{
 			itoa(op.Status): ok,
-			"default": map[string]any{"description": "An error: code (invalid, not_found, conflict, unauthorized, declined, rate_limited, unavailable, internal) and a sentence a person can act on.",
+			"default": map[string]any{"description": "An error: code (invalid, not_found, method_not_allowed, conflict, unauthorized, declined, rate_limited, unavailable, internal) and a sentence a person can act on.",
 				"content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
 		}
 		if paths[path] == nil {

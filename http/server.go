@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,7 @@ type Server struct {
 	log     *slog.Logger
 	limiter *AuthLimiter
 	mux     *http.ServeMux
+	apiMux  *http.ServeMux // the /v1 routes alone, for allowedMethods
 
 	apiPatterns []string // the /v1 routes, for APIRoutes
 	openAPIJSON []byte
@@ -71,7 +73,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("http: APIKey is required")
 	}
-	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux(), apiMux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -87,6 +89,7 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
+		s.apiMux.Handle(pattern, http.NotFoundHandler())
 		s.apiPatterns = append(s.apiPatterns, pattern)
 	}
 	api("POST /v1/authorizations", s.createAuthorization)
@@ -107,9 +110,10 @@ func (s *Server) routes() {
 	api("GET /v1/refunds/{id}", s.getRefund)
 	api("GET /v1/refunds/{id}/events", s.events)
 	api("GET /v1/health", s.health)
-	s.mux.Handle("/v1/", s.authenticated(func(w http.ResponseWriter, r *http.Request) error {
-		return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
-	}))
+	// The catch-all keeps unknown /v1 paths away from Extra and answers them
+	// in the API's error shape; since it matches every method, it also
+	// answers a known path's wrong method, which the mux would otherwise.
+	s.mux.Handle("/v1/", s.authenticated(s.noRoute))
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 
 	s.mux.HandleFunc("POST "+engine.NotifyAuthorizationPath, s.notify(antom.KindAuthorization))
@@ -130,6 +134,42 @@ func (s *Server) routes() {
 	if s.cfg.Extra != nil {
 		s.mux.Handle("/", s.cfg.Extra)
 	}
+}
+
+// noRoute answers a /v1 request no route took: 405 with Allow when the
+// path takes other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowedMethods(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		// HEAD comes with every GET: the header says so, the sentence need not.
+		named := slices.DeleteFunc(slices.Clone(allow), func(m string) bool { return m == http.MethodHead })
+		return autodebit.Errorf(codeMethodNotAllowed, "Path %s takes %s, not %s.", r.URL.Path, orList(named), r.Method)
+	}
+	return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
+}
+
+// apiMethods are the methods allowedMethods tries.
+var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods returns the methods a /v1 route takes at r's path.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range apiMethods {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.apiMux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// orList joins words as "A", "A or B", "A, B or C".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // ServeHTTP implements http.Handler. Every response carries the headers
@@ -199,12 +239,18 @@ type errorResponse struct {
 	} `json:"error"`
 }
 
+// codeMethodNotAllowed is the error code of a known /v1 path asked with a
+// method it does not take: an HTTP matter, so not a domain code.
+const codeMethodNotAllowed = "method_not_allowed"
+
 // StatusCode returns the HTTP status of an error by its domain code: 400
 // EINVALID, 404 ENOTFOUND, 409 ECONFLICT, 401 EUNAUTHORIZED, 402 EDECLINED,
-// 429 ERATELIMITED, 503 EUNAVAILABLE, 500 otherwise.
+// 429 ERATELIMITED, 503 EUNAVAILABLE, 405 for a known path's wrong method,
+// 500 otherwise.
 func StatusCode(err error) int { return statusByCode[autodebit.ErrorCode(err)] }
 
 var statusByCode = map[string]int{
+	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	autodebit.EINVALID:      http.StatusBadRequest,
 	autodebit.ENOTFOUND:     http.StatusNotFound,
 	autodebit.ECONFLICT:     http.StatusConflict,
