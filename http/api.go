@@ -114,8 +114,8 @@ type Authorization struct {
 func toAuthorization(a *autodebit.Authorization) Authorization {
 	out := Authorization{
 		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID,
-		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: a.ExpiresAt,
-		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: apiTime(a.ExpiresAt),
+		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}
 	if a.QRText != "" {
 		out.QR = &QR{Text: a.QRText, ImageURL: a.QRImageURL}
@@ -144,7 +144,7 @@ func toToken(t *autodebit.Token) Token {
 	return Token{
 		ID: t.ID, CustomerID: t.CustomerID, Wallet: t.Wallet, AuthorizationID: t.AuthorizationID, Status: string(t.Status),
 		UserLoginID: t.UserLoginID, AccessTokenExpiresAt: timePtr(t.AccessTokenExpiresAt), RevokePending: t.RevokePending,
-		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: apiTime(t.CreatedAt), UpdatedAt: apiTime(t.UpdatedAt),
 	}
 }
 
@@ -178,8 +178,8 @@ func toCharge(c *autodebit.Charge) Charge {
 		Description: c.Description, Status: string(c.Status), PaymentRequestID: c.PaymentRequestID, PaymentID: c.PaymentID,
 		ResultCode: c.ResultCode, ResultMessage: c.ResultMessage, SettledBy: c.SettledBy,
 		RefundedAmount: toAmount(autodebit.Amount{Currency: c.Amount.Currency, Value: c.RefundedValue}),
-		ExpiresAt:      c.ExpiresAt, InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SettledAt: timePtr(c.SettledAt),
+		ExpiresAt:      apiTime(c.ExpiresAt), InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
+		CreatedAt: apiTime(c.CreatedAt), UpdatedAt: apiTime(c.UpdatedAt), SettledAt: timePtr(c.SettledAt),
 	}
 	if !c.Status.Final() {
 		out.NextInquiryAt = timePtr(c.NextInquiryAt)
@@ -208,12 +208,67 @@ func toRefund(r *autodebit.Refund) Refund {
 	out := Refund{
 		ID: r.ID, ChargeID: r.ChargeID, Amount: toAmount(r.Amount), Reason: r.Reason, Status: string(r.Status),
 		RefundRequestID: r.RefundRequestID, RefundID: r.RefundID, ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SettledAt: timePtr(r.SettledAt),
+		CreatedAt: apiTime(r.CreatedAt), UpdatedAt: apiTime(r.UpdatedAt), SettledAt: timePtr(r.SettledAt),
 	}
 	if !r.Status.Final() {
 		out.NextInquiryAt = timePtr(r.NextInquiryAt)
 	}
 	return out
+}
+
+// Event is one entry of an object's timeline as the API shows it. Request
+// and Response are the bodies exchanged with Antom as JSON objects; a body
+// that is not a JSON object or array (a state change's note, a transport
+// failure's partial answer) is a JSON string.
+type Event struct {
+	ID           string          `json:"id"`
+	ObjectID     string          `json:"objectId"`            // an authorization, token, charge or refund ID
+	Kind         string          `json:"kind"`                // e.g. "antom.pay", "notify.payment", "state"
+	Direction    string          `json:"direction,omitempty"` // out (we called Antom), in (Antom notified us), or empty for a state change
+	Request      json.RawMessage `json:"request,omitempty"`
+	Response     json.RawMessage `json:"response,omitempty"`
+	ResultStatus string          `json:"resultStatus,omitempty"` // Antom's S, F or U
+	ResultCode   string          `json:"resultCode,omitempty"`
+	Error        string          `json:"error,omitempty"` // transport failure, if any
+	DurationMS   int64           `json:"durationMs"`
+	CreatedAt    time.Time       `json:"createdAt"`
+}
+
+func toEvent(e *autodebit.Event) Event {
+	return Event{
+		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: eventBody(e.Request), Response: eventBody(e.Response),
+		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: apiTime(e.CreatedAt),
+	}
+}
+
+// eventBody is a stored body as JSON: itself when it is a JSON object or
+// array, else a JSON string holding it; nil when empty.
+func eventBody(body string) json.RawMessage {
+	if body == "" {
+		return nil
+	}
+	if t := strings.TrimSpace(body); (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
+		return json.RawMessage(t)
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// Domain returns the event with its bodies as the stored text: the JSON
+// of an object or array, the content of a string.
+func (e Event) Domain() *autodebit.Event {
+	return &autodebit.Event{
+		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: bodyText(e.Request), Response: bodyText(e.Response),
+		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: e.CreatedAt,
+	}
+}
+
+func bodyText(raw json.RawMessage) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 // List is one page of a list.
@@ -222,10 +277,18 @@ type List[T any] struct {
 	Total int `json:"total"`
 }
 
+// apiTime is a time as the API shows every time: UTC, to the second, so
+// that it always reads 2006-01-02T15:04:05Z. Seconds are what Antom's times
+// carry; durations that need finer measure have fields of their own
+// (durationMs).
+func apiTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// timePtr is apiTime for an optional time: nil when t is zero.
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	t = apiTime(t)
 	return &t
 }
 
@@ -471,10 +534,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if evs == nil {
-		evs = []*autodebit.Event{}
-	}
-	return writeJSON(w, http.StatusOK, List[*autodebit.Event]{Data: evs, Total: len(evs)})
+	return writeJSON(w, http.StatusOK, listOf(evs, len(evs), toEvent))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/autodebit/autodebit"
 )
 
 // apiOperation documents one REST API route. The OpenAPI document is built
@@ -61,28 +59,28 @@ var apiOperations = []apiOperation{
 	{Pattern: "GET /v1/authorizations", ID: "listAuthorizations", Summary: "List authorizations, newest first",
 		Query: listQuery("PENDING, AUTHORIZED, ACTIVE, FAILED or EXPIRED."), Status: 200, Response: List[Authorization]{}},
 	{Pattern: "GET /v1/authorizations/{id}", ID: "getAuthorization", Summary: "Read an authorization", Status: 200, Response: Authorization{}},
-	{Pattern: "GET /v1/authorizations/{id}/events", ID: "listAuthorizationEvents", Summary: "Audit trail of an authorization", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/authorizations/{id}/events", ID: "listAuthorizationEvents", Summary: "Audit trail of an authorization", Status: 200, Response: List[Event]{}},
 	{Pattern: "GET /v1/tokens", ID: "listTokens", Summary: "List payment tokens",
 		Query: listQuery("ACTIVE, REVOKED or EXPIRED."), Status: 200, Response: List[Token]{}},
 	{Pattern: "GET /v1/tokens/{id}", ID: "getToken", Summary: "Read a token (never the access token)", Status: 200, Response: Token{}},
 	{Pattern: "DELETE /v1/tokens/{id}", ID: "revokeToken", Summary: "Revoke a token",
 		Description: "Revokes the token at Antom and marks it REVOKED; while Antom cannot be reached it stays revokePending and a job retries.",
 		Status:      200, Response: Token{}},
-	{Pattern: "GET /v1/tokens/{id}/events", ID: "listTokenEvents", Summary: "Audit trail of a token", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/tokens/{id}/events", ID: "listTokenEvents", Summary: "Audit trail of a token", Status: 200, Response: List[Event]{}},
 	{Pattern: "POST /v1/charges", ID: "createCharge", Summary: "Charge a token",
 		Description: "Sends pay and returns the charge: SUCCESS or FAIL when Antom answered at once, else INIT until a notification or inquiry settles it. The same Idempotency-Key with the same body returns the first charge; with a different body it is a 409.",
 		Body:        createChargeRequest{}, Idempotent: true, Status: 201, Response: Charge{}},
 	{Pattern: "GET /v1/charges", ID: "listCharges", Summary: "List charges, newest first",
 		Query: listQuery("INIT, SUCCESS, FAIL or CANCELLED.", queryParam{"tokenId", "string", "Only charges of this token."}), Status: 200, Response: List[Charge]{}},
 	{Pattern: "GET /v1/charges/{id}", ID: "getCharge", Summary: "Read a charge", Status: 200, Response: Charge{}},
-	{Pattern: "GET /v1/charges/{id}/events", ID: "listChargeEvents", Summary: "Audit trail of a charge: every Antom exchange and notification", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/charges/{id}/events", ID: "listChargeEvents", Summary: "Audit trail of a charge: every Antom exchange and notification", Status: 200, Response: List[Event]{}},
 	{Pattern: "POST /v1/charges/{id}/cancel", ID: "cancelCharge", Summary: "Cancel a charge that is not yet SUCCESS",
 		Description: "A SUCCESS charge cannot be cancelled (409): refund it instead.", Status: 200, Response: Charge{}},
 	{Pattern: "POST /v1/charges/{id}/refunds", ID: "createRefund", Summary: "Refund part or all of a SUCCESS charge",
 		Body: createRefundRequest{}, Idempotent: true, Status: 201, Response: Refund{}},
 	{Pattern: "GET /v1/charges/{id}/refunds", ID: "listChargeRefunds", Summary: "Refunds of a charge", Status: 200, Response: List[Refund]{}},
 	{Pattern: "GET /v1/refunds/{id}", ID: "getRefund", Summary: "Read a refund", Status: 200, Response: Refund{}},
-	{Pattern: "GET /v1/refunds/{id}/events", ID: "listRefundEvents", Summary: "Audit trail of a refund", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/refunds/{id}/events", ID: "listRefundEvents", Summary: "Audit trail of a refund", Status: 200, Response: List[Event]{}},
 	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
 }
 
@@ -183,12 +181,18 @@ func itoa(n int) string {
 // writes them: named structs become components.
 type schemaGen struct{ components map[string]any }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
+)
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
+		return map[string]any{"type": "string", "format": "date-time",
+			"description": "UTC, to the second: 2006-01-02T15:04:05Z."}
+	case t == rawType:
+		return map[string]any{"description": "A body as JSON: the object exchanged with Antom, or a string when it was not JSON."}
 	case t.Kind() == reflect.Pointer:
 		s := g.schema(t.Elem())
 		if _, ok := s["$ref"]; ok {
