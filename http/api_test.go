@@ -147,3 +147,66 @@ func TestServer_WrongMethod(t *testing.T) {
 		t.Errorf("PUT /v1/charges without a key: %d, want 401", w.Code)
 	}
 }
+
+// TestOpenAPI_Enums checks that every status-like field of every schema
+// and the list filters carry their values as an enum, taken from the
+// domain's lists.
+func TestOpenAPI_Enums(t *testing.T) {
+	var spec struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string
+				Schema struct{ Enum []string }
+			}
+		}
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct{ Enum []string }
+			}
+		}
+	}
+	b, _ := json.Marshal(adhttp.OpenAPI())
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	enumerated := map[string]bool{"status": true, "wallet": true, "settledBy": true, "revokedBy": true, "direction": true, "resultStatus": true}
+	seen := 0
+	for name, schema := range spec.Components.Schemas {
+		for field, p := range schema.Properties {
+			if enumerated[field] {
+				seen++
+				if len(p.Enum) == 0 {
+					t.Errorf("%s.%s has no enum", name, field)
+				}
+			}
+		}
+	}
+	if seen < 11 {
+		t.Errorf("saw %d status-like fields, want at least 11", seen)
+	}
+	wallets := []string{"ALIPAY_CN", "ALIPAY_HK", "DANA", "GCASH", "KAKAOPAY", "TNG", "TRUEMONEY"}
+	for field, want := range map[string][]string{
+		"Authorization.status":       {"PENDING", "AUTHORIZED", "ACTIVE", "FAILED", "EXPIRED"},
+		"Token.status":               {"ACTIVE", "REVOKED", "EXPIRED"},
+		"Token.revokedBy":            {"merchant", "wallet", "antom"},
+		"Charge.status":              {"INIT", "SUCCESS", "FAIL", "CANCELLED"},
+		"Charge.settledBy":           {"pay", "notification", "inquiry", "cancel"},
+		"Refund.status":              {"PROCESSING", "SUCCESS", "FAIL"},
+		"Charge.wallet":              wallets,
+		"CreateAuthorization.wallet": wallets,
+	} {
+		schema, prop, _ := strings.Cut(field, ".")
+		if got := spec.Components.Schemas[schema].Properties[prop].Enum; strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s enum %v, want %v", field, got, want)
+		}
+	}
+	for path, want := range map[string]string{"/v1/charges": "INIT", "/v1/tokens": "REVOKED", "/v1/authorizations": "PENDING"} {
+		filters := map[string][]string{}
+		for _, p := range spec.Paths[path]["get"].Parameters {
+			filters[p.Name] = p.Schema.Enum
+		}
+		if !strings.Contains(strings.Join(filters["status"], ","), want) || strings.Join(filters["wallet"], ",") != strings.Join(wallets, ",") {
+			t.Errorf("GET %s filters: status %v, wallet %v", path, filters["status"], filters["wallet"])
+		}
+	}
+}
