@@ -111,8 +111,8 @@ func (s *Server) routes() {
 	api("GET /v1/refunds/{id}/events", s.events)
 	api("GET /v1/health", s.health)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
-	// in the API's error shape; since it matches every method, it also
-	// answers a known path's wrong method, which the mux would otherwise.
+	// in the API's error shape. It matches every method, so the mux never
+	// answers a known path's wrong method with 405 itself: noRoute does.
 	s.mux.Handle("/v1/", s.authenticated(s.noRoute))
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 
