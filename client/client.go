@@ -188,7 +188,6 @@ func (c *Client) Refund(ctx context.Context, id string) (*adhttp.Refund, error) 
 // Events returns the audit trail of an authorization, token, charge or
 // refund, oldest first.
 func (c *Client) Events(ctx context.Context, id string) (*adhttp.List[*autodebit.Event], error) {
-	var out adhttp.List[*autodebit.Event]
 	var kind string
 	switch {
 	case strings.HasPrefix(id, autodebit.AuthorizationIDPrefix):
@@ -202,7 +201,15 @@ func (c *Client) Events(ctx context.Context, id string) (*adhttp.List[*autodebit
 	default:
 		return nil, &Error{Status: http.StatusNotFound, Code: autodebit.ENOTFOUND, Message: fmt.Sprintf("No object %q.", id)}
 	}
-	return &out, c.do(ctx, "GET", "/v1/"+kind+"/"+url.PathEscape(id)+"/events", nil, nil, "", &out)
+	var page adhttp.List[adhttp.Event]
+	if err := c.do(ctx, "GET", "/v1/"+kind+"/"+url.PathEscape(id)+"/events", nil, nil, "", &page); err != nil {
+		return nil, err
+	}
+	out := &adhttp.List[*autodebit.Event]{Data: make([]*autodebit.Event, 0, len(page.Data)), Total: page.Total}
+	for _, e := range page.Data {
+		out.Data = append(out.Data, e.Domain())
+	}
+	return out, nil
 }
 
 // Health reads the engine's backlog: GET /v1/health.

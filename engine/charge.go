@@ -44,6 +44,28 @@ func requestHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// replayKey is the context key of WithReplayReport's flag.
+type replayKey struct{}
+
+// WithReplayReport returns a context under which CreateCharge and
+// CreateRefund set *replayed when they return the object an earlier request
+// with the same Idempotency-Key created instead of creating one, so that an
+// API can say the answer is a replay. Nothing else changes.
+func WithReplayReport(ctx context.Context) (_ context.Context, replayed *bool) {
+	replayed = new(bool)
+	return context.WithValue(ctx, replayKey{}, replayed), replayed
+}
+
+// replayed returns v, the object an earlier request with the same
+// Idempotency-Key created, setting the flag of WithReplayReport if v is
+// not nil and ctx carries one.
+func replayed[T any](ctx context.Context, v *T) *T {
+	if p, ok := ctx.Value(replayKey{}).(*bool); ok && v != nil {
+		*p = true
+	}
+	return v
+}
+
 // CreateCharge charges a token: it stores the charge INIT with a fresh
 // paymentRequestId (and, in the same transaction, the inquiry job that
 // settles it if nothing else does), then calls pay. A final answer settles
@@ -65,7 +87,7 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	hash := in.hash()
 	if in.IdempotencyKey != "" {
 		if c, err := e.chargeForKey(ctx, in.IdempotencyKey, hash); c != nil || err != nil {
-			return c, err
+			return replayed(ctx, c), err
 		}
 	}
 	t, err := e.store.FindTokenByID(ctx, in.TokenID)
@@ -121,7 +143,7 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
 		// A concurrent request with the same key won the insert.
 		if c, err := e.chargeForKey(ctx, in.IdempotencyKey, hash); c != nil || err != nil {
-			return c, err
+			return replayed(ctx, c), err
 		}
 	}
 	if err != nil {

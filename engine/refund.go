@@ -103,14 +103,14 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 	if autodebit.ErrorCode(err) == autodebit.ECONFLICT && in.IdempotencyKey != "" {
 		// The same key won the insert on another charge meanwhile.
 		if prev, kerr := refundForKey(ctx, e.store, in.IdempotencyKey, hash); prev != nil || kerr != nil {
-			return prev, kerr
+			return replayed(ctx, prev), kerr
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if earlier != nil {
-		return earlier, nil
+		return replayed(ctx, earlier), nil
 	}
 	e.log.Info("refund created", "refund", r.ID, "charge", r.ChargeID, "amount", r.Amount.String(), "refundRequestId", r.RefundRequestID)
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)

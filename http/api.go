@@ -3,7 +3,9 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/autodebit/autodebit"
@@ -42,10 +44,17 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		Currency json.RawMessage `json:"currency"`
 		Value    json.RawMessage `json:"value"`
 	}
+	if len(b) == 0 || b[0] != '{' {
+		// decodeBody names the field and the JSON it takes.
+		return &json.UnmarshalTypeError{Value: firstKind(b), Type: reflect.TypeFor[Amount]()}
+	}
 	dec := json.NewDecoder(bytesReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}: %v.", err)
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" has an unknown field %s; send an object {currency, value}.", field)
+		}
+		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}.")
 	}
 	if len(raw.Value) > 0 && raw.Value[0] != '"' {
 		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.value\" must be a string of minor units such as \"1500\", not %s.", raw.Value)
@@ -60,6 +69,24 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 		json.Unmarshal(raw.Currency, &a.Currency)
 	}
 	return nil
+}
+
+// firstKind names the JSON value b holds by its first byte, as
+// json.UnmarshalTypeError.Value does.
+func firstKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '"':
+		return "string"
+	case b[0] == '[':
+		return "array"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	case b[0] == 'n':
+		return "null"
+	}
+	return "number"
 }
 
 // QR is the code the buyer scans.
@@ -87,8 +114,8 @@ type Authorization struct {
 func toAuthorization(a *autodebit.Authorization) Authorization {
 	out := Authorization{
 		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID,
-		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: a.ExpiresAt,
-		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: apiTime(a.ExpiresAt),
+		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}
 	if a.QRText != "" {
 		out.QR = &QR{Text: a.QRText, ImageURL: a.QRImageURL}
@@ -117,7 +144,7 @@ func toToken(t *autodebit.Token) Token {
 	return Token{
 		ID: t.ID, CustomerID: t.CustomerID, Wallet: t.Wallet, AuthorizationID: t.AuthorizationID, Status: string(t.Status),
 		UserLoginID: t.UserLoginID, AccessTokenExpiresAt: timePtr(t.AccessTokenExpiresAt), RevokePending: t.RevokePending,
-		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: apiTime(t.CreatedAt), UpdatedAt: apiTime(t.UpdatedAt),
 	}
 }
 
@@ -151,8 +178,8 @@ func toCharge(c *autodebit.Charge) Charge {
 		Description: c.Description, Status: string(c.Status), PaymentRequestID: c.PaymentRequestID, PaymentID: c.PaymentID,
 		ResultCode: c.ResultCode, ResultMessage: c.ResultMessage, SettledBy: c.SettledBy,
 		RefundedAmount: toAmount(autodebit.Amount{Currency: c.Amount.Currency, Value: c.RefundedValue}),
-		ExpiresAt:      c.ExpiresAt, InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SettledAt: timePtr(c.SettledAt),
+		ExpiresAt:      apiTime(c.ExpiresAt), InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
+		CreatedAt: apiTime(c.CreatedAt), UpdatedAt: apiTime(c.UpdatedAt), SettledAt: timePtr(c.SettledAt),
 	}
 	if !c.Status.Final() {
 		out.NextInquiryAt = timePtr(c.NextInquiryAt)
@@ -181,12 +208,67 @@ func toRefund(r *autodebit.Refund) Refund {
 	out := Refund{
 		ID: r.ID, ChargeID: r.ChargeID, Amount: toAmount(r.Amount), Reason: r.Reason, Status: string(r.Status),
 		RefundRequestID: r.RefundRequestID, RefundID: r.RefundID, ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SettledAt: timePtr(r.SettledAt),
+		CreatedAt: apiTime(r.CreatedAt), UpdatedAt: apiTime(r.UpdatedAt), SettledAt: timePtr(r.SettledAt),
 	}
 	if !r.Status.Final() {
 		out.NextInquiryAt = timePtr(r.NextInquiryAt)
 	}
 	return out
+}
+
+// Event is one entry of an object's timeline as the API shows it. Request
+// and Response are the bodies exchanged with Antom as JSON objects; a body
+// that is not a JSON object or array (a state change's note, a transport
+// failure's partial answer) is a JSON string.
+type Event struct {
+	ID           string          `json:"id"`
+	ObjectID     string          `json:"objectId"`            // an authorization, token, charge or refund ID
+	Kind         string          `json:"kind"`                // e.g. "antom.pay", "notify.payment", "state"
+	Direction    string          `json:"direction,omitempty"` // out (we called Antom), in (Antom notified us), or empty for a state change
+	Request      json.RawMessage `json:"request,omitempty"`
+	Response     json.RawMessage `json:"response,omitempty"`
+	ResultStatus string          `json:"resultStatus,omitempty"` // Antom's S, F or U
+	ResultCode   string          `json:"resultCode,omitempty"`
+	Error        string          `json:"error,omitempty"` // transport failure, if any
+	DurationMS   int64           `json:"durationMs"`
+	CreatedAt    time.Time       `json:"createdAt"`
+}
+
+func toEvent(e *autodebit.Event) Event {
+	return Event{
+		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: eventBody(e.Request), Response: eventBody(e.Response),
+		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: apiTime(e.CreatedAt),
+	}
+}
+
+// eventBody is a stored body as JSON: itself when it is a JSON object or
+// array, else a JSON string holding it; nil when empty.
+func eventBody(body string) json.RawMessage {
+	if body == "" {
+		return nil
+	}
+	if t := strings.TrimSpace(body); (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
+		return json.RawMessage(t)
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// Domain returns the event with its bodies as the stored text: the JSON
+// of an object or array, the content of a string.
+func (e Event) Domain() *autodebit.Event {
+	return &autodebit.Event{
+		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: bodyText(e.Request), Response: bodyText(e.Response),
+		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: e.CreatedAt,
+	}
+}
+
+func bodyText(raw json.RawMessage) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }
 
 // List is one page of a list.
@@ -195,10 +277,18 @@ type List[T any] struct {
 	Total int `json:"total"`
 }
 
+// apiTime is a time as the API shows every time: UTC, to the second, so
+// that it always reads 2006-01-02T15:04:05Z. Seconds are what Antom's times
+// carry; durations that need finer measure have fields of their own
+// (durationMs).
+func apiTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// timePtr is apiTime for an optional time: nil when t is zero.
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	t = apiTime(t)
 	return &t
 }
 
@@ -315,13 +405,27 @@ func (s *Server) createCharge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.engine.CreateCharge(r.Context(), engine.ChargeInput{
+	ctx, replay := engine.WithReplayReport(r.Context())
+	c, err := s.engine.CreateCharge(ctx, engine.ChargeInput{
 		TokenID: req.TokenID, Amount: amount, Description: req.Description, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		return err
 	}
+	markReplayed(w, *replay)
 	return writeJSON(w, http.StatusCreated, toCharge(c))
+}
+
+// ReplayedHeader marks the answer to a POST that repeated an earlier
+// Idempotency-Key: the object is the one the first request created, and
+// nothing was sent to Antom again.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// markReplayed sets ReplayedHeader to "true" on a replay.
+func markReplayed(w http.ResponseWriter, replayed bool) {
+	if replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
 }
 
 func (s *Server) getCharge(w http.ResponseWriter, r *http.Request) error {
@@ -374,12 +478,14 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rf, err := s.engine.CreateRefund(r.Context(), engine.RefundInput{
+	ctx, replay := engine.WithReplayReport(r.Context())
+	rf, err := s.engine.CreateRefund(ctx, engine.RefundInput{
 		ChargeID: r.PathValue("id"), Amount: amount, Reason: req.Reason, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		return err
 	}
+	markReplayed(w, *replay)
 	return writeJSON(w, http.StatusCreated, toRefund(rf))
 }
 
@@ -428,10 +534,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if evs == nil {
-		evs = []*autodebit.Event{}
-	}
-	return writeJSON(w, http.StatusOK, List[*autodebit.Event]{Data: evs, Total: len(evs)})
+	return writeJSON(w, http.StatusOK, listOf(evs, len(evs), toEvent))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/antom"
 )
 
 // apiOperation documents one REST API route. The OpenAPI document is built
@@ -28,21 +29,60 @@ type apiOperation struct {
 
 type queryParam struct {
 	Name, Type, Description string
+	Enum                    []string // the values it takes, if listed
 }
 
-func listQuery(status string, extra ...queryParam) []queryParam {
+func listQuery[S ~string](statuses []S, extra ...queryParam) []queryParam {
 	q := []queryParam{
-		{"status", "string", status},
-		{"customerId", "string", "Only this customer's objects."},
-		{"wallet", "string", "Only this wallet, e.g. GCASH."},
+		{"status", "string", "Only objects in this status.", strs(statuses)},
+		{"customerId", "string", "Only this customer's objects.", nil},
+		{"wallet", "string", "Only this wallet.", walletCodes()},
 	}
 	q = append(q, extra...)
 	return append(q,
-		queryParam{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC)."},
-		queryParam{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC)."},
-		queryParam{"limit", "integer", "Page size, 1 to 100; default 100."},
-		queryParam{"offset", "integer", "Objects to skip; default 0."},
+		queryParam{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
+		queryParam{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
+		queryParam{"limit", "integer", "Page size, 1 to 100; default 100.", nil},
+		queryParam{"offset", "integer", "Objects to skip; default 0.", nil},
 	)
+}
+
+// fieldEnums lists the values of the API's enumerated fields by schema
+// and JSON name ("Charge.status"), taken from the domain's own lists so
+// that the document cannot drift from what the engine writes.
+func fieldEnums() map[string][]string {
+	wallets := walletCodes()
+	return map[string][]string{
+		"Authorization.status":       strs(autodebit.AuthorizationStatuses()),
+		"Authorization.wallet":       wallets,
+		"Token.status":               strs(autodebit.TokenStatuses()),
+		"Token.wallet":               wallets,
+		"Token.revokedBy":            {autodebit.RevokedByMerchant, autodebit.RevokedByWallet, autodebit.RevokedByAntom},
+		"Charge.status":              strs(autodebit.ChargeStatuses()),
+		"Charge.wallet":              wallets,
+		"Charge.settledBy":           {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
+		"Refund.status":              strs(autodebit.RefundStatuses()),
+		"CreateAuthorization.wallet": wallets,
+		"Event.direction":            {autodebit.EventOut, autodebit.EventIn},
+		"Event.resultStatus":         {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
+	}
+}
+
+// walletCodes returns the codes of the Scan to Link wallets.
+func walletCodes() []string {
+	var codes []string
+	for _, w := range antom.Wallets() {
+		codes = append(codes, w.Code)
+	}
+	return codes
+}
+
+func strs[S ~string](values []S) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // Health is the body of GET /v1/health: the engine's backlog.
@@ -59,37 +99,37 @@ var apiOperations = []apiOperation{
 		Description: "Calls Antom consult and returns the authorization PENDING with the QR code the buyer scans (qr.text; qr.imageUrl is a PNG). Poll it until ACTIVE (tokenId set), FAILED or EXPIRED.",
 		Body:        createAuthorizationRequest{}, Status: 201, Response: Authorization{}},
 	{Pattern: "GET /v1/authorizations", ID: "listAuthorizations", Summary: "List authorizations, newest first",
-		Query: listQuery("PENDING, AUTHORIZED, ACTIVE, FAILED or EXPIRED."), Status: 200, Response: List[Authorization]{}},
+		Query: listQuery(autodebit.AuthorizationStatuses()), Status: 200, Response: List[Authorization]{}},
 	{Pattern: "GET /v1/authorizations/{id}", ID: "getAuthorization", Summary: "Read an authorization", Status: 200, Response: Authorization{}},
-	{Pattern: "GET /v1/authorizations/{id}/events", ID: "listAuthorizationEvents", Summary: "Audit trail of an authorization", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/authorizations/{id}/events", ID: "listAuthorizationEvents", Summary: "Audit trail of an authorization", Status: 200, Response: List[Event]{}},
 	{Pattern: "GET /v1/tokens", ID: "listTokens", Summary: "List payment tokens",
-		Query: listQuery("ACTIVE, REVOKED or EXPIRED."), Status: 200, Response: List[Token]{}},
+		Query: listQuery(autodebit.TokenStatuses()), Status: 200, Response: List[Token]{}},
 	{Pattern: "GET /v1/tokens/{id}", ID: "getToken", Summary: "Read a token (never the access token)", Status: 200, Response: Token{}},
 	{Pattern: "DELETE /v1/tokens/{id}", ID: "revokeToken", Summary: "Revoke a token",
 		Description: "Revokes the token at Antom and marks it REVOKED; while Antom cannot be reached it stays revokePending and a job retries.",
 		Status:      200, Response: Token{}},
-	{Pattern: "GET /v1/tokens/{id}/events", ID: "listTokenEvents", Summary: "Audit trail of a token", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/tokens/{id}/events", ID: "listTokenEvents", Summary: "Audit trail of a token", Status: 200, Response: List[Event]{}},
 	{Pattern: "POST /v1/charges", ID: "createCharge", Summary: "Charge a token",
 		Description: "Sends pay and returns the charge: SUCCESS or FAIL when Antom answered at once, else INIT until a notification or inquiry settles it. The same Idempotency-Key with the same body returns the first charge; with a different body it is a 409.",
 		Body:        createChargeRequest{}, Idempotent: true, Status: 201, Response: Charge{}},
 	{Pattern: "GET /v1/charges", ID: "listCharges", Summary: "List charges, newest first",
-		Query: listQuery("INIT, SUCCESS, FAIL or CANCELLED.", queryParam{"tokenId", "string", "Only charges of this token."}), Status: 200, Response: List[Charge]{}},
+		Query: listQuery(autodebit.ChargeStatuses(), queryParam{"tokenId", "string", "Only charges of this token.", nil}), Status: 200, Response: List[Charge]{}},
 	{Pattern: "GET /v1/charges/{id}", ID: "getCharge", Summary: "Read a charge", Status: 200, Response: Charge{}},
-	{Pattern: "GET /v1/charges/{id}/events", ID: "listChargeEvents", Summary: "Audit trail of a charge: every Antom exchange and notification", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/charges/{id}/events", ID: "listChargeEvents", Summary: "Audit trail of a charge: every Antom exchange and notification", Status: 200, Response: List[Event]{}},
 	{Pattern: "POST /v1/charges/{id}/cancel", ID: "cancelCharge", Summary: "Cancel a charge that is not yet SUCCESS",
 		Description: "A SUCCESS charge cannot be cancelled (409): refund it instead.", Status: 200, Response: Charge{}},
 	{Pattern: "POST /v1/charges/{id}/refunds", ID: "createRefund", Summary: "Refund part or all of a SUCCESS charge",
 		Body: createRefundRequest{}, Idempotent: true, Status: 201, Response: Refund{}},
 	{Pattern: "GET /v1/charges/{id}/refunds", ID: "listChargeRefunds", Summary: "Refunds of a charge", Status: 200, Response: List[Refund]{}},
 	{Pattern: "GET /v1/refunds/{id}", ID: "getRefund", Summary: "Read a refund", Status: 200, Response: Refund{}},
-	{Pattern: "GET /v1/refunds/{id}/events", ID: "listRefundEvents", Summary: "Audit trail of a refund", Status: 200, Response: List[*autodebit.Event]{}},
+	{Pattern: "GET /v1/refunds/{id}/events", ID: "listRefundEvents", Summary: "Audit trail of a refund", Status: 200, Response: List[Event]{}},
 	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
 }
 
 // OpenAPI returns the OpenAPI 3 document of the merchant REST API, as served
 // at GET /openapi.json.
 func OpenAPI() map[string]any {
-	g := &schemaGen{components: map[string]any{}}
+	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
 	for _, op := range apiOperations {
@@ -104,11 +144,15 @@ func OpenAPI() map[string]any {
 				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…)."})
 		}
 		for _, q := range op.Query {
-			params = append(params, map[string]any{"name": q.Name, "in": "query", "schema": map[string]any{"type": q.Type}, "description": q.Description})
+			schema := map[string]any{"type": q.Type}
+			if q.Enum != nil {
+				schema["enum"] = q.Enum
+			}
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "schema": schema, "description": q.Description})
 		}
 		if op.Idempotent {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
-				"description": "Makes the request safe to repeat: the same key and body return the first result; the same key with another body is a 409."})
+				"description": "Makes the request safe to repeat: the same key and body return the first result, marked Idempotent-Replayed: true; the same key with another body is a 409."})
 		}
 		if params != nil {
 			o["parameters"] = params
@@ -117,10 +161,15 @@ func OpenAPI() map[string]any {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Body))}}}
 		}
+		ok := map[string]any{"description": "OK", "content": map[string]any{
+			"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Response))}}}
+		if op.Idempotent {
+			ok["headers"] = map[string]any{ReplayedHeader: map[string]any{"schema": map[string]any{"type": "string", "enum": []any{"true"}},
+				"description": "Present, \"true\", when the Idempotency-Key was used before: the body is the object the first request created, and nothing was sent to Antom again."}}
+		}
 		o["responses"] = map[string]any{
-			itoa(op.Status): map[string]any{"description": "OK", "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Response))}}},
-			"default": map[string]any{"description": "An error: code (invalid, not_found, conflict, unauthorized, declined, rate_limited, unavailable, internal) and a sentence a person can act on.",
+			itoa(op.Status): ok,
+			"default": map[string]any{"description": "An error: code (invalid, not_found, method_not_allowed, conflict, unauthorized, declined, rate_limited, unavailable, internal) and a sentence a person can act on.",
 				"content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
 		}
 		if paths[path] == nil {
@@ -176,14 +225,23 @@ func itoa(n int) string {
 
 // schemaGen derives JSON schemas from Go types the way encoding/json
 // writes them: named structs become components.
-type schemaGen struct{ components map[string]any }
+type schemaGen struct {
+	components map[string]any
+	enums      map[string][]string // by "Schema.field", as fieldEnums
+}
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
+)
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
+		return map[string]any{"type": "string", "format": "date-time",
+			"description": "UTC, to the second: 2006-01-02T15:04:05Z."}
+	case t == rawType:
+		return map[string]any{"description": "A body as JSON: the object exchanged with Antom, or a string when it was not JSON."}
 	case t.Kind() == reflect.Pointer:
 		s := g.schema(t.Elem())
 		if _, ok := s["$ref"]; ok {
@@ -235,6 +293,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			name = f.Name
 		}
 		props[name] = g.schema(f.Type)
+		if enum, ok := g.enums[schemaName(t)+"."+name]; ok {
+			props[name].(map[string]any)["enum"] = enum
+		}
 		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer {
 			required = append(required, name)
 		}

@@ -4,6 +4,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +58,7 @@ type Server struct {
 	log     *slog.Logger
 	limiter *AuthLimiter
 	mux     *http.ServeMux
+	apiMux  *http.ServeMux // the /v1 routes alone, for allowedMethods
 
 	apiPatterns []string // the /v1 routes, for APIRoutes
 	openAPIJSON []byte
@@ -69,7 +73,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("http: APIKey is required")
 	}
-	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), log: cfg.Logger, mux: http.NewServeMux(), apiMux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -85,6 +89,7 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
+		s.apiMux.Handle(pattern, http.NotFoundHandler())
 		s.apiPatterns = append(s.apiPatterns, pattern)
 	}
 	api("POST /v1/authorizations", s.createAuthorization)
@@ -105,9 +110,10 @@ func (s *Server) routes() {
 	api("GET /v1/refunds/{id}", s.getRefund)
 	api("GET /v1/refunds/{id}/events", s.events)
 	api("GET /v1/health", s.health)
-	s.mux.Handle("/v1/", s.authenticated(func(w http.ResponseWriter, r *http.Request) error {
-		return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
-	}))
+	// The catch-all keeps unknown /v1 paths away from Extra and answers them
+	// in the API's error shape. It matches every method, so the mux never
+	// answers a known path's wrong method with 405 itself: noRoute does.
+	s.mux.Handle("/v1/", s.authenticated(s.noRoute))
 	s.mux.HandleFunc("GET /openapi.json", s.openAPI)
 
 	s.mux.HandleFunc("POST "+engine.NotifyAuthorizationPath, s.notify(antom.KindAuthorization))
@@ -128,6 +134,42 @@ func (s *Server) routes() {
 	if s.cfg.Extra != nil {
 		s.mux.Handle("/", s.cfg.Extra)
 	}
+}
+
+// noRoute answers a /v1 request no route took: 405 with Allow when the
+// path takes other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowedMethods(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		// HEAD comes with every GET: the header says so, the sentence need not.
+		named := slices.DeleteFunc(slices.Clone(allow), func(m string) bool { return m == http.MethodHead })
+		return autodebit.Errorf(codeMethodNotAllowed, "Path %s takes %s, not %s.", r.URL.Path, orList(named), r.Method)
+	}
+	return autodebit.Errorf(autodebit.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path)
+}
+
+// apiMethods are the methods allowedMethods tries.
+var apiMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods returns the methods a /v1 route takes at r's path.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range apiMethods {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.apiMux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// orList joins words as "A", "A or B", "A, B or C".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // ServeHTTP implements http.Handler. Every response carries the headers
@@ -154,13 +196,12 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) er
 				return
 			}
 		}
-		key, ok := strings.CutPrefix(header, "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+		if err := checkKey(header, want); err != nil {
 			if header != "" {
 				s.limiter.Fail(r, SurfaceAPI)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="autodebit"`)
-			s.writeError(w, r, autodebit.Errorf(autodebit.EUNAUTHORIZED, "Send the API key as \"Authorization: Bearer <api-key>\"."))
+			s.writeError(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -169,6 +210,24 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) er
 		}
 		s.log.Debug("api request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
 	})
+}
+
+// checkKey checks an Authorization header against the API key, with an
+// error that tells a missing key, another scheme and a wrong key apart
+// (never echoing what was sent).
+func checkKey(header string, want []byte) error {
+	if header == "" {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED, "No API key: send it as \"Authorization: Bearer <api-key>\".")
+	}
+	scheme, key, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED, "The Authorization header must be \"Bearer <api-key>\".")
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), want) != 1 {
+		return autodebit.Errorf(autodebit.EUNAUTHORIZED,
+			"The API key is wrong: send the one autodebit serve printed when it generated it (or was given with --api-key).")
+	}
+	return nil
 }
 
 // errorResponse is the body of every error: a code and a sentence a person
@@ -180,12 +239,18 @@ type errorResponse struct {
 	} `json:"error"`
 }
 
+// codeMethodNotAllowed is the error code of a known /v1 path asked with a
+// method it does not take: an HTTP matter, so not a domain code.
+const codeMethodNotAllowed = "method_not_allowed"
+
 // StatusCode returns the HTTP status of an error by its domain code: 400
 // EINVALID, 404 ENOTFOUND, 409 ECONFLICT, 401 EUNAUTHORIZED, 402 EDECLINED,
-// 429 ERATELIMITED, 503 EUNAVAILABLE, 500 otherwise.
+// 429 ERATELIMITED, 503 EUNAVAILABLE, 405 for a known path's wrong method,
+// 500 otherwise.
 func StatusCode(err error) int { return statusByCode[autodebit.ErrorCode(err)] }
 
 var statusByCode = map[string]int{
+	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	autodebit.EINVALID:      http.StatusBadRequest,
 	autodebit.ENOTFOUND:     http.StatusNotFound,
 	autodebit.ECONFLICT:     http.StatusConflict,
@@ -230,7 +295,7 @@ func decodeBody(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return autodebit.Errorf(autodebit.EINVALID, "Request body is not valid JSON (at byte %d).", se.Offset)
 		case errors.As(err, &te):
-			return autodebit.Errorf(autodebit.EINVALID, "Field %q must be a %s.", te.Field, te.Type.String())
+			return typeError(te)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return autodebit.Errorf(autodebit.EINVALID, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		case errors.Is(err, io.EOF):
@@ -249,6 +314,63 @@ func decodeBody(r *http.Request, v any) error {
 		return autodebit.Errorf(autodebit.EINVALID, "Request body has data after the JSON object.")
 	}
 	return nil
+}
+
+// typeError names the field that got a JSON value of the wrong type and
+// the JSON it takes, in JSON's words rather than Go's: "Field "tokenId"
+// must be a string, not a number."
+func typeError(te *json.UnmarshalTypeError) error {
+	if te.Field == "" {
+		return autodebit.Errorf(autodebit.EINVALID, "Request body must be %s, not %s.", jsonShape(te.Type), jsonKind(te.Value))
+	}
+	return autodebit.Errorf(autodebit.EINVALID, "Field %q must be %s, not %s.", te.Field, jsonShape(te.Type), jsonKind(te.Value))
+}
+
+// jsonShape describes the JSON a Go type decodes from: "a string", "an
+// object {currency, value}".
+func jsonShape(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map:
+		return "an object"
+	case reflect.Struct:
+		var names []string
+		for f := range t.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "-" {
+				names = append(names, cmp.Or(name, f.Name))
+			}
+		}
+		return "an object {" + strings.Join(names, ", ") + "}"
+	}
+	return "another JSON value"
+}
+
+// jsonKind names the JSON value an UnmarshalTypeError got ("string",
+// "number 1e99", "bool"), with its article.
+func jsonKind(value string) string {
+	kind, _, _ := strings.Cut(value, " ")
+	switch kind {
+	case "string", "number":
+		return "a " + kind
+	case "bool":
+		return "true or false"
+	case "array", "object":
+		return "an " + kind
+	}
+	return kind
 }
 
 // pinger is implemented by stores that can check their database cheaply.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -65,6 +67,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	})
 
+	var charge map[string]any // a real charge, from FlowMatchesSchemas
 	t.Run("FlowMatchesSchemas", func(t *testing.T) {
 		v := &validator{spec: spec}
 		check := func(pattern string, status int, body []byte) map[string]any {
@@ -115,6 +118,7 @@ func TestOpenAPI(t *testing.T) {
 		do("GET /v1/tokens/{id}/events", "/v1/tokens/"+tokenID+"/events", nil, 200)
 		ch := do("POST /v1/charges", "/v1/charges", map[string]any{"tokenId": tokenID, "amount": map[string]string{"currency": "PHP", "value": "1500"}}, 201)
 		chID := ch["id"].(string)
+		charge = ch
 		do("GET /v1/charges", "/v1/charges?status=SUCCESS", nil, 200)
 		do("GET /v1/charges/{id}", "/v1/charges/"+chID, nil, 200)
 		do("GET /v1/charges/{id}/events", "/v1/charges/"+chID+"/events", nil, 200)
@@ -136,6 +140,16 @@ func TestOpenAPI(t *testing.T) {
 			json.Unmarshal([]byte(bad), &doc)
 			if v.validate(doc, ref, "body") == nil {
 				t.Errorf("%s validated as a Charge", bad)
+			}
+		}
+		if charge == nil {
+			t.Fatal("no charge from FlowMatchesSchemas")
+		}
+		for field, bad := range map[string]string{"status": "PAID", "wallet": "PAYPAL", "settledBy": "magic"} {
+			doc := maps.Clone(charge)
+			doc[field] = bad
+			if v.validate(doc, ref, "body") == nil {
+				t.Errorf("a Charge with %s %q validated", field, bad)
 			}
 		}
 	})
@@ -160,7 +174,7 @@ func call(tb testing.TB, m *Main, method, path string, body any) (int, []byte) {
 }
 
 // validator checks a JSON document against the OpenAPI 3.0 schema subset
-// the document uses: $ref, allOf, nullable, type, format date-time,
+// the document uses: $ref, allOf, nullable, type, format date-time, enum,
 // properties, required, additionalProperties and items.
 type validator struct{ spec map[string]any }
 
@@ -231,6 +245,9 @@ func (v *validator) validate(doc any, s map[string]any, at string) error {
 		}
 		if s["format"] == "date-time" && len(str) < 20 {
 			return fmt.Errorf("%s: %q is not a date-time", at, str)
+		}
+		if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, any(str)) {
+			return fmt.Errorf("%s: %q is not one of %v", at, str, enum)
 		}
 	case "integer":
 		if f, ok := doc.(float64); !ok || f != float64(int64(f)) {
