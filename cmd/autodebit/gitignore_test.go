@@ -22,14 +22,14 @@ func TestServe_FilesAreGitIgnored(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("git is not installed; CI needs it to check .gitignore")
 		}
-		t.Skip("SKIPPED: git is not installed, so .gitignore cannot be checked")
+		t.Skip("git is not installed, so .gitignore cannot be checked")
 	}
 	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("not in a git checkout: %v", err)
 		}
-		t.Skip("SKIPPED: not in a git checkout, so .gitignore cannot be checked")
+		t.Skip("not in a git checkout, so .gitignore cannot be checked")
 	}
 	root := strings.TrimSpace(string(top))
 
