@@ -53,7 +53,8 @@ type Config struct {
 	// SimURL is then its simulator's URL and SimKey the simulator's control
 	// key. CPU and RSS are not measured.
 	Server, APIKey, SimURL, SimKey string
-	// Dir holds keys and logs. Empty means a new temporary directory.
+	// Dir holds keys and logs of the processes started here; the caller
+	// removes it. Empty means a new temporary directory that is left behind.
 	Dir string
 	// Tokens to link. Zero means 20.
 	Tokens int
@@ -145,7 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.NotifyDuration <= 0 {
 		cfg.NotifyDuration = 3 * time.Second
 	}
-	if cfg.Dir == "" {
+	if cfg.Dir == "" && cfg.Server == "" {
 		d, err := os.MkdirTemp("", "autodebit-bench-")
 		if err != nil {
 			return nil, err
@@ -639,6 +640,17 @@ func targets(r *Report, local bool) []Target {
 		{Name: "authCode → token p99", Want: "≤ 250 ms", Got: r.AuthToTokenP99, Unit: "ms", Met: r.AuthToTokenP99 <= 250, Measured: true},
 		{Name: "engine peak RSS", Want: "≤ 150 MB", Got: r.Engine.PeakRSSMB, Unit: "MB", Met: local && r.Engine.PeakRSSMB <= 150, Measured: local},
 	}
+}
+
+// Missed returns the targets this run measured and did not meet.
+func (r *Report) Missed() []Target {
+	var missed []Target
+	for _, t := range r.Targets {
+		if t.Measured && !t.Met {
+			missed = append(missed, t)
+		}
+	}
+	return missed
 }
 
 // WriteTable prints the report and the targets.

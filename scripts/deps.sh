@@ -2,11 +2,20 @@
 # Installs the system packages the tests need, as root on Debian: Chromium
 # for the browser tests and PostgreSQL for the store tests. Idempotent: it
 # runs apt-get only when something is missing, and `apt-get update` once.
+#
+# Usage: scripts/deps.sh [chromium] [postgresql]   (no argument: both)
 set -euo pipefail
 
+want=("$@")
+((${#want[@]})) || want=(chromium postgresql)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-[[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
+for pkg in "${want[@]}"; do
+	case $pkg in
+	chromium) command -v chromium >/dev/null 2>&1 || [[ -x /usr/bin/chromium ]] || missing+=(chromium) ;;
+	postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+	*) echo "deps.sh: unknown package $pkg; want chromium or postgresql" >&2; exit 2 ;;
+	esac
+done
 if ((${#missing[@]} == 0)); then
 	exit 0
 fi

@@ -244,21 +244,15 @@ func parseAmount(s, currency string) (adhttp.Amount, error) {
 	return adhttp.Amount{Currency: currency, Value: minor}, nil
 }
 
-// formatAmount shows an API amount in major units with its currency:
-// "15.00 PHP".
+// formatAmount shows an API amount in major units after its currency,
+// "PHP 15.00", as logs and the console do (autodebit.Amount.String).
 func formatAmount(a adhttp.Amount) string {
-	exp, ok := antom.CurrencyExponent(a.Currency)
-	if _, err := strconv.ParseUint(a.Value, 10, 64); !ok || err != nil {
-		return strings.TrimSpace(a.Value + " " + a.Currency + " (minor units)")
+	_, known := antom.CurrencyExponent(a.Currency)
+	v, err := strconv.ParseInt(a.Value, 10, 64)
+	if !known || err != nil {
+		return strings.TrimSpace(a.Currency + " " + a.Value + " (minor units)")
 	}
-	v := a.Value
-	if exp > 0 {
-		if len(v) <= exp {
-			v = strings.Repeat("0", exp-len(v)+1) + v
-		}
-		v = v[:len(v)-exp] + "." + v[len(v)-exp:]
-	}
-	return v + " " + a.Currency
+	return autodebit.Amount{Currency: a.Currency, Value: v}.String()
 }
 
 // newIdempotencyKey returns a random key for one invocation.

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,10 +18,17 @@ import (
 
 func init() { commands = append(commands, newBenchCommand) }
 
+// benchOptions are the flags of `autodebit bench` that are not bench.Config.
+type benchOptions struct {
+	jsonFile   string
+	noProgress bool
+	keep       bool
+	failOnMiss bool
+}
+
 func newBenchCommand() *cobra.Command {
 	var cfg bench.Config
-	var jsonFile string
-	var noProgress bool
+	var opts benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure charges/s, latency, CPU per charge, RSS, notification ingestion and authCode → token latency",
@@ -27,11 +38,17 @@ separate child processes, links --tokens wallets, creates charges at
 notifications at the engine. It prints charges/s, latency percentiles, the CPU
 seconds per charge of each process (from /proc) next to one RSA-2048 signature
 timed in this run, peak RSS (VmHWM), verified notifications/s and authCode →
-token latency, and PASS or MISS for each of the targets.
+token latency, and PASS or MISS for each of the targets. With --fail-on-miss a
+MISS makes it exit non-zero.
+
+The keys, the child processes' logs and (without --db) the SQLite database go
+into a new temporary directory, named on stderr at the start; it is removed
+at the end unless --keep is given, and kept after a failure for its logs.
+Progress bars are drawn only when stderr is a terminal.
 
 With --server, --api-key, --sim and --sim-key it targets a running engine and
 simulator instead (CPU and RSS are then not measured).`,
-		Example: "  autodebit bench --tokens 20 --concurrency 8 --duration 30s --json bench.json",
+		Example: "  autodebit bench --tokens 20 --concurrency 8 --duration 30s --json bench.json --fail-on-miss",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			exe, err := os.Executable()
@@ -39,28 +56,11 @@ simulator instead (CPU and RSS are then not measured).`,
 				return err
 			}
 			cfg.Command = func(args []string) *exec.Cmd { return exec.Command(exe, args...) }
-			cfg.Out, cfg.Progress = cmd.ErrOrStderr(), !noProgress
-			if cfg.DB == "" && cfg.Server == "" {
-				dir, err := os.MkdirTemp("", "autodebit-bench-")
-				if err != nil {
-					return err
-				}
-				cfg.Dir, cfg.DB = dir, "sqlite:"+filepath.Join(dir, "bench.db")
-			}
-			rep, err := bench.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			rep.WriteTable(cmd.OutOrStdout())
-			if jsonFile != "" {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				return os.WriteFile(jsonFile, append(b, '\n'), 0o644)
-			}
-			return nil
+			return runBench(cmd.Context(), cfg, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DB, "db", "", "engine database: sqlite:PATH or a postgres:// URL (default: a new SQLite file in a temporary directory)")
+	f.StringVar(&cfg.DB, "db", "", "engine database: sqlite:PATH or a postgres:// URL (default: a new SQLite file in the temporary directory)")
 	f.StringVar(&cfg.Server, "server", "", "URL of a running engine to measure instead of starting one")
 	f.StringVar(&cfg.APIKey, "api-key", "", "operator API key of --server")
 	f.StringVar(&cfg.SimURL, "sim", "", "URL of the simulator --server talks to")
@@ -70,7 +70,74 @@ simulator instead (CPU and RSS are then not measured).`,
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the charge phase")
 	f.DurationVar(&cfg.NotifyDuration, "notify-duration", 3*time.Second, "length of the notification burst")
 	f.IntVar(&cfg.SeedCharges, "seed-charges", 0, "final charges inserted into the database before the engine starts")
-	f.StringVar(&jsonFile, "json", "", "also write every figure as JSON to this file")
-	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bars")
+	f.StringVar(&opts.jsonFile, "json", "", "also write every figure as JSON to this file")
+	f.BoolVar(&opts.noProgress, "no-progress", false, "hide the progress bars (they are hidden anyway when stderr is not a terminal)")
+	f.BoolVar(&opts.keep, "keep", false, "keep the temporary directory (keys, logs, database) after the run")
+	f.BoolVar(&opts.failOnMiss, "fail-on-miss", false, "exit non-zero when a measured target is missed")
 	return cmd
+}
+
+// runBench does one `autodebit bench`: the table goes to stdout; progress,
+// where the temporary files are, and what was kept go to stderr.
+func runBench(ctx context.Context, cfg bench.Config, opts benchOptions, stdout, stderr io.Writer) error {
+	cfg.Out, cfg.Progress = stderr, !opts.noProgress && isTerminal(stderr)
+	var dir string
+	if cfg.Server == "" {
+		d, err := os.MkdirTemp("", "autodebit-bench-")
+		if err != nil {
+			return fmt.Errorf("create the temporary directory: %w", err)
+		}
+		dir, cfg.Dir = d, d
+		if cfg.DB == "" {
+			cfg.DB = "sqlite:" + filepath.Join(dir, "bench.db")
+		}
+		if opts.keep {
+			fmt.Fprintf(stderr, "bench: keys, logs and database in %s (kept: --keep)\n", dir)
+		} else {
+			fmt.Fprintf(stderr, "bench: keys, logs and database in %s (removed at the end; --keep keeps them)\n", dir)
+		}
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		if dir != "" {
+			fmt.Fprintf(stderr, "bench: kept %s for its logs\n", dir)
+		}
+		return err
+	}
+	if dir != "" && !opts.keep {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(stderr, "bench: could not remove %s: %v\n", dir, err)
+		}
+	}
+	rep.WriteTable(stdout)
+	if opts.jsonFile != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(opts.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if missed := rep.Missed(); opts.failOnMiss && len(missed) > 0 {
+		return missedError(missed)
+	}
+	return nil
+}
+
+// missedError names every target a run missed, with what it got.
+func missedError(missed []bench.Target) error {
+	parts := make([]string, len(missed))
+	for i, t := range missed {
+		parts[i] = fmt.Sprintf("%s %.2f %s (want %s)", t.Name, t.Got, t.Unit, t.Want)
+	}
+	return fmt.Errorf("bench: %d target(s) missed (--fail-on-miss): %s", len(missed), strings.Join(parts, "; "))
+}
+
+// isTerminal reports whether w is a terminal, where progress bars belong;
+// in a log file or a CI job's output they are only noise.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +55,94 @@ func TestBench(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("table lacks %q", want)
 		}
+	}
+}
+
+// benchDir returns the temporary directory runBench named on stderr.
+func benchDir(tb testing.TB, stderr string) string {
+	tb.Helper()
+	m := regexp.MustCompile(`bench: keys, logs and database in (\S+) `).FindStringSubmatch(stderr)
+	if m == nil {
+		tb.Fatalf("stderr does not say where the temporary files are:\n%s", stderr)
+	}
+	return m[1]
+}
+
+// TestBenchCommand runs `autodebit bench` as the CLI does, with stderr not a
+// terminal: no progress bars, the temporary directory named, and removed at
+// the end unless --keep.
+func TestBenchCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench starts child processes")
+	}
+	cfg := bench.Config{Command: selfCommand, Tokens: 1, Concurrency: 1, Duration: 300 * time.Millisecond, NotifyDuration: 200 * time.Millisecond}
+	for _, keep := range []bool{false, true} {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := runBench(ctx, cfg, benchOptions{keep: keep}, &stdout, &stderr)
+		cancel()
+		if err != nil {
+			t.Fatalf("keep=%v: %v\n%s", keep, err, stderr.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if !strings.HasPrefix(line, "bench: ") {
+				t.Errorf("keep=%v: stderr is not a terminal, yet it got %q (a progress bar?)", keep, line)
+			}
+		}
+		if !strings.Contains(stdout.String(), "charges/s") {
+			t.Errorf("keep=%v: no table on stdout:\n%s", keep, stdout.String())
+		}
+		dir := benchDir(t, stderr.String())
+		_, err = os.Stat(filepath.Join(dir, "engine.log"))
+		switch {
+		case keep && err != nil:
+			t.Errorf("--keep: %v", err)
+		case !keep && !errors.Is(err, fs.ErrNotExist):
+			t.Errorf("without --keep %s is left behind (%v)", dir, err)
+		}
+		if keep {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+// TestBenchCommand_KeepsFilesOnFailure checks that a failed run keeps its
+// directory, and says so, since its logs explain the failure.
+func TestBenchCommand_KeepsFilesOnFailure(t *testing.T) {
+	t.Parallel()
+	cfg := bench.Config{Command: func(args []string) *exec.Cmd { return exec.Command("false") }}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as after Ctrl-C: the run stops at its first wait
+	var stdout, stderr bytes.Buffer
+	if err := runBench(ctx, cfg, benchOptions{}, &stdout, &stderr); err == nil {
+		t.Fatal("bench with children that exit at once succeeded")
+	}
+	dir := benchDir(t, stderr.String())
+	defer os.RemoveAll(dir)
+	if !strings.Contains(stderr.String(), "bench: kept "+dir+" for its logs") {
+		t.Errorf("stderr does not say the directory was kept:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("failed run removed its directory: %v", err)
+	}
+}
+
+func TestBench_FailOnMiss(t *testing.T) {
+	t.Parallel()
+	rep := &bench.Report{Targets: []bench.Target{
+		{Name: "engine CPU per charge", Want: "≤ 1.3 RSA-2048 signs", Got: 1.5, Unit: "signs", Met: false, Measured: true},
+		{Name: "engine peak RSS", Want: "≤ 150 MB", Got: 0, Unit: "MB", Met: false, Measured: false},
+		{Name: "authCode → token p99", Want: "≤ 250 ms", Got: 40, Unit: "ms", Met: true, Measured: true},
+	}}
+	missed := rep.Missed()
+	if len(missed) != 1 || missed[0].Name != "engine CPU per charge" {
+		t.Fatalf("Missed() = %+v, want only the measured MISS", missed)
+	}
+	if err := missedError(missed); !strings.Contains(err.Error(), "engine CPU per charge 1.50 signs (want ≤ 1.3 RSA-2048 signs)") {
+		t.Fatalf("error %q does not name the target and what it got", err)
+	}
+	rep.Targets = rep.Targets[1:]
+	if m := rep.Missed(); len(m) != 0 {
+		t.Fatalf("Missed() = %+v with every measured target met", m)
 	}
 }

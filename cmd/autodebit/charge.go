@@ -19,7 +19,7 @@ func newChargeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "charge --token TOKEN_ID --amount AMOUNT [--currency CUR]",
 		Short: "Charge a token",
-		Long: `charge debits a linked wallet. The amount is in major units (15.00 PHP), in the
+		Long: `charge debits a linked wallet. The amount is in major units (--amount 15.00 for PHP 15.00), in the
 currency of the token's wallet unless --currency says otherwise.
 The charge is sent with an Idempotency-Key: a random one per run unless
 --idempotency-key is given, so running it again with the same key and fields

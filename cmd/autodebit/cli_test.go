@@ -173,7 +173,7 @@ func TestCLI(t *testing.T) {
 	t.Run("Charge", func(t *testing.T) {
 		out := mustRun(t, m, "charge", "--token", tokenID, "--amount", "15.00", "--currency", "PHP", "--description", "May plan")
 		chgID = chargeID(t, out)
-		for _, want := range []string{"Status:", "SUCCESS", "15.00 PHP", "Idempotency-Key:  cli_"} {
+		for _, want := range []string{"Status:", "SUCCESS", "PHP 15.00", "Idempotency-Key:  cli_"} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("charge output lacks %q:\n%s", want, out)
 			}
@@ -223,7 +223,7 @@ func TestCLI(t *testing.T) {
 
 	t.Run("Charges", func(t *testing.T) {
 		out := mustRun(t, m, "charges", "--customer", "cus_cli")
-		if !strings.Contains(out, chgID) || !strings.Contains(out, "15.00 PHP") || !strings.Contains(out, "2 of 2 charges") {
+		if !strings.Contains(out, chgID) || !strings.Contains(out, "PHP 15.00") || !strings.Contains(out, "2 of 2 charges") {
 			t.Fatalf("charges:\n%s", out)
 		}
 		var list adhttp.List[adhttp.Charge]
@@ -244,7 +244,7 @@ func TestCLI(t *testing.T) {
 	var refundID string
 	t.Run("Refund", func(t *testing.T) {
 		out := mustRun(t, m, "refund", chgID, "--amount", "5.00", "--reason", "damaged")
-		if !strings.Contains(out, "5.00 PHP") || !strings.Contains(out, "SUCCESS") {
+		if !strings.Contains(out, "PHP 5.00") || !strings.Contains(out, "SUCCESS") {
 			t.Fatalf("refund:\n%s", out)
 		}
 		refundID = regexp.MustCompile(`Refund:\s+(rfd_\S+)`).FindStringSubmatch(out)[1]
@@ -259,7 +259,7 @@ func TestCLI(t *testing.T) {
 	})
 	t.Run("Status", func(t *testing.T) {
 		out := mustRun(t, m, "status", chgID)
-		for _, want := range []string{chgID, "antom.pay", "SUCCESS", "5.00 PHP"} {
+		for _, want := range []string{chgID, "antom.pay", "SUCCESS", "PHP 5.00"} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("status lacks %q:\n%s", want, out)
 			}
@@ -426,6 +426,10 @@ func checkLogs(t *testing.T, m *Main, logs string) {
 		"charge created": "charge", "charge settled": "charge", "refund created": "refund", "refund settled": "refund",
 		"token ended": "token",
 	}
+	// Amounts are logged in major units after the currency, as everywhere
+	// else: the 15.00 charge is "PHP 15.00", never "1500 PHP".
+	wantAmount := map[string]string{"charge created": "PHP 15.00", "refund created": "PHP 5.00"}
+	amountSeen := map[string]bool{}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -440,6 +444,19 @@ func checkLogs(t *testing.T, m *Main, logs string) {
 			if id, _ := line[key].(string); id == "" {
 				t.Errorf("log %q has no %q: %s", msg, key, sc.Text())
 			}
+		}
+		if amount, ok := line["amount"].(string); ok {
+			if !regexp.MustCompile(`^PHP [0-9]+\.[0-9]{2}$`).MatchString(amount) {
+				t.Errorf("log %q shows amount %q, want major units like \"PHP 15.00\": %s", msg, amount, sc.Text())
+			}
+			if amount == wantAmount[msg] {
+				amountSeen[msg] = true
+			}
+		}
+	}
+	for msg, amount := range wantAmount {
+		if !amountSeen[msg] {
+			t.Errorf("no %q log line with amount %q", msg, amount)
 		}
 	}
 	for _, msg := range []string{"authorization created", "token stored", "charge created", "charge settled", "refund created"} {
