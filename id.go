@@ -12,7 +12,8 @@ const (
 	TokenIDPrefix         = "tok_"
 	ChargeIDPrefix        = "chg_"
 	RefundIDPrefix        = "rfd_"
-	EventIDPrefix         = "evt_"
+	EventIDPrefix         = "evt_" // merchant-facing events
+	TimelineEntryIDPrefix = "tle_"
 )
 
 // Prefixes of the request identifiers the engine sends to Antom.

@@ -62,9 +62,9 @@ type Reader interface {
 	FindDueRefunds(ctx context.Context, t time.Time, limit int) ([]*Refund, error)
 	FindRefunds(ctx context.Context, f RefundFilter) ([]*Refund, int, error)
 
-	// FindEvents returns the audit trail of one object, oldest first. An
-	// object with no events has an empty trail, not ENOTFOUND.
-	FindEvents(ctx context.Context, objectID string) ([]*Event, error)
+	// FindTimeline returns the timeline (audit trail) of one object, oldest first.
+	// An object with no entries has an empty timeline, not ENOTFOUND.
+	FindTimeline(ctx context.Context, objectID string) ([]*TimelineEntry, error)
 
 	// FindBacklog returns the work still open, for health checks and metrics.
 	FindBacklog(ctx context.Context) (*Backlog, error)
@@ -128,9 +128,9 @@ type Tx interface {
 	// its amount to the charge's RefundedValue in the same statement set.
 	SettleRefund(ctx context.Context, id string, s RefundSettlement) (bool, error)
 
-	// AppendEvent adds e to its object's audit trail, assigning ID and
+	// AppendTimelineEntry adds e to its object's audit trail, assigning ID and
 	// (unless set) CreatedAt.
-	AppendEvent(ctx context.Context, e *Event) error
+	AppendTimelineEntry(ctx context.Context, e *TimelineEntry) error
 
 	// RecordNotification records n unless a notification with the same
 	// DedupKey was recorded before. It reports whether n is new.

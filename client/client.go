@@ -185,9 +185,9 @@ func (c *Client) Refund(ctx context.Context, id string) (*adhttp.Refund, error) 
 	return &out, c.do(ctx, "GET", "/v1/refunds/"+url.PathEscape(id), nil, nil, "", &out)
 }
 
-// Events returns the audit trail of an authorization, token, charge or
+// Timeline returns the timeline (audit trail) of an authorization, token, charge or
 // refund, oldest first.
-func (c *Client) Events(ctx context.Context, id string) (*adhttp.List[*autodebit.Event], error) {
+func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodebit.TimelineEntry], error) {
 	var kind string
 	switch {
 	case strings.HasPrefix(id, autodebit.AuthorizationIDPrefix):
@@ -201,11 +201,11 @@ func (c *Client) Events(ctx context.Context, id string) (*adhttp.List[*autodebit
 	default:
 		return nil, &Error{Status: http.StatusNotFound, Code: autodebit.ENOTFOUND, Message: fmt.Sprintf("No object %q.", id)}
 	}
-	var page adhttp.List[adhttp.Event]
-	if err := c.do(ctx, "GET", "/v1/"+kind+"/"+url.PathEscape(id)+"/events", nil, nil, "", &page); err != nil {
+	var page adhttp.List[adhttp.TimelineEntry]
+	if err := c.do(ctx, "GET", "/v1/"+kind+"/"+url.PathEscape(id)+"/timeline", nil, nil, "", &page); err != nil {
 		return nil, err
 	}
-	out := &adhttp.List[*autodebit.Event]{Data: make([]*autodebit.Event, 0, len(page.Data)), Total: page.Total}
+	out := &adhttp.List[*autodebit.TimelineEntry]{Data: make([]*autodebit.TimelineEntry, 0, len(page.Data)), Total: page.Total}
 	for _, e := range page.Data {
 		out.Data = append(out.Data, e.Domain())
 	}

@@ -310,13 +310,13 @@ func TestConsole(t *testing.T) {
 
 		// An inquiry that found the payment still PROCESSING shows that, not
 		// a green S next to a charge that is not paid.
-		inquiry := &autodebit.Event{
-			ObjectID: c.ID, Kind: "antom.inquiryPayment", Direction: autodebit.EventOut, ResultStatus: "S", ResultCode: "SUCCESS",
+		inquiry := &autodebit.TimelineEntry{
+			ObjectID: c.ID, Kind: "antom.inquiryPayment", Direction: autodebit.TimelineOut, ResultStatus: "S", ResultCode: "SUCCESS",
 			Request:   `{"paymentRequestId":"` + c.PaymentRequestID + `"}`,
 			Response:  `{"result":{"resultStatus":"S","resultCode":"SUCCESS","resultMessage":"success"},"paymentStatus":"PROCESSING"}`,
 			CreatedAt: time.Now(),
 		}
-		if err := s.Store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.AppendEvent(ctx, inquiry) }); err != nil {
+		if err := s.Store.WithTx(ctx, func(tx autodebit.Tx) error { return tx.AppendTimelineEntry(ctx, inquiry) }); err != nil {
 			t.Fatal(err)
 		}
 		_, page, _ = b.do("GET", charge, nil)

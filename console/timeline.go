@@ -10,10 +10,10 @@ import (
 	"github.com/autodebit/autodebit/antom"
 )
 
-// timelineEntry is one event of the page's object or of an object that
+// timelineEntry is one entry of the page's object or of an object that
 // belongs to it (a charge's refund, a token's link attempt).
 type timelineEntry struct {
-	*autodebit.Event
+	*autodebit.TimelineEntry
 	Of string // what the event belongs to when it is not the page's object, e.g. "refund rfd_…"
 }
 
@@ -30,12 +30,12 @@ func (h *Handler) timeline(ctx context.Context, sources ...timelineSource) ([]ti
 		if src.ID == "" {
 			continue
 		}
-		events, err := h.store.FindEvents(ctx, src.ID)
+		events, err := h.store.FindTimeline(ctx, src.ID)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range events {
-			out = append(out, timelineEntry{Event: e, Of: src.Of})
+			out = append(out, timelineEntry{TimelineEntry: e, Of: src.Of})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
@@ -44,9 +44,9 @@ func (h *Handler) timeline(ctx context.Context, sources ...timelineSource) ([]ti
 
 func (e timelineEntry) Label() string {
 	switch {
-	case e.Direction == autodebit.EventOut:
+	case e.Direction == autodebit.TimelineOut:
 		return "→ Antom " + strings.TrimPrefix(e.Kind, "antom.")
-	case e.Direction == autodebit.EventIn:
+	case e.Direction == autodebit.TimelineIn:
 		return "← Antom " + strings.ReplaceAll(e.Kind, ".", " ")
 	}
 	if e.Response != "" {

@@ -120,7 +120,7 @@ func TestNotifications_Freshness(t *testing.T) {
 		s.setPayMode(antomsim.PayModeStuck)
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		body := `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."},"paymentRequestId":"` + c.PaymentRequestID + `","paymentId":"` + c.PaymentID + `","paymentAmount":{"currency":"PHP","value":"1500"}}`
-		before, err := s.store.FindEvents(ctx, c.ID)
+		before, err := s.store.FindTimeline(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func TestNotifications_Freshness(t *testing.T) {
 		if got := s.charge(c.ID); got.Status != autodebit.ChargeInit {
 			t.Fatalf("charge changed to %s by a stale notification", got.Status)
 		}
-		if after, _ := s.store.FindEvents(ctx, c.ID); len(after) != len(before) {
+		if after, _ := s.store.FindTimeline(ctx, c.ID); len(after) != len(before) {
 			t.Fatalf("stale notifications left %d events, want none", len(after)-len(before))
 		}
 		// A resend that kept the first request-time of a schedule begun a day

@@ -94,7 +94,7 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 		if err := tx.CreateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("create authorization: %w", err)
 		}
-		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
 		if failed.Status != autodebit.AuthorizationPending {
@@ -102,7 +102,7 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 			if err := tx.UpdateAuthorization(ctx, a); err != nil {
 				return fmt.Errorf("fail authorization: %w", err)
 			}
-			return appendEvents(ctx, tx, stateEvent(a.ID, "FAILED: "+a.FailureCode, now))
+			return appendTimeline(ctx, tx, stateEntry(a.ID, "FAILED: "+a.FailureCode, now))
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})
 	})
@@ -191,7 +191,7 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 		if err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
 		if a.Status != autodebit.AuthorizationAuthorized {
@@ -218,7 +218,7 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 			return fmt.Errorf("activate %s: %w", a.ID, err)
 		}
 		since, tokenID = now.Sub(a.AuthorizedAt), t.ID
-		return appendEvents(ctx, tx, stateEvent(a.ID, "ACTIVE: token "+t.ID, now), stateEvent(t.ID, "ACTIVE", now))
+		return appendTimeline(ctx, tx, stateEntry(a.ID, "ACTIVE: token "+t.ID, now), stateEntry(t.ID, "ACTIVE", now))
 	})
 	if err == nil && since > 0 {
 		e.m.TokenIssued(since)
@@ -246,7 +246,7 @@ func (e *Engine) orphanToken(ctx context.Context, tx autodebit.Tx, a *autodebit.
 	}
 	e.log.Warn("token issued for an authorization no longer AUTHORIZED; revoking it", "authorization", a.ID, "status", a.Status, "token", t.ID)
 	why := fmt.Sprintf("issued after the authorization was %s: revoking it so that no token is left at Antom", a.Status)
-	if err := appendEvents(ctx, tx, stateEvent(a.ID, "TOKEN "+t.ID+" "+why, now), stateEvent(t.ID, "REVOKE requested: "+why, now)); err != nil {
+	if err := appendTimeline(ctx, tx, stateEntry(a.ID, "TOKEN "+t.ID+" "+why, now), stateEntry(t.ID, "REVOKE requested: "+why, now)); err != nil {
 		return err
 	}
 	return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
@@ -261,7 +261,7 @@ func (e *Engine) failAuthorization(ctx context.Context, authID string, aud *audi
 			return err
 		}
 		if aud != nil {
-			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 				return err
 			}
 		}
@@ -272,7 +272,7 @@ func (e *Engine) failAuthorization(ctx context.Context, authID string, aud *audi
 		if err := tx.UpdateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("fail %s: %w", a.ID, err)
 		}
-		return appendEvents(ctx, tx, stateEvent(a.ID, "FAILED: "+code, now))
+		return appendTimeline(ctx, tx, stateEntry(a.ID, "FAILED: "+code, now))
 	})
 	if err == nil {
 		e.log.Warn("authorization failed", "authorization", authID, "code", code, "message", msg)
@@ -301,7 +301,7 @@ func (e *Engine) expireAuthorization(ctx context.Context, authID string) error {
 		if err := tx.UpdateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("expire %s: %w", a.ID, err)
 		}
-		return appendEvents(ctx, tx, stateEvent(a.ID, "EXPIRED", now))
+		return appendTimeline(ctx, tx, stateEntry(a.ID, "EXPIRED", now))
 	})
 	if err != nil {
 		return err

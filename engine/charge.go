@@ -296,7 +296,7 @@ func (e *Engine) tokenDeadInTx(ctx context.Context, tokenID string) func(tx auto
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("end token %s: %w", t.ID, err)
 		}
-		return appendEvents(ctx, tx, stateEvent(t.ID, string(status)+": INVALID_ACCESS_TOKEN on pay", now))
+		return appendTimeline(ctx, tx, stateEntry(t.ID, string(status)+": INVALID_ACCESS_TOKEN on pay", now))
 	}
 }
 
@@ -308,7 +308,7 @@ func (e *Engine) noteUnknown(ctx context.Context, id string, aud *audit, code, m
 		if err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
 		if c.Status.Final() {
@@ -343,7 +343,7 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 	var won bool
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		if aud != nil {
-			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 				return err
 			}
 		}
@@ -359,7 +359,7 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 			}
 			return nil
 		}
-		if err := appendEvents(ctx, tx, stateEvent(id, fmt.Sprintf("%s by %s: %s", s.Status, s.SettledBy, s.ResultCode), s.SettledAt)); err != nil {
+		if err := appendTimeline(ctx, tx, stateEntry(id, fmt.Sprintf("%s by %s: %s", s.Status, s.SettledBy, s.ResultCode), s.SettledAt)); err != nil {
 			return err
 		}
 		if after != nil {

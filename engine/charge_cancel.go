@@ -37,7 +37,7 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 		if err := tx.UpdateCharge(ctx, c); err != nil {
 			return fmt.Errorf("request cancel of %s: %w", c.ID, err)
 		}
-		if err := appendEvents(ctx, tx, stateEvent(c.ID, "CANCEL requested", now)); err != nil {
+		if err := appendTimeline(ctx, tx, stateEntry(c.ID, "CANCEL requested", now)); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}, ScheduledAt: now.Add(revokeRetryDelay)})
@@ -119,7 +119,7 @@ func (e *Engine) cancelCharge(ctx context.Context, id, why string) error {
 			if err != nil {
 				return err
 			}
-			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 				return err
 			}
 			if cur.Status.Final() {
@@ -165,7 +165,7 @@ func (e *Engine) cancelIntent(ctx context.Context, id, why string) (*autodebit.C
 			if err := tx.UpdateCharge(ctx, cur); err != nil {
 				return fmt.Errorf("request cancel of %s: %w", cur.ID, err)
 			}
-			if err := appendEvents(ctx, tx, stateEvent(cur.ID, "CANCEL: "+why, cur.CancelRequestedAt)); err != nil {
+			if err := appendTimeline(ctx, tx, stateEntry(cur.ID, "CANCEL: "+why, cur.CancelRequestedAt)); err != nil {
 				return err
 			}
 		}
@@ -188,7 +188,7 @@ func (e *Engine) postponeInquiry(ctx context.Context, id string, aud *audit, del
 		if err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
 		if c.Status.Final() {

@@ -91,7 +91,7 @@ func TestCancel_NotSentAfterNotificationSettledDuringInquiry(t *testing.T) {
 		if p.Status != antom.PaymentStatusSuccess {
 			t.Fatalf("Antom's payment is %s, want SUCCESS: a cancel was sent for a settled charge", p.Status)
 		}
-		evs, err := s.store.FindEvents(ctx, c.ID)
+		evs, err := s.store.FindTimeline(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

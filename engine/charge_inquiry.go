@@ -107,7 +107,7 @@ func (e *Engine) resendPay(ctx context.Context, id string) error {
 			return nil
 		}
 		c = cur
-		return appendEvents(ctx, tx, stateEvent(cur.ID, "PAY resent: the inquiry found no payment at Antom", now))
+		return appendTimeline(ctx, tx, stateEntry(cur.ID, "PAY resent: the inquiry found no payment at Antom", now))
 	})
 	if err != nil || c == nil {
 		return err

@@ -179,7 +179,7 @@ type audit struct {
 	objectID string
 	m        Metrics
 	mu       sync.Mutex
-	events   []*autodebit.Event
+	events   []*autodebit.TimelineEntry
 }
 
 // withAudit returns a context whose Antom exchanges are recorded for
@@ -190,7 +190,7 @@ func (e *Engine) withAudit(ctx context.Context, objectID string) (context.Contex
 }
 
 // take returns the collected events and forgets them.
-func (a *audit) take() []*autodebit.Event {
+func (a *audit) take() []*autodebit.TimelineEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ev := a.events
@@ -336,10 +336,10 @@ func Observe(ctx context.Context, x *antom.Exchange) {
 		status = x.Result.ResultStatus
 	}
 	a.m.AntomCall(x.API, status, x.Duration)
-	ev := &autodebit.Event{
+	ev := &autodebit.TimelineEntry{
 		ObjectID:   a.objectID,
 		Kind:       "antom." + x.API,
-		Direction:  autodebit.EventOut,
+		Direction:  autodebit.TimelineOut,
 		Request:    MaskBody(x.RequestBody),
 		Response:   MaskBody(x.ResponseBody),
 		DurationMS: x.Duration.Milliseconds(),
@@ -356,10 +356,10 @@ func Observe(ctx context.Context, x *antom.Exchange) {
 	a.mu.Unlock()
 }
 
-// appendEvents writes events to the trail inside tx.
-func appendEvents(ctx context.Context, tx autodebit.Tx, events ...*autodebit.Event) error {
+// appendTimeline writes events to the trail inside tx.
+func appendTimeline(ctx context.Context, tx autodebit.Tx, events ...*autodebit.TimelineEntry) error {
 	for _, ev := range events {
-		if err := tx.AppendEvent(ctx, ev); err != nil {
+		if err := tx.AppendTimelineEntry(ctx, ev); err != nil {
 			return fmt.Errorf("append %s event for %s: %w", ev.Kind, ev.ObjectID, err)
 		}
 	}
@@ -375,16 +375,16 @@ func (e *Engine) flushAudit(ctx context.Context, a *audit) {
 	}
 	ctx = context.WithoutCancel(ctx)
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		return appendEvents(ctx, tx, events...)
+		return appendTimeline(ctx, tx, events...)
 	})
 	if err != nil {
 		e.log.Error("store audit trail", "object", a.objectID, "err", err)
 	}
 }
 
-// stateEvent records a state change in the audit trail.
-func stateEvent(objectID, what string, at time.Time) *autodebit.Event {
-	return &autodebit.Event{ObjectID: objectID, Kind: "state", Response: what, CreatedAt: at}
+// stateEntry records a state change in the audit trail.
+func stateEntry(objectID, what string, at time.Time) *autodebit.TimelineEntry {
+	return &autodebit.TimelineEntry{ObjectID: objectID, Kind: "state", Response: what, CreatedAt: at}
 }
 
 // unavailable turns a failed Antom call into a domain error safe to show.

@@ -29,7 +29,7 @@ func TestLinkAndCharge(t *testing.T) {
 			t.Fatalf("charge = %+v", c)
 		}
 		// The audit trail has the pay exchange with the token masked.
-		evs, err := s.store.FindEvents(ctx, c.ID)
+		evs, err := s.store.FindTimeline(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestCharge_ResendSameRequest(t *testing.T) {
 				if got.Status != autodebit.ChargeSuccess {
 					t.Fatalf("charge = %s %s", got.Status, got.ResultCode)
 				}
-				evs, _ := s.store.FindEvents(context.Background(), c.ID)
+				evs, _ := s.store.FindTimeline(context.Background(), c.ID)
 				var pays int
 				for _, e := range evs {
 					if e.Kind == "antom.pay" {
@@ -174,7 +174,7 @@ func TestCharge_DuplicateNotifications(t *testing.T) {
 		c := s.mustCharge(tok.ID, 1500, "PHP")
 		s.advance(time.Second)
 		got := s.waitCharge(c.ID, 0)
-		evs, _ := s.store.FindEvents(context.Background(), c.ID)
+		evs, _ := s.store.FindTimeline(context.Background(), c.ID)
 		var states int
 		for _, e := range evs {
 			if e.Kind == "state" {
@@ -621,7 +621,7 @@ func TestCharge_RecoveredBySweep(t *testing.T) {
 		if p, err := s.sim.Payment(c.PaymentRequestID); err != nil || p.Debits != 1 {
 			t.Fatalf("Antom's payment = %+v, %v", p, err)
 		}
-		evs, _ := s.store.FindEvents(ctx, c.ID)
+		evs, _ := s.store.FindTimeline(ctx, c.ID)
 		var swept bool
 		for _, e := range evs {
 			swept = swept || strings.Contains(e.Response, "sweep")

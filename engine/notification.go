@@ -41,7 +41,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendEvents(ctx, tx, notifyEvent(t.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(t.ID, n, now)); err != nil {
 			return err
 		}
 		if t.Status != autodebit.TokenActive {
@@ -62,7 +62,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 			return fmt.Errorf("revoke %s: %w", t.ID, err)
 		}
 		e.log.Info("token revoked", "token", t.ID, "by", by, "via", "TOKEN_CANCELED notification")
-		return appendEvents(ctx, tx, stateEvent(t.ID, "REVOKED by "+by+": "+reason, now))
+		return appendTimeline(ctx, tx, stateEntry(t.ID, "REVOKED by "+by+": "+reason, now))
 	})
 }
 
@@ -72,9 +72,9 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 // repeat of an ignored one.
 func (e *Engine) ignoreNotification(ctx context.Context, tx autodebit.Tx, objectID string, n *antom.Notification, why string, now time.Time) error {
 	e.log.Warn("notification ignored", "kind", n.Kind, "object", objectID, "why", why)
-	ev := notifyEvent(objectID, n, now)
+	ev := notifyEntry(objectID, n, now)
 	ev.Error = "ignored: " + why
-	return appendEvents(ctx, tx, ev)
+	return appendTimeline(ctx, tx, ev)
 }
 
 // NotificationRefusedError is HandleNotification's answer to a verified
@@ -104,20 +104,20 @@ func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *ant
 	} else {
 		e.log.Error("notification refused: it disagrees with what the engine holds", "kind", n.Kind, "object", objectID, "why", why)
 	}
-	ev := notifyEvent(objectID, n, e.now())
+	ev := notifyEntry(objectID, n, e.now())
 	ev.Response, ev.Error = "", label+why
-	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendEvents(ctx, tx, ev) }); err != nil {
+	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendTimeline(ctx, tx, ev) }); err != nil {
 		e.log.Error("store refused notification in the timeline", "object", objectID, "err", err)
 	}
 	return &NotificationRefusedError{ObjectID: objectID, Reason: why, Later: later}
 }
 
-// notifyEvent records a received notification in an object's trail.
-func notifyEvent(objectID string, n *antom.Notification, at time.Time) *autodebit.Event {
-	ev := &autodebit.Event{
+// notifyEntry records a received notification in an object's trail.
+func notifyEntry(objectID string, n *antom.Notification, at time.Time) *autodebit.TimelineEntry {
+	ev := &autodebit.TimelineEntry{
 		ObjectID:  objectID,
 		Kind:      "notify." + n.Kind,
-		Direction: autodebit.EventIn,
+		Direction: autodebit.TimelineIn,
 		Request:   MaskBody(n.Body),
 		Response:  string(antom.AckBody),
 		CreatedAt: at,
@@ -207,7 +207,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendEvents(ctx, tx, notifyEvent(a.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(a.ID, n, now)); err != nil {
 			return err
 		}
 		if a.Status != autodebit.AuthorizationPending {
@@ -218,7 +218,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 		if err := tx.UpdateAuthorization(ctx, a); err != nil {
 			return fmt.Errorf("authorize %s: %w", a.ID, err)
 		}
-		if err := appendEvents(ctx, tx, stateEvent(a.ID, "AUTHORIZED", now)); err != nil {
+		if err := appendTimeline(ctx, tx, stateEntry(a.ID, "AUTHORIZED", now)); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
@@ -274,7 +274,7 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendEvents(ctx, tx, notifyEvent(c.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(c.ID, n, now)); err != nil {
 			return err
 		}
 		s, ok := e.paymentSettlement(c, p)
@@ -286,7 +286,7 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			return err
 		}
 		status = s.Status
-		return appendEvents(ctx, tx, stateEvent(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+		return appendTimeline(ctx, tx, stateEntry(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
 	if err == nil && mismatch != "" {
 		return e.refuseNotification(ctx, chargeID, n, mismatch, false)
@@ -378,7 +378,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendEvents(ctx, tx, notifyEvent(r.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(r.ID, n, now)); err != nil {
 			return err
 		}
 		if r.Status.Final() {
@@ -396,7 +396,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if err != nil || !won {
 			return err
 		}
-		return appendEvents(ctx, tx, stateEvent(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+		return appendTimeline(ctx, tx, stateEntry(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
 	})
 	if err == nil && mismatch != "" {
 		return e.refuseNotification(ctx, refundID, n, mismatch, false)

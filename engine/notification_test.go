@@ -36,7 +36,7 @@ func (s *stack) notifyStatus(path, body string) (int, string) {
 // kind, response or error contains want.
 func (s *stack) timelineHas(id, want string) bool {
 	s.tb.Helper()
-	evs, err := s.store.FindEvents(context.Background(), id)
+	evs, err := s.store.FindTimeline(context.Background(), id)
 	if err != nil {
 		s.tb.Fatal(err)
 	}

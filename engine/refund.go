@@ -95,7 +95,7 @@ func (e *Engine) CreateRefund(ctx context.Context, in RefundInput) (*autodebit.R
 		if err := tx.CreateRefund(ctx, r); err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, stateEvent(c.ID, "REFUND requested: "+r.ID, now), stateEvent(r.ID, "PROCESSING", now)); err != nil {
+		if err := appendTimeline(ctx, tx, stateEntry(c.ID, "REFUND requested: "+r.ID, now), stateEntry(r.ID, "PROCESSING", now)); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: InquireRefundArgs{RefundID: r.ID}, ScheduledAt: r.NextInquiryAt})
@@ -173,7 +173,7 @@ func (e *Engine) settleRefund(ctx context.Context, id string, aud *audit, s auto
 	s.ResultMessage = truncate(s.ResultMessage, 256)
 	return e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		if aud != nil {
-			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 				return err
 			}
 		}
@@ -182,7 +182,7 @@ func (e *Engine) settleRefund(ctx context.Context, id string, aud *audit, s auto
 			return err
 		}
 		e.log.Info("refund settled", "refund", id, "status", s.Status, "code", s.ResultCode)
-		return appendEvents(ctx, tx, stateEvent(id, fmt.Sprintf("%s: %s", s.Status, s.ResultCode), s.SettledAt))
+		return appendTimeline(ctx, tx, stateEntry(id, fmt.Sprintf("%s: %s", s.Status, s.ResultCode), s.SettledAt))
 	})
 }
 
@@ -232,7 +232,7 @@ func (e *Engine) resendRefund(ctx context.Context, id string) error {
 			return err
 		}
 		r, paymentID = cur, c.PaymentID
-		return appendEvents(ctx, tx, stateEvent(cur.ID, "REFUND resent: the inquiry found no refund at Antom", e.now()))
+		return appendTimeline(ctx, tx, stateEntry(cur.ID, "REFUND resent: the inquiry found no refund at Antom", e.now()))
 	})
 	if err != nil || r == nil {
 		return err

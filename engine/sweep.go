@@ -49,7 +49,7 @@ func (e *Engine) sweepCharges(ctx context.Context) error {
 			if err := tx.UpdateCharge(ctx, c); err != nil {
 				return err
 			}
-			if err := appendEvents(ctx, tx, stateEvent(c.ID, "INQUIRY queued by the sweep: no answer was recorded", now)); err != nil {
+			if err := appendTimeline(ctx, tx, stateEntry(c.ID, "INQUIRY queued by the sweep: no answer was recorded", now)); err != nil {
 				return err
 			}
 			return tx.Enqueue(ctx, autodebit.Job{Args: InquireChargeArgs{ChargeID: c.ID}})
@@ -81,7 +81,7 @@ func (e *Engine) sweepRefunds(ctx context.Context) error {
 			if err := tx.UpdateRefund(ctx, r); err != nil {
 				return err
 			}
-			if err := appendEvents(ctx, tx, stateEvent(r.ID, "INQUIRY queued by the sweep: its job was lost", now)); err != nil {
+			if err := appendTimeline(ctx, tx, stateEntry(r.ID, "INQUIRY queued by the sweep: its job was lost", now)); err != nil {
 				return err
 			}
 			return tx.Enqueue(ctx, autodebit.Job{Args: InquireRefundArgs{RefundID: r.ID}})
@@ -113,7 +113,7 @@ func (e *Engine) sweepRevokes(ctx context.Context) error {
 			if err := tx.UpdateToken(ctx, t); err != nil {
 				return err
 			}
-			if err := appendEvents(ctx, tx, stateEvent(t.ID, "REVOKE queued by the sweep: its job was lost", now)); err != nil {
+			if err := appendTimeline(ctx, tx, stateEntry(t.ID, "REVOKE queued by the sweep: its job was lost", now)); err != nil {
 				return err
 			}
 			return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
@@ -142,13 +142,13 @@ func (e *Engine) Resume(ctx context.Context) error {
 		return err
 	}
 	var jobs []autodebit.Job
-	var events []*autodebit.Event
+	var events []*autodebit.TimelineEntry
 	for _, a := range auths {
 		jobs = append(jobs, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
-		events = append(events, stateEvent(a.ID, "APPLY TOKEN resumed after a restart", now))
+		events = append(events, stateEntry(a.ID, "APPLY TOKEN resumed after a restart", now))
 	}
 	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		if err := appendEvents(ctx, tx, events...); err != nil {
+		if err := appendTimeline(ctx, tx, events...); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, jobs...)

@@ -38,7 +38,7 @@ func (e *Engine) RevokeToken(ctx context.Context, id string) (*autodebit.Token, 
 			if err := tx.UpdateToken(ctx, t); err != nil {
 				return fmt.Errorf("revoke %s again: %w", t.ID, err)
 			}
-			if err := appendEvents(ctx, tx, stateEvent(t.ID, "REVOKE requested again", now)); err != nil {
+			if err := appendTimeline(ctx, tx, stateEntry(t.ID, "REVOKE requested again", now)); err != nil {
 				return err
 			}
 			return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
@@ -49,7 +49,7 @@ func (e *Engine) RevokeToken(ctx context.Context, id string) (*autodebit.Token, 
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return fmt.Errorf("mark %s for revoke: %w", t.ID, err)
 		}
-		if err := appendEvents(ctx, tx, stateEvent(t.ID, "REVOKE requested", now)); err != nil {
+		if err := appendTimeline(ctx, tx, stateEntry(t.ID, "REVOKE requested", now)); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: RevokeTokenArgs{TokenID: t.ID}})
@@ -112,7 +112,7 @@ func (e *Engine) scheduleRevoke(ctx context.Context, id string, aud *audit, dela
 		if err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 			return err
 		}
 		if t.Status != autodebit.TokenActive || !t.RevokePending {
@@ -136,7 +136,7 @@ func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status aut
 			return err
 		}
 		if aud != nil {
-			if err := appendEvents(ctx, tx, aud.take()...); err != nil {
+			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
 				return err
 			}
 		}
@@ -151,6 +151,6 @@ func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status aut
 			return fmt.Errorf("end token %s: %w", t.ID, err)
 		}
 		e.log.Info("token ended", "token", t.ID, "status", status, "reason", reason)
-		return appendEvents(ctx, tx, stateEvent(t.ID, string(status)+": "+reason, now))
+		return appendTimeline(ctx, tx, stateEntry(t.ID, string(status)+": "+reason, now))
 	})
 }

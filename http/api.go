@@ -216,11 +216,11 @@ func toRefund(r *autodebit.Refund) Refund {
 	return out
 }
 
-// Event is one entry of an object's timeline as the API shows it. Request
+// TimelineEntry is one entry of an object's timeline as the API shows it. Request
 // and Response are the bodies exchanged with Antom as JSON objects; a body
 // that is not a JSON object or array (a state change's note, a transport
 // failure's partial answer) is a JSON string.
-type Event struct {
+type TimelineEntry struct {
 	ID           string          `json:"id"`
 	ObjectID     string          `json:"objectId"`            // an authorization, token, charge or refund ID
 	Kind         string          `json:"kind"`                // e.g. "antom.pay", "notify.payment", "state"
@@ -234,8 +234,8 @@ type Event struct {
 	CreatedAt    time.Time       `json:"createdAt"`
 }
 
-func toEvent(e *autodebit.Event) Event {
-	return Event{
+func toTimelineEntry(e *autodebit.TimelineEntry) TimelineEntry {
+	return TimelineEntry{
 		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: eventBody(e.Request), Response: eventBody(e.Response),
 		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: apiTime(e.CreatedAt),
 	}
@@ -256,8 +256,8 @@ func eventBody(body string) json.RawMessage {
 
 // Domain returns the event with its bodies as the stored text: the JSON
 // of an object or array, the content of a string.
-func (e Event) Domain() *autodebit.Event {
-	return &autodebit.Event{
+func (e TimelineEntry) Domain() *autodebit.TimelineEntry {
+	return &autodebit.TimelineEntry{
 		ID: e.ID, ObjectID: e.ObjectID, Kind: e.Kind, Direction: e.Direction, Request: bodyText(e.Request), Response: bodyText(e.Response),
 		ResultStatus: e.ResultStatus, ResultCode: e.ResultCode, Error: e.Error, DurationMS: e.DurationMS, CreatedAt: e.CreatedAt,
 	}
@@ -511,7 +511,7 @@ func (s *Server) getRefund(w http.ResponseWriter, r *http.Request) error {
 
 // events serves the audit trail of the object named in the path; the
 // object must exist.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	ctx := r.Context()
 	var err error
@@ -530,11 +530,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.FindEvents(ctx, id)
+	evs, err := s.store.FindTimeline(ctx, id)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, listOf(evs, len(evs), toEvent))
+	return writeJSON(w, http.StatusOK, listOf(evs, len(evs), toTimelineEntry))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {

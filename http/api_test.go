@@ -127,7 +127,7 @@ func TestServer_WrongMethod(t *testing.T) {
 		{"GET", "/v1/charges/chg_1/cancel", "POST", "Path /v1/charges/chg_1/cancel takes POST, not GET."},
 		{"PATCH", "/v1/tokens/tok_1", "GET, HEAD, DELETE", "Path /v1/tokens/tok_1 takes GET or DELETE, not PATCH."},
 		{"POST", "/v1/health", "GET, HEAD", "Path /v1/health takes GET, not POST."},
-		{"POST", "/v1/refunds/rfd_1/events", "GET, HEAD", "Path /v1/refunds/rfd_1/events takes GET, not POST."},
+		{"POST", "/v1/refunds/rfd_1/timeline", "GET, HEAD", "Path /v1/refunds/rfd_1/timeline takes GET, not POST."},
 	} {
 		w, e := do(t, s, c.method, c.path, key, "")
 		if w.Code != 405 || e.Error.Code != "method_not_allowed" || e.Error.Message != c.want {

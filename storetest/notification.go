@@ -26,7 +26,7 @@ func testNotification(t *testing.T, open opener) {
 					return err
 				}
 				// The transaction is still usable after a duplicate.
-				return tx.AppendEvent(ctx, &autodebit.Event{ObjectID: "chg_1", Kind: "notify.payment", Direction: autodebit.EventIn})
+				return tx.AppendTimelineEntry(ctx, &autodebit.TimelineEntry{ObjectID: "chg_1", Kind: "notify.payment", Direction: autodebit.TimelineIn})
 			})
 			return isNew
 		}
@@ -36,7 +36,7 @@ func testNotification(t *testing.T, open opener) {
 		if record() || record() {
 			t.Fatal("redelivery reported new")
 		}
-		if events, err := s.FindEvents(ctx, "chg_1"); err != nil || len(events) != 3 {
+		if events, err := s.FindTimeline(ctx, "chg_1"); err != nil || len(events) != 3 {
 			t.Fatalf("%d events (%v), want 3", len(events), err)
 		}
 		other := *n

@@ -59,7 +59,7 @@ func testTx(t *testing.T, open opener) {
 			if err := tx.Enqueue(ctx, autodebit.Job{Args: inquiryArgs{c.ID}}); err != nil {
 				return err
 			}
-			if err := tx.AppendEvent(ctx, &autodebit.Event{ObjectID: c.ID, Kind: "state"}); err != nil {
+			if err := tx.AppendTimelineEntry(ctx, &autodebit.TimelineEntry{ObjectID: c.ID, Kind: "state"}); err != nil {
 				return err
 			}
 			return errBoom
@@ -73,7 +73,7 @@ func testTx(t *testing.T, open opener) {
 		if got, err := s.FindChargeByID(ctx, c.ID); err != nil || got.Status != autodebit.ChargeInit || got.Version != 1 {
 			t.Fatalf("rolled-back charge %+v, %v", got, err)
 		}
-		if events, err := s.FindEvents(ctx, c.ID); err != nil || len(events) != 0 {
+		if events, err := s.FindTimeline(ctx, c.ID); err != nil || len(events) != 0 {
 			t.Fatalf("rolled-back events %v, %v", events, err)
 		}
 	})

@@ -136,7 +136,7 @@ func TestAPI_TimesAndTimeline(t *testing.T) {
 	paths := []string{"/v1/authorizations", "/v1/tokens", "/v1/charges", "/v1/charges/" + ch.ID + "/refunds", "/v1/health",
 		"/v1/authorizations/" + auths.Data[0].ID, "/v1/tokens/" + tok, "/v1/charges/" + ch.ID, "/v1/refunds/" + rf.ID}
 	for _, id := range []string{auths.Data[0].ID, tok, ch.ID, rf.ID} {
-		paths = append(paths, "/v1/"+map[string]string{"auth": "authorizations", "tok": "tokens", "chg": "charges", "rfd": "refunds"}[id[:strings.IndexByte(id, '_')]]+"/"+id+"/events")
+		paths = append(paths, "/v1/"+map[string]string{"auth": "authorizations", "tok": "tokens", "chg": "charges", "rfd": "refunds"}[id[:strings.IndexByte(id, '_')]]+"/"+id+"/timeline")
 	}
 	times := 0
 	for _, p := range paths {
@@ -151,7 +151,7 @@ func TestAPI_TimesAndTimeline(t *testing.T) {
 		t.Errorf("only %d times seen; the walk is not looking", times)
 	}
 
-	_, b = rest(t, m, "GET", "/v1/charges/"+ch.ID+"/events", "")
+	_, b = rest(t, m, "GET", "/v1/charges/"+ch.ID+"/timeline", "")
 	var events struct {
 		Data []struct {
 			Kind              string
@@ -181,7 +181,7 @@ func TestAPI_TimesAndTimeline(t *testing.T) {
 		t.Fatalf("charge timeline kinds %v, want antom.pay and state", kinds)
 	}
 
-	list, err := client.New(m.URL, m.APIKey).Events(context.Background(), ch.ID)
+	list, err := client.New(m.URL, m.APIKey).Timeline(context.Background(), ch.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

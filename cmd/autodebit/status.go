@@ -36,13 +36,13 @@ first. Secrets in the trail are masked.`,
 			if err != nil {
 				return apiErrorID(err, args[0])
 			}
-			events, err := c.Events(cmd.Context(), args[0])
+			events, err := c.Timeline(cmd.Context(), args[0])
 			if err != nil {
 				return apiErrorID(err, args[0])
 			}
 			out := cmd.OutOrStdout()
 			if api.json {
-				return writeJSON(out, map[string]any{"object": obj, "events": events.Data})
+				return writeJSON(out, map[string]any{"object": obj, "timeline": events.Data})
 			}
 			if err := print(out); err != nil {
 				return err
@@ -76,9 +76,9 @@ func fetchObject(ctx context.Context, c *client.Client, id string) (any, func(io
 	return nil, nil, fmt.Errorf("%q is not an ID: want auth_…, tok_…, chg_… or rfd_…", id)
 }
 
-func printEvents(w io.Writer, events []*autodebit.Event) error {
+func printEvents(w io.Writer, events []*autodebit.TimelineEntry) error {
 	if len(events) == 0 {
-		fmt.Fprintln(w, "No events.")
+		fmt.Fprintln(w, "No timeline entries.")
 		return nil
 	}
 	t := newTable(w, "TIME", "EVENT", "DIR", "RESULT", "MS", "DETAIL")
@@ -89,7 +89,7 @@ func printEvents(w io.Writer, events []*autodebit.Event) error {
 			detail = ev.Response
 		}
 		ms := "-"
-		if ev.Direction == autodebit.EventOut {
+		if ev.Direction == autodebit.TimelineOut {
 			ms = strconv.FormatInt(ev.DurationMS, 10)
 		}
 		t.row(fmtTime(ev.CreatedAt), ev.Kind, dash(ev.Direction), dash(result), ms, dash(oneLine(detail, 80)))

@@ -2,19 +2,20 @@ package autodebit
 
 import "time"
 
-// Event directions.
+// Timeline entry directions.
 const (
-	EventOut = "out" // a request we sent to Antom and its response
-	EventIn  = "in"  // a notification Antom sent us and our answer
+	TimelineOut = "out" // a request we sent to Antom and its response
+	TimelineIn  = "in"  // a notification Antom sent us and our answer
 )
 
-// Event is one entry of an object's audit trail: a call to Antom, a
-// notification from it, or a state change. Events are append-only.
-type Event struct {
+// TimelineEntry is one entry of an object's timeline (its audit trail): a
+// call to Antom, a notification from it, or a state change. Entries are
+// append-only. (What the merchant's backend is told is an Event.)
+type TimelineEntry struct {
 	ID        string `json:"id"`
 	ObjectID  string `json:"objectId"`            // an authorization, token, charge or refund ID
 	Kind      string `json:"kind"`                // e.g. "antom.pay", "notify.payment", "state"
-	Direction string `json:"direction,omitempty"` // EventOut, EventIn, or empty for a state change
+	Direction string `json:"direction,omitempty"` // TimelineOut, TimelineIn, or empty for a state change
 
 	// Request and Response are the bodies as sent and received. Callers mask
 	// access tokens (MaskSecret) before they get here.
@@ -28,13 +29,13 @@ type Event struct {
 }
 
 // Validate returns EINVALID if a required field is missing or malformed.
-func (e *Event) Validate() error {
+func (e *TimelineEntry) Validate() error {
 	if e.ObjectID == "" {
-		return Errorf(EINVALID, "Event object ID is required.")
+		return Errorf(EINVALID, "Timeline entry object ID is required.")
 	} else if e.Kind == "" {
-		return Errorf(EINVALID, "Event kind is required.")
-	} else if e.Direction != "" && e.Direction != EventOut && e.Direction != EventIn {
-		return Errorf(EINVALID, "Event direction must be %q, %q or empty.", EventOut, EventIn)
+		return Errorf(EINVALID, "Timeline entry kind is required.")
+	} else if e.Direction != "" && e.Direction != TimelineOut && e.Direction != TimelineIn {
+		return Errorf(EINVALID, "Timeline entry direction must be %q, %q or empty.", TimelineOut, TimelineIn)
 	}
 	return nil
 }
