@@ -2,6 +2,10 @@ package antomsim
 
 import (
 	"cmp"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +20,33 @@ import (
 // stateVersion is the format of the state file. A file of another version
 // is refused at start rather than half-read.
 const stateVersion = 1
+
+// stateCipher names the encryption of a state file written with
+// Config.StateKey; stateAAD binds the ciphertext to this use.
+const (
+	stateCipher = "AES-256-GCM"
+	stateAAD    = "antomsim state v1"
+)
+
+// sealedState is the form of a state file written with Config.StateKey:
+// the savedState JSON, sealed with AES-256-GCM under a random nonce.
+type sealedState struct {
+	Version int    `json:"version"`
+	Cipher  string `json:"cipher,omitempty"`
+	Sealed  string `json:"sealed,omitempty"` // base64url(nonce || ciphertext || tag)
+}
+
+// stateAEAD returns the cipher of a 32-byte StateKey.
+func stateAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("antomsim: StateKey is %d bytes, want 32", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("antomsim: StateKey: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
 
 // stateSaveDelay is how long after a change the state file is written:
 // changes that follow within it are written together, so a burst of calls
@@ -138,6 +169,12 @@ func (s *Sim) Save() error {
 	if err != nil {
 		return fmt.Errorf("antomsim: encode state: %w", err)
 	}
+	if s.stateAEAD != nil {
+		nonce := make([]byte, s.stateAEAD.NonceSize(), s.stateAEAD.NonceSize()+len(b)+s.stateAEAD.Overhead())
+		rand.Read(nonce)
+		sealed := s.stateAEAD.Seal(nonce, nonce, b, []byte(stateAAD))
+		b, _ = json.Marshal(sealedState{Version: stateVersion, Cipher: stateCipher, Sealed: base64.RawURLEncoding.EncodeToString(sealed)})
+	}
 	if err := writeFileAtomic(s.cfg.StateFile, append(b, '\n')); err != nil {
 		return fmt.Errorf("antomsim: save state: %w", err)
 	}
@@ -243,10 +280,12 @@ func writeFileAtomic(path string, b []byte) error {
 	return nil
 }
 
-// readState reads the state file at path; it returns nil, nil when there
-// is none. A file that cannot be read or decoded is an error naming it:
-// starting empty would silently forget every token.
-func readState(path string) (*savedState, error) {
+// readState reads the state file at path, opening it with aead when that
+// is set; it returns nil, nil when there is none. A file that cannot be
+// read, decoded or decrypted is an error naming it: starting empty would
+// silently forget every token. With a key, a file in clear is refused too:
+// it was not written by this simulator.
+func readState(path string, aead cipher.AEAD) (*savedState, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -254,9 +293,37 @@ func readState(path string) (*savedState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("antomsim: state file %s: %w", path, err)
 	}
+	notState := func(why any) error {
+		return fmt.Errorf("antomsim: state file %s is not a simulator state (%v); restore it from a backup, or move it away to start with an empty simulator (every linked token is then lost)", path, why)
+	}
+	var env sealedState
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, notState(err)
+	}
+	if env.Version != stateVersion {
+		return nil, fmt.Errorf("antomsim: state file %s has format version %d; this build reads version %d", path, env.Version, stateVersion)
+	}
+	switch {
+	case env.Cipher != "" && aead == nil:
+		return nil, fmt.Errorf("antomsim: state file %s is encrypted (%s); it needs the StateKey it was written with", path, env.Cipher)
+	case env.Cipher == "" && aead != nil:
+		return nil, fmt.Errorf("antomsim: state file %s is not encrypted, but a StateKey is set; a file holding access tokens in clear is not loaded: restore the encrypted file, or move it away to start with an empty simulator", path)
+	case env.Cipher != "":
+		if env.Cipher != stateCipher {
+			return nil, notState(fmt.Sprintf("cipher %q, want %q", env.Cipher, stateCipher))
+		}
+		sealed, err := base64.RawURLEncoding.DecodeString(env.Sealed)
+		if err != nil || len(sealed) < aead.NonceSize() {
+			return nil, notState("the sealed data is not base64url or too short")
+		}
+		n := aead.NonceSize()
+		if b, err = aead.Open(nil, sealed[:n], sealed[n:], []byte(stateAAD)); err != nil {
+			return nil, fmt.Errorf("antomsim: state file %s does not open with this StateKey (was the key changed, or the file altered?)", path)
+		}
+	}
 	var v savedState
 	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("antomsim: state file %s is not a simulator state (%v); restore it from a backup, or move it away to start with an empty simulator (every linked token is then lost)", path, err)
+		return nil, notState(err)
 	}
 	if v.Version != stateVersion {
 		return nil, fmt.Errorf("antomsim: state file %s has format version %d; this build reads version %d", path, v.Version, stateVersion)

@@ -224,3 +224,49 @@ func rngOf(tb testing.TB) string {
 	}
 	return v.RNG
 }
+
+// TestState_Encrypted: with a StateKey the file holds no access token in
+// clear, opens again with the same key, and is refused with another key,
+// with none, or when a file in clear is found instead.
+func TestState_Encrypted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sim.json")
+	key := bytes.Repeat([]byte{7}, 32)
+	e := newEnv(t, func(c *antomsim.Config) { c.StateFile, c.StateKey = file, key })
+	tok := e.link(t, "GCASH", "")
+	closeEnv(t, e)
+	if b, err := os.ReadFile(file); err != nil || bytes.Contains(b, []byte(tok.AccessToken)) || bytes.Contains(b, []byte("09171234567")) {
+		t.Fatalf("state file %v holds the access token or the login in clear:\n%s", err, b)
+	}
+	e2 := newEnv(t, func(c *antomsim.Config) { c.StateFile, c.StateKey = file, key })
+	if toks := e2.sim.Tokens(); len(toks) != 1 || toks[0].AccessToken != tok.AccessToken {
+		t.Fatalf("tokens after the restart: %+v", toks)
+	}
+	closeEnv(t, e2)
+
+	plain := filepath.Join(dir, "plain.json")
+	sim, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Close()
+	for name, tc := range map[string]struct {
+		file string
+		key  []byte
+		want string
+	}{
+		"other key":     {file, bytes.Repeat([]byte{8}, 32), "does not open with this StateKey"},
+		"no key":        {file, nil, "is encrypted"},
+		"file in clear": {plain, key, "is not encrypted"},
+		"short key":     {file, key[:16], "StateKey is 16 bytes"},
+	} {
+		sim, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: tc.file, StateKey: tc.key})
+		if err == nil {
+			sim.Close()
+			t.Errorf("%s: New started", name)
+		} else if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
+	}
+}

@@ -29,6 +29,7 @@ package antomsim
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/binary"
@@ -207,6 +208,11 @@ type Config struct {
 	// it; set AntomPrivateKey to keep signatures valid for merchants that
 	// pinned the public key. Empty keeps the state in memory only.
 	StateFile string
+	// StateKey, when set (32 bytes), encrypts the state file with
+	// AES-256-GCM, so the access tokens in it are not in clear at rest; a
+	// file that does not open with it, or is in clear, is refused at New.
+	// Nil writes the file in clear (for tests).
+	StateKey []byte
 }
 
 // Sim is a stateful Antom simulator. Create it with New; it is safe for
@@ -241,8 +247,9 @@ type Sim struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	saveKick chan struct{} // a state change to write; nil without StateFile
-	saveMu   sync.Mutex    // one write of the state file at a time
+	saveKick  chan struct{} // a state change to write; nil without StateFile
+	saveMu    sync.Mutex    // one write of the state file at a time
+	stateAEAD cipher.AEAD   // seals the state file; nil without StateKey
 }
 
 // New checks cfg, fills in defaults and returns a running simulator.
@@ -290,7 +297,12 @@ func New(cfg Config) (*Sim, error) {
 	var saved *savedState
 	if cfg.StateFile != "" {
 		var err error
-		if saved, err = readState(cfg.StateFile); err != nil {
+		if cfg.StateKey != nil {
+			if s.stateAEAD, err = stateAEAD(cfg.StateKey); err != nil {
+				return nil, err
+			}
+		}
+		if saved, err = readState(cfg.StateFile, s.stateAEAD); err != nil {
 			return nil, err
 		}
 		s.saveKick = make(chan struct{}, 1)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"errors"
@@ -109,7 +111,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.APIKey, "api-key", cfg.APIKey, "operator API key (default: generated and kept beside a SQLite database)")
 	f.StringVar(&cfg.TokenKey, "token-key", cfg.TokenKey, "32-byte key, base64, encrypting tokens at rest (default: generated beside a SQLite database)")
 	f.StringVar(&cfg.SimAddr, "sim-addr", cfg.SimAddr, "address of the in-process simulator, kept across restarts so QR links keep working (default: the --addr host, port 8081)")
-	f.StringVar(&cfg.SimState, "sim-state", cfg.SimState, "file keeping the in-process simulator's accounts, tokens, payments and notifications across restarts (default: DB.sim.json beside a SQLite database; required with PostgreSQL)")
+	f.StringVar(&cfg.SimState, "sim-state", cfg.SimState, "file keeping the in-process simulator's accounts, tokens, payments and notifications across restarts, encrypted with the token key (default: DB.sim.json beside a SQLite database; required with PostgreSQL)")
 	f.StringVar(&cfg.SimKey, "sim-key", cfg.SimKey, "control key of the in-process simulator, at least 16 characters, or @FILE (default: generated and kept beside the simulator's state)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
@@ -238,7 +240,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	client, err := m.antomClient(ctx)
+	client, err := m.antomClient(ctx, tokenKey)
 	if err != nil {
 		ln.Close()
 		return err
@@ -322,8 +324,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // antomClient builds the Antom client: against the configured gateway, or
-// against an in-process simulator with a fresh key pair wired both ways.
-func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
+// against an in-process simulator with a fresh key pair wired both ways,
+// whose state file is encrypted with a key derived from the token key.
+func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client, error) {
 	c := &m.Config
 	var priv *rsa.PrivateKey
 	cfg := antom.Config{ObserveFunc: engine.Observe}
@@ -347,8 +350,13 @@ func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
 			return nil, fmt.Errorf("--sim-addr %s: %w; the in-process simulator keeps one address so that its QR links work across restarts: stop what listens there or pass another --sim-addr", addr, err)
 		}
 		m.SimURL = "http://" + ln.Addr().String()
+		stateKey, err := hkdf.Key(sha256.New, tokenKey, nil, "autodebit simulator state v1", 32)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("derive the simulator state key: %w", err)
+		}
 		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey,
-			BaseURL: m.SimURL, StateFile: m.SimState, Logger: m.log.With("component", "antomsim")})
+			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim")})
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("start simulator: %w", err)

@@ -68,11 +68,15 @@ func TestServe_SimulatorSurvivesRestart(t *testing.T) {
 		t.Errorf("first banner does not say where the simulator keeps its state and key:\n%s", banner)
 	}
 	simURL, simKey := m.SimURL, m.SimKey
+	accessToken := m.Sim.Tokens()[0].AccessToken
 	stop(m)
 	for _, f := range []string{".sim.json", ".sim-key"} {
 		if fi, err := os.Stat(db + f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s%s: %v, want a 0600 file", db, f, err)
 		}
+	}
+	if b, err := os.ReadFile(db + ".sim.json"); err != nil || strings.Contains(string(b), accessToken) {
+		t.Errorf("simulator state (%v) holds the access token in clear", err)
 	}
 
 	m, banner = start()
