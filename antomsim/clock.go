@@ -141,6 +141,7 @@ func (s *Sim) runDue() {
 			return
 		}
 		e := heap.Pop(&s.st.events).(*event)
+		s.changed()
 		var start []*attempt
 		if e.fn != nil {
 			e.fn(e.due)

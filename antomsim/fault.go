@@ -173,6 +173,7 @@ func (s *Sim) SetFaults(f Faults) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.changed()
 	s.st.faults = f
 	s.st.faultRolls = map[string]uint64{}
 	s.st.faultUsed = map[string]int{}
@@ -231,6 +232,7 @@ func (s *Sim) apiFault(api string) (latency time.Duration, f *APIFault) {
 	if len(s.st.faults.API) == 0 {
 		return 0, nil
 	}
+	defer s.changed() // the rolls count
 	for _, key := range []string{api, "*"} {
 		for i, x := range s.st.faults.API[key] {
 			if !s.hit(fmt.Sprintf("api/%s/%d", key, i), x.Probability, x.Times) {

@@ -184,6 +184,7 @@ func (s *Sim) deliver(a *attempt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n.Attempts = append(n.Attempts, rec)
+	s.changed()
 	switch {
 	case rec.Acked:
 		n.Status = NotifyDelivered

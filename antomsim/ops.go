@@ -86,6 +86,7 @@ func t(v time.Time) antom.Time { return antom.NewTime(v) }
 
 // process runs one validated request and returns the response body.
 func (s *Sim) process(req antom.Request, now time.Time, baseURL string) any {
+	defer s.changed()
 	switch r := req.(type) {
 	case *antom.ConsultRequest:
 		return s.consult(r, now, baseURL)
@@ -123,11 +124,7 @@ func (s *Sim) consult(req *antom.ConsultRequest, now time.Time, baseURL string) 
 	}}
 	s.st.auths[code] = a
 	s.st.authList = append(s.st.authList, a)
-	s.at(a.ExpiryTime, func(time.Time) {
-		if a.Status == AuthPending {
-			a.Status = AuthExpired
-		}
-	})
+	s.expireAt(a)
 	s.mu.Unlock()
 	return &antom.ConsultResponse{
 		Result: s.result(antom.CodeSuccess, ""),
@@ -276,22 +273,43 @@ func (s *Sim) pay(req *antom.PayRequest, now time.Time) any {
 		if delay <= 0 {
 			delay = s.cfg.ProcessingDelay
 		}
-		s.at(now.Add(delay), func(at time.Time) {
-			if p.Status == antom.PaymentStatusProcessing {
-				s.complete(p, at)
-			}
-		})
+		p.processingDue = now.Add(delay)
+		s.completeAt(p, p.processingDue)
 	case mode == PayModeStuck:
 	default:
 		s.complete(p, now)
 	}
 	if p.Status != antom.PaymentStatusSuccess {
-		s.at(closeAt, func(at time.Time) { s.closePayment(p, at) })
+		s.closeAt(p, closeAt)
 	}
 	if p.Status == antom.PaymentStatusSuccess || p.Status == antom.PaymentStatusFail {
 		p.answered, p.answeredCode = p.Status, p.ResultCode
 	}
 	return s.payResponse(p)
+}
+
+// expireAt schedules the end of a consult's QR code. Callers hold s.mu.
+func (s *Sim) expireAt(a *authorization) {
+	s.at(a.ExpiryTime, func(time.Time) {
+		if a.Status == AuthPending {
+			a.Status = AuthExpired
+		}
+	})
+}
+
+// completeAt schedules the final result of a PROCESSING payment. Callers
+// hold s.mu.
+func (s *Sim) completeAt(p *payment, due time.Time) {
+	s.at(due, func(at time.Time) {
+		if p.Status == antom.PaymentStatusProcessing {
+			s.complete(p, at)
+		}
+	})
+}
+
+// closeAt schedules the close of p's order. Callers hold s.mu.
+func (s *Sim) closeAt(p *payment, due time.Time) {
+	s.at(due, func(at time.Time) { s.closePayment(p, at) })
 }
 
 // complete debits the buyer, or fails the payment if the balance is short.

@@ -235,7 +235,10 @@ type payment struct {
 	answered     string // status of the first answer if it was final
 	answeredCode string
 	failNotified bool
-	refunds      []*refund
+	// processingDue is when a PayModeProcessing payment gets its final
+	// result (zero for the other modes).
+	processingDue time.Time
+	refunds       []*refund
 }
 
 type refund struct {
@@ -353,6 +356,7 @@ func (s *Sim) SetSettings(v Settings) error {
 	s.mu.Lock()
 	s.st.settings = v
 	s.mu.Unlock()
+	s.changed()
 	return nil
 }
 
@@ -396,6 +400,7 @@ func (s *Sim) CreateAccount(a Account) (Account, error) {
 	acct := &account{a}
 	s.st.accounts[k] = acct
 	s.st.accountList = append(s.st.accountList, acct)
+	s.changed()
 	return a, nil
 }
 
@@ -431,6 +436,7 @@ func (s *Sim) UpdateAccount(wallet, userLoginID string, u AccountUpdate) (Accoun
 	if a == nil {
 		return Account{}, errorf(ErrNotFound, "account %s/%s does not exist", wallet, userLoginID)
 	}
+	defer s.changed()
 	if u.Balance != nil {
 		a.Balance = *u.Balance
 	}
@@ -570,6 +576,7 @@ func (s *Sim) act(code string, approve bool, login string) (Authorization, error
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.changed()
 	a := s.st.auths[code]
 	if a == nil {
 		return Authorization{}, errorf(ErrNotFound, "QR code %q does not exist", code)
@@ -644,6 +651,7 @@ func (s *Sim) CancelToken(accessToken, reason string) (Token, error) {
 		return t.Token, errorf(ErrConflict, "token is not active (%s)", t.statusAt(now))
 	}
 	t.Status, t.EndTime, t.Reason = TokenCanceled, now, reason
+	s.changed()
 	s.tokenCanceled(t, reason, now)
 	return t.Token, nil
 }

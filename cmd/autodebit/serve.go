@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"errors"
@@ -61,6 +63,14 @@ type ServeConfig struct {
 	// X-Forwarded-For entry instead of the connection's address: only
 	// behind a reverse proxy that sets it.
 	TrustForwardedFor bool
+	// The in-process simulator (no AntomURL): where it listens (default the
+	// Addr host, loopback only, port 8081; port 0 when Addr's port is 0),
+	// the file keeping its state (default <db path>.sim.json; required with
+	// PostgreSQL) and its control key (default generated into
+	// <db path>.sim-key, or <SimState>.sim-key with PostgreSQL).
+	SimAddr  string
+	SimState string
+	SimKey   string
 }
 
 // DefaultServeConfig returns the defaults of every flag.
@@ -98,6 +108,9 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.AntomPublicKey, "antom-public-key", cfg.AntomPublicKey, "Antom public key: one-line base64, or @FILE")
 	f.StringVar(&cfg.APIKey, "api-key", cfg.APIKey, "operator API key (default: generated and kept beside a SQLite database)")
 	f.StringVar(&cfg.TokenKey, "token-key", cfg.TokenKey, "32-byte key, base64, encrypting tokens at rest (default: generated beside a SQLite database)")
+	f.StringVar(&cfg.SimAddr, "sim-addr", cfg.SimAddr, "address of the in-process simulator, kept across restarts so QR links keep working (default: the --addr host, port 8081)")
+	f.StringVar(&cfg.SimState, "sim-state", cfg.SimState, "file keeping the in-process simulator's accounts, tokens, payments and notifications across restarts, encrypted with the token key (default: DB.sim.json beside a SQLite database; required with PostgreSQL)")
+	f.StringVar(&cfg.SimKey, "sim-key", cfg.SimKey, "control key of the in-process simulator, at least 16 characters, or @FILE (default: generated and kept beside the simulator's state)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifyMaxAge, "notify-max-age", cfg.NotifyMaxAge, "reject notifications whose request-time is older than this; covers Antom's whole ~24h resend schedule (negative: no limit)")
@@ -126,9 +139,11 @@ type Main struct {
 	Sim *antomsim.Sim
 	// SimURL is its base URL.
 	SimURL string
-	// SimKey is its control key, new for each run: its control API and its
-	// home page's list of QR codes need it.
+	// SimKey is its control key, kept like the API key: its control API
+	// and its home page's list of QR codes need it.
 	SimKey string
+	// SimState is the file that keeps its state across restarts.
+	SimState string
 	// Engine is the running engine.
 	Engine *engine.Engine
 	// Store is the open store.
@@ -145,6 +160,7 @@ type Main struct {
 	// file is already known to its operator and must not reach terminal
 	// scrollback or captured stdout again.
 	apiKeyFrom keyOrigin
+	simKeyFrom keyOrigin
 	serveErr   chan error
 }
 
@@ -200,6 +216,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.APIKey, m.apiKeyFrom = string(apiKeyRaw), apiKeyFrom
+	if c.AntomURL == "" && !isSQLite && c.SimState == "" {
+		ln.Close()
+		return errSimStateNeeded
+	}
 
 	// The store needs the job runner's insert function and the runner needs
 	// the store's River driver: bind the function late.
@@ -222,7 +242,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	client, err := m.antomClient(ctx)
+	client, err := m.antomClient(ctx, tokenKey)
 	if err != nil {
 		ln.Close()
 		return err
@@ -290,8 +310,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	fmt.Fprintf(out, "autodebit is running\n  console and API: %s\n  API key:         %s\n  database:        %s\n", m.URL, apiKeyShown, redactDB(c.DB))
 	if m.Sim != nil {
+		simKeyShown := m.simKeyFrom.from + " (not shown)"
+		if m.simKeyFrom.generated {
+			simKeyShown = m.SimKey + " (new; " + m.simKeyFrom.from + ")"
+		}
 		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
-		fmt.Fprintf(out, "  simulator key:   %s (new each run; its control API and %s/?key=KEY need it)\n", m.SimKey, m.SimURL)
+		fmt.Fprintf(out, "  simulator key:   %s; its control API and %s/?key=KEY need it\n", simKeyShown, m.SimURL)
+		fmt.Fprintf(out, "  simulator state: %s (accounts, tokens, payments, notifications; kept across restarts)\n", m.SimState)
 	} else {
 		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
 	}
@@ -301,8 +326,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // antomClient builds the Antom client: against the configured gateway, or
-// against an in-process simulator with a fresh key pair wired both ways.
-func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
+// against an in-process simulator with a fresh key pair wired both ways,
+// whose state file is encrypted with a key derived from the token key.
+func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client, error) {
 	c := &m.Config
 	var priv *rsa.PrivateKey
 	cfg := antom.Config{ObserveFunc: engine.Observe}
@@ -314,17 +340,30 @@ func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.SimKey = antomsim.NewControlSecret()
-		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey, Logger: m.log.With("component", "antomsim")})
+		if err := m.simFiles(); err != nil {
+			return nil, err
+		}
+		addr, err := simAddr(c.SimAddr, c.Addr)
 		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("--sim-addr %s: %w; the in-process simulator keeps one address so that its QR links work across restarts: stop what listens there or pass another --sim-addr", addr, err)
+		}
+		m.SimURL = "http://" + ln.Addr().String()
+		stateKey, err := hkdf.Key(sha256.New, tokenKey, nil, "autodebit simulator state v1", 32)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("derive the simulator state key: %w", err)
+		}
+		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey,
+			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim")})
+		if err != nil {
+			ln.Close()
 			return nil, fmt.Errorf("start simulator: %w", err)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			sim.Close()
-			return nil, fmt.Errorf("simulator listener: %w", err)
-		}
-		m.Sim, m.SimURL = sim, "http://"+ln.Addr().String()
+		m.Sim = sim
 		m.simSrv = &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 		go m.simSrv.Serve(ln)
 		cfg.BaseURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = m.SimURL, sim.ClientID(), kp.PrivateKey, sim.AntomPublicKey()
@@ -356,6 +395,55 @@ func (m *Main) antomClient(ctx context.Context) (*antom.Client, error) {
 		return nil, fmt.Errorf("--antom-url: %w", err)
 	}
 	return client, nil
+}
+
+// errSimStateNeeded: PostgreSQL has no file beside which the simulator's
+// state could be kept.
+var errSimStateNeeded = errors.New("--sim-state is required with PostgreSQL when the simulator runs in-process (no --antom-url): name the file that keeps its tokens and payments across restarts, e.g. --sim-state /var/lib/autodebit/sim.json")
+
+// simFiles sets where the in-process simulator keeps its state (--sim-state,
+// default beside a SQLite database) and reads or makes its control key
+// beside it, so that a restart keeps its tokens and its key.
+func (m *Main) simFiles() error {
+	c := &m.Config
+	sqlitePath, isSQLite := strings.CutPrefix(c.DB, "sqlite:")
+	m.SimState = c.SimState
+	keyBase := sqlitePath
+	switch {
+	case m.SimState == "" && !isSQLite:
+		return errSimStateNeeded
+	case m.SimState == "":
+		m.SimState = sqlitePath + ".sim.json"
+	case !isSQLite:
+		keyBase = m.SimState
+	}
+	key, from, err := m.secret("sim-key", c.SimKey, keyBase, true, false)
+	if err != nil {
+		return err
+	}
+	m.SimKey, m.simKeyFrom = string(key), from
+	return nil
+}
+
+// simAddr returns where the in-process simulator listens: --sim-addr, or
+// the --addr host (when it is a loopback address; 127.0.0.1 otherwise)
+// with port 8081, or port 0 when --addr's port is 0 (tests). The simulator
+// is for this machine only: another address is refused.
+func simAddr(flag, addr string) (string, error) {
+	if flag != "" {
+		if !isLoopback(flag) {
+			return "", fmt.Errorf("--sim-addr %s: the in-process simulator may only listen on a loopback address such as 127.0.0.1:8081 (run `autodebit sim --allow-remote` to expose one)", flag)
+		}
+		return flag, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || !isLoopback(addr) {
+		host = "127.0.0.1"
+	}
+	if port != "0" {
+		port = "8081"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // keyOrigin says where secret found a key.
@@ -425,7 +513,11 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 	rand.Read(raw)
 	text := base64.StdEncoding.EncodeToString(raw)
 	if !binary {
-		text = "adk_" + base64.RawURLEncoding.EncodeToString(raw)
+		prefix := "adk_"
+		if flag == "sim-key" {
+			prefix = "simk_" // as antomsim.NewControlSecret makes them
+		}
+		text = prefix + base64.RawURLEncoding.EncodeToString(raw)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, origin, fmt.Errorf("--%s: %w", flag, err)
