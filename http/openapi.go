@@ -182,7 +182,7 @@ func OpenAPI() map[string]any {
 		"info": map[string]any{
 			"title":       "autodebit merchant API",
 			"version":     "1",
-			"description": "Antom Scan to Link auto debit: link a wallet, charge its token, know every result. Amount values are strings of minor units, as in Antom (\"1500\" is 15.00 PHP).",
+			"description": "Antom Scan to Link auto debit: link a wallet, charge its token, know every result. Amount values are strings of minor units, as in Antom (\"1500\" is PHP 15.00).",
 		},
 		"servers":  []any{map[string]any{"url": "/"}},
 		"security": []any{map[string]any{"apiKey": []any{}}},

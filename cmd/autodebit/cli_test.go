@@ -270,12 +270,12 @@ func TestCLI(t *testing.T) {
 			}
 		}
 		var got struct {
-			Object adhttp.Authorization
-			Events []json.RawMessage
+			Object   adhttp.Authorization
+			Timeline []json.RawMessage
 		}
 		tk, _ := api.Token(ctx, tokenID)
 		json.Unmarshal([]byte(mustRun(t, m, "status", tk.AuthorizationID, "--json")), &got)
-		if got.Object.Status != "ACTIVE" || len(got.Events) == 0 {
+		if got.Object.Status != "ACTIVE" || len(got.Timeline) == 0 {
 			t.Fatalf("status --json: %+v", got)
 		}
 		mustFail(t, m, "", `autodebit: status: "xyz" is not an ID`, "status", "xyz")

@@ -150,7 +150,7 @@ func TestCLI_Usability(t *testing.T) {
 	t.Run("ChargeCurrencyFromWallet", func(t *testing.T) {
 		out := mustRun(t, m, "charge", "--token", tokenID, "--amount", "3")
 		chgID = chargeID(t, out)
-		if !strings.Contains(out, "3.00 PHP") || !strings.Contains(out, "SUCCESS") {
+		if !strings.Contains(out, "PHP 3.00") || !strings.Contains(out, "SUCCESS") {
 			t.Fatalf("charge without --currency on a GCASH token:\n%s", out)
 		}
 		mustFail(t, m, "", `autodebit: charge: --amount "3.123" has more decimals than PHP allows (2)`, "charge", "--token", tokenID, "--amount", "3.123")
