@@ -266,8 +266,11 @@ func (r *run) start(ctx context.Context) error {
 	if err := waitHTTP(ctx, r.simURL+"/sim/v1/clock", r.simKey); err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
-	r.engine, err = r.spawn("engine.log", "serve", "--addr", engAddr, "--db", r.cfg.DB, "--antom-url", r.simURL, "--client-id", r.clientID,
-		"--private-key", mPrivF, "--antom-public-key", aPubF, "--api-key", apiKey, "--token-key", tokenKey, "--log-level", "warn")
+	// Secrets (and a database URL that may hold a password) go in the
+	// environment too.
+	r.engine, err = r.spawnEnv("engine.log", []string{"AUTODEBIT_DB=" + r.cfg.DB, "AUTODEBIT_API_KEY=" + apiKey, "AUTODEBIT_TOKEN_KEY=" + tokenKey},
+		"serve", "--addr", engAddr, "--antom-url", r.simURL, "--client-id", r.clientID,
+		"--private-key", mPrivF, "--antom-public-key", aPubF, "--log-level", "warn")
 	if err != nil {
 		return err
 	}

@@ -159,6 +159,7 @@ type run struct {
 	apiKey   string
 	tokenKey string
 	args     []string
+	env      []string // secrets for the engine, passed in its environment
 	logFile  *os.File
 	api      *client.Client
 
@@ -307,9 +308,11 @@ func (r *run) setup() error {
 	}
 	r.addr = l.Addr().String()
 	l.Close()
-	r.args = []string{"serve", "--addr", r.addr, "--db", r.cfg.DB, "--antom-url", r.simURL, "--client-id", r.sim.ClientID(),
-		"--private-key", "@" + keyFile, "--antom-public-key", r.sim.AntomPublicKeyBase64(),
-		"--api-key", r.apiKey, "--token-key", r.tokenKey, "--log-format", "json",
+	// Secrets (and a database URL that may hold a password) go in the
+	// environment, not on the command line every local user can read.
+	r.env = []string{"AUTODEBIT_DB=" + r.cfg.DB, "AUTODEBIT_API_KEY=" + r.apiKey, "AUTODEBIT_TOKEN_KEY=" + r.tokenKey}
+	r.args = []string{"serve", "--addr", r.addr, "--antom-url", r.simURL, "--client-id", r.sim.ClientID(),
+		"--private-key", "@" + keyFile, "--antom-public-key", r.sim.AntomPublicKeyBase64(), "--log-format", "json",
 		// The run ends by advancing the simulator's clock 25h to let every
 		// resend happen: its request-times are then a day ahead of the
 		// engine's real clock, which only this harness can cause.
@@ -331,6 +334,10 @@ func randomText(n int) string {
 // startEngine starts the engine and waits until it answers /healthz.
 func (r *run) startEngine(ctx context.Context) error {
 	cmd := r.cfg.Command(r.args)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, r.env...)
 	cmd.Stdout, cmd.Stderr = io.Discard, r.logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start engine: %w", err)
