@@ -225,12 +225,16 @@ func (l *listener) poll(ctx context.Context) error {
 }
 
 // since is where the next poll starts: the overlap window before the newest
-// event shown, never before the run's start.
+// event shown, never before the run's start, down to the second. The API
+// shows times to the second and reads createdAfter as "at or after", so an
+// event of the start's own second is shown, and repeats at the boundary are
+// dropped by ID like the overlap's.
 func (l *listener) since() time.Time {
-	if w := l.high.Add(-l.overlap); !l.high.IsZero() && w.After(l.start) {
-		return w
+	w := l.start
+	if o := l.high.Add(-l.overlap); !l.high.IsZero() && o.After(w) {
+		w = o
 	}
-	return l.start
+	return w.UTC().Truncate(time.Second)
 }
 
 // fetch pages through GET /v1/events?createdAfter=since (newest first) and
@@ -245,7 +249,7 @@ func (l *listener) fetch(ctx context.Context) ([]listedEvent, error) {
 	inPoll := map[string]bool{}
 	for offset := 0; ; {
 		q := url.Values{
-			"createdAfter": {since.UTC().Format(time.RFC3339Nano)},
+			"createdAfter": {since.Format(time.RFC3339)},
 			"limit":        {strconv.Itoa(eventsPageSize)},
 			"offset":       {strconv.Itoa(offset)},
 		}
@@ -262,7 +266,7 @@ func (l *listener) fetch(ctx context.Context) ([]listedEvent, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !e.CreatedAt.After(since) {
+			if e.CreatedAt.Before(since) {
 				past = true // the server gave more than asked: stop there
 				continue
 			}

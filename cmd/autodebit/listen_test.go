@@ -20,7 +20,8 @@ import (
 )
 
 // fakeEvents serves GET /v1/events as the contract says: newest first,
-// createdAt strictly after createdAfter, limit and offset, {"data","total"}.
+// createdAt at or after createdAfter (as the other lists read it), limit and
+// offset, {"data","total"}.
 type fakeEvents struct {
 	mu      sync.Mutex
 	events  []map[string]any // in creation order
@@ -35,7 +36,7 @@ func (f *fakeEvents) add(id, typ, objectID string, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, map[string]any{
-		"id": id, "type": typ, "createdAt": at.UTC().Format(time.RFC3339Nano), "objectId": objectID,
+		"id": id, "type": typ, "createdAt": at.UTC().Format(time.RFC3339), "objectId": objectID, // to the second, as the API shows times
 		"sequence": len(f.events) + 1, "data": map[string]any{"object": map[string]any{"id": objectID}},
 	})
 }
@@ -74,7 +75,7 @@ func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var match []map[string]any
 	for i := len(f.events) - 1; i >= 0; i-- {
 		at, _ := time.Parse(time.RFC3339Nano, f.events[i]["createdAt"].(string))
-		if at.After(after) {
+		if !at.Before(after) {
 			match = append(match, f.events[i])
 		}
 	}
@@ -161,8 +162,8 @@ func TestListenPolls(t *testing.T) {
 	// The next poll looks back the overlap before the newest event shown.
 	f.queries = nil
 	poll()
-	high := listenT0.Add(20*time.Second + 249*time.Millisecond)
-	if wantQ := "createdAfter=" + strings.ReplaceAll(high.Add(-10*time.Second).Format(time.RFC3339Nano), ":", "%3A"); !strings.Contains(f.queries[0], wantQ) {
+	high := listenT0.Add(20 * time.Second)
+	if wantQ := "createdAfter=" + strings.ReplaceAll(high.Add(-10*time.Second).Format(time.RFC3339), ":", "%3A"); !strings.Contains(f.queries[0], wantQ) {
 		t.Errorf("query %q, want %s (10s before the newest event)", f.queries[0], wantQ)
 	}
 
@@ -232,7 +233,7 @@ func TestListenMemoryBounded(t *testing.T) {
 	}
 	l.maxSeen = 4
 	for i := range 20 {
-		f.add(fmt.Sprintf("evt_m%d", i), "charge.succeeded", "chg_1", listenT0.Add(60*time.Second+time.Duration(i)*time.Millisecond))
+		f.add(fmt.Sprintf("evt_m%d", i), "charge.succeeded", "chg_1", listenT0.Add(time.Duration(60+i)*time.Second))
 	}
 	out.Reset()
 	if err := l.poll(context.Background()); err != nil {
