@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/autodebit/autodebit/antom"
@@ -189,7 +191,9 @@ func (s *Sim) snapshot() *savedState {
 	v := &savedState{Version: stateVersion, SavedAt: time.Now(), Seed: s.seed,
 		Clock: savedClock{Now: s.clock.Now(), Scale: s.clock.Scale()},
 		IDSeq: st.idSeq, NotifSeq: st.notifSeq, Settings: st.settings, Faults: st.faults,
-		FaultRolls: st.faultRolls, FaultUsed: st.faultUsed, FaultHits: st.faultHits}
+		// Copies: Save encodes after s.mu is released, while API calls
+		// and deliveries keep counting faults.
+		FaultRolls: maps.Clone(st.faultRolls), FaultUsed: maps.Clone(st.faultUsed), FaultHits: maps.Clone(st.faultHits)}
 	v.RNG, _ = st.rng.MarshalBinary() // ChaCha8 never fails to marshal
 	for _, a := range st.accountList {
 		v.Accounts = append(v.Accounts, a.Account)
@@ -505,4 +509,32 @@ func (s *Sim) restore(v *savedState, path string) error {
 		s.scheduleAttempt(due, &attempt{n: n, number: next})
 	}
 	return nil
+}
+
+// lockState takes an exclusive, non-blocking flock on path + ".lock" and
+// returns the open lock file; the lock lasts until it is closed (or the
+// process dies, kill -9 included).
+func lockState(path string) (*os.File, error) {
+	lock := path + ".lock"
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("antomsim: lock state file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("antomsim: state file %s is in use by another simulator (it holds %s); give each simulator its own state file", path, lock)
+		}
+		return nil, fmt.Errorf("antomsim: lock state file %s: %w", lock, err)
+	}
+	return f, nil
+}
+
+// removeStaleTemps deletes temporary files a crash left beside the state
+// file between writing and renaming them. Called with the lock held.
+func removeStaleTemps(path string) {
+	stale, _ := filepath.Glob(path + ".tmp-*")
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }

@@ -270,3 +270,61 @@ func TestState_Encrypted(t *testing.T) {
 		}
 	}
 }
+
+// The state reaches the file shortly after a change, without Close: a
+// simulator killed (kill -9) after that finds it again. (The file is read
+// from a copy: the running simulator holds the state file's lock.)
+func TestState_WrittenWithoutClose(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "s.json")
+	s, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateAccount(antomsim.Account{Wallet: "GCASH", UserLoginID: "09990000001"}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for !bytes.Contains(b, []byte("09990000001")) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change never reached the state file without Close")
+		}
+		time.Sleep(10 * time.Millisecond)
+		b, _ = os.ReadFile(f)
+	}
+	copyFile := filepath.Join(dir, "copy.json")
+	if err := os.WriteFile(copyFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: copyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if !slices.ContainsFunc(s2.Accounts(), func(a antomsim.Account) bool { return a.UserLoginID == "09990000001" }) {
+		t.Fatal("the account written without Close is not restored")
+	}
+}
+
+// Two simulators never share one state file: the second is refused until
+// the first closes.
+func TestState_OneSimulatorPerFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "s.json")
+	s, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: f}); err == nil || !strings.Contains(err.Error(), "in use by another simulator") {
+		t.Fatalf("second simulator on one state file: err = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := antomsim.New(antomsim.Config{ManualClock: true, StateFile: f})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	s2.Close()
+}

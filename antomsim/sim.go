@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -248,6 +249,7 @@ type Sim struct {
 	closeErr   error
 
 	saveKick  chan struct{} // a state change to write; nil without StateFile
+	stateLock *os.File      // holds the flock on StateFile + ".lock"
 	saveMu    sync.Mutex    // one write of the state file at a time
 	stateAEAD cipher.AEAD   // seals the state file; nil without StateKey
 }
@@ -297,12 +299,19 @@ func New(cfg Config) (*Sim, error) {
 	var saved *savedState
 	if cfg.StateFile != "" {
 		var err error
+		// One simulator per state file: two would each keep a copy in
+		// memory, and the last to write would erase the other's tokens.
+		if s.stateLock, err = lockState(cfg.StateFile); err != nil {
+			return nil, err
+		}
+		removeStaleTemps(cfg.StateFile)
 		if cfg.StateKey != nil {
 			if s.stateAEAD, err = stateAEAD(cfg.StateKey); err != nil {
 				return nil, err
 			}
 		}
 		if saved, err = readState(cfg.StateFile, s.stateAEAD); err != nil {
+			s.stateLock.Close()
 			return nil, err
 		}
 		s.saveKick = make(chan struct{}, 1)
@@ -405,6 +414,9 @@ func (s *Sim) Close() error {
 		s.bg.Wait()
 		s.waitInflight()
 		s.closeErr = s.Save()
+		if s.stateLock != nil {
+			s.stateLock.Close() // releases the lock
+		}
 	})
 	return s.closeErr
 }

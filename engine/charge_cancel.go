@@ -59,6 +59,9 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 func notCancellable(c *autodebit.Charge) error {
 	switch c.Status {
 	case autodebit.ChargeSuccess:
+		if c.RefundedValue >= c.Amount.Value {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is SUCCESS and already refunded in full: there is nothing left to cancel or refund.", c.ID)
+		}
 		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is SUCCESS and cannot be cancelled; refund it instead.", c.ID)
 	case autodebit.ChargeCancelled:
 		return autodebit.Errorf(autodebit.ECONFLICT, "Charge %s is already CANCELLED: Antom cancelled the payment (and refunded it in full if it had been paid); there is nothing left to cancel.", c.ID)

@@ -146,6 +146,10 @@ func TestCancel_FinalChargeSaysWhatToDo(t *testing.T) {
 		ctx := context.Background()
 		tok := s.link("cus_1", "GCASH")
 		ok := s.mustCharge(tok.ID, 1500, "PHP")
+		refunded := s.mustCharge(tok.ID, 1500, "PHP")
+		if _, err := s.eng.CreateRefund(ctx, engine.RefundInput{ChargeID: refunded.ID, Amount: refunded.Amount}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.sim.UpdateAccount("GCASH", defaultGCashLogin, antomsim.AccountUpdate{Balance: ptr(int64(100))}); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +157,7 @@ func TestCancel_FinalChargeSaysWhatToDo(t *testing.T) {
 		for _, tc := range []struct {
 			c    *autodebit.Charge
 			want string
-		}{{ok, "refund it instead"}, {failed, "nothing to cancel"}} {
+		}{{ok, "refund it instead"}, {refunded, "nothing left to cancel or refund"}, {failed, "nothing to cancel"}} {
 			_, err := s.eng.CancelCharge(ctx, tc.c.ID)
 			if autodebit.ErrorCode(err) != autodebit.ECONFLICT || !strings.Contains(autodebit.ErrorMessage(err), tc.want) {
 				t.Errorf("cancel %s charge: %v, want ECONFLICT saying %q", tc.c.Status, err, tc.want)

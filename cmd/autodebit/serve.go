@@ -349,6 +349,9 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			if c.SimAddr == "" {
+				return nil, fmt.Errorf("the in-process simulator cannot listen on its default address %s (port 8081 of --addr's host, which `autodebit sim` uses too): %w; stop what listens there or pass --sim-addr", addr, err)
+			}
 			return nil, fmt.Errorf("--sim-addr %s: %w; the in-process simulator keeps one address so that its QR links work across restarts: stop what listens there or pass another --sim-addr", addr, err)
 		}
 		m.SimURL = "http://" + ln.Addr().String()
@@ -522,21 +525,47 @@ func (m *Main) secret(flag, value, sqlitePath string, isSQLite, binary bool) ([]
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, origin, fmt.Errorf("--%s: %w", flag, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, origin, fmt.Errorf("--%s: create %s: %w", flag, path, err)
-	}
-	_, err = f.WriteString(text + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, origin, fmt.Errorf("--%s: write %s: %w", flag, path, err)
+	if err := writeNewFile(path, []byte(text+"\n")); err != nil {
+		return nil, origin, fmt.Errorf("--%s: %w", flag, err)
 	}
 	m.log.Info("generated a key; keep the file safe", "flag", flag, "file", path)
 	origin.generated = true
 	key, err := decode(text)
 	return key, origin, err
+}
+
+// writeNewFile writes a new 0600 file whole or not at all: a crash leaves
+// no torn key for the next start to refuse. The data goes to a temporary
+// file, is synced, and is linked to path, which fails if path exists (two
+// starts racing: the first one's key wins, untouched).
+func writeNewFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // requiredWithPostgres says how to make the key a PostgreSQL setup must be
