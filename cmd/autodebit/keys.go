@@ -86,7 +86,7 @@ func checkNoKeyFiles(dir string) error {
 }
 
 // writeKeyFiles writes the pair into dir. Without force a file that appeared
-// since checkNoKeyFiles is still not replaced (O_EXCL); with force an
+// since checkNoKeyFiles is still not replaced (a link, not a rename); with force an
 // existing file is replaced and gets the mode below, whatever it had.
 func writeKeyFiles(dir string, kp *antom.KeyPair, force bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -111,24 +111,37 @@ func writeKeyFiles(dir string, kp *antom.KeyPair, force bool) error {
 	return nil
 }
 
+// writeKeyFile writes one key file whole or not at all (a temporary file,
+// synced, then linked or renamed into place): a failure never leaves a torn
+// key, and with force the old file stays until the new one is complete.
 func writeKeyFile(path, data string, mode os.FileMode, force bool) error {
-	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("replace %s: %w", path, err)
-		}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, flag, mode)
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if force {
+		err = os.Rename(tmp, path)
+	} else {
+		err = os.Link(tmp, path) // fails if a file appeared meanwhile
+	}
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s already exists; pass --force to replace the key pair (the old private key is lost)", path)
 	} else if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
