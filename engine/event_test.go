@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/client"
 	"github.com/autodebit/autodebit/engine"
 	"github.com/autodebit/autodebit/storetest"
 )
@@ -285,6 +288,74 @@ func TestEvents_TokensExpireOrDie(t *testing.T) {
 		json.Unmarshal(s.events(dead.ID)[0].Data, &obj)
 		if obj.RevokedBy != autodebit.RevokedByAntom {
 			t.Fatalf("token.revoked says revokedBy %q, want antom", obj.RevokedBy)
+		}
+	})
+}
+
+// GET /v1/events and /v1/events/{id} through the Go client: PRODUCT.md's
+// shape, filters, and clear refusals.
+func TestEvents_API(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{})
+		ctx := context.Background()
+		api := client.New(s.srv.URL, apiKey)
+		tok := s.link("cus_1", "GCASH")
+		// The list is ordered by creation time: let the clock move between
+		// the changes, as it does outside tests.
+		s.advance(time.Second)
+		c1 := s.mustCharge(tok.ID, 1500, "PHP")
+		s.advance(time.Second)
+		c2 := s.mustCharge(tok.ID, 1600, "PHP")
+
+		all, err := api.Events(ctx, client.EventListParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range all.Data {
+			got = append(got, e.Type+" "+e.ObjectID)
+		}
+		want := []string{"charge.succeeded " + c2.ID, "charge.succeeded " + c1.ID, "authorization.active " + tok.AuthorizationID}
+		if all.Total != 3 || !slices.Equal(got, want) {
+			t.Fatalf("events %v (total %d), want %v, newest first", got, all.Total, want)
+		}
+		page, err := api.Events(ctx, client.EventListParams{Type: "charge.succeeded", Limit: 1, Offset: 1})
+		if err != nil || page.Total != 2 || len(page.Data) != 1 || page.Data[0].ObjectID != c1.ID {
+			t.Fatalf("second charge.succeeded = %+v, %v; want %s's, total 2", page, err, c1.ID)
+		}
+		if byObj, err := api.Events(ctx, client.EventListParams{ObjectID: c2.ID}); err != nil || byObj.Total != 1 || byObj.Data[0].Sequence != 1 {
+			t.Fatalf("events of %s = %+v, %v", c2.ID, byObj, err)
+		}
+		if later, err := api.Events(ctx, client.EventListParams{CreatedAfter: s.sim.Now().Add(time.Hour).Format(time.RFC3339)}); err != nil || later.Total != 0 {
+			t.Fatalf("events created after an hour from now = %+v, %v", later, err)
+		}
+
+		one, err := api.Event(ctx, all.Data[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := s.get("/v1/events/" + one.ID)
+		var shape map[string]json.RawMessage
+		json.Unmarshal(raw, &shape)
+		var keys []string
+		for k := range shape {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, []string{"createdAt", "data", "id", "objectId", "sequence", "type"}) {
+			t.Fatalf("event keys %v, want PRODUCT.md's", keys)
+		}
+		if g, w := string(one.Data.Object), string(s.get("/v1/charges/"+c2.ID)); g != w {
+			t.Fatalf("data.object %s, want GET's %s", g, w)
+		}
+
+		_, err = api.Events(ctx, client.EventListParams{Type: "charge.paid"})
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || !strings.Contains(ce.Message, "charge.paid") || !strings.Contains(ce.Message, "charge.succeeded") {
+			t.Fatalf("unknown type: %v, want a 400 naming it and the known types", err)
+		}
+		if _, err := api.Event(ctx, "evt_none"); client.ErrorCode(err) != autodebit.ENOTFOUND {
+			t.Fatalf("unknown event: %v, want not found", err)
 		}
 	})
 }
