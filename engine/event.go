@@ -148,3 +148,38 @@ func (e *Engine) moveAuthorizationTx(ctx context.Context, tx autodebit.Tx, a *au
 	}
 	return e.publish(ctx, tx, typ, cur.ID, api.ToAuthorization(cur))
 }
+
+// DefaultEventRetention is how long events are kept unless
+// Config.EventRetention says otherwise.
+const DefaultEventRetention = 30 * 24 * time.Hour
+
+// cleanupBatch is how many events one cleanup transaction deletes, so that
+// a large backlog never holds the store's write lock for long.
+var cleanupBatch = 1000
+
+// CleanupEvents deletes the events older than Config.EventRetention, a
+// batch per transaction, and returns how many it deleted. It stops between
+// batches when ctx ends; the next run carries on.
+func (e *Engine) CleanupEvents(ctx context.Context) (int, error) {
+	cutoff := e.now().Add(-e.cfg.EventRetention)
+	total := 0
+	for ctx.Err() == nil {
+		var n int
+		err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			var err error
+			n, err = tx.DeleteEventsBefore(ctx, cutoff, cleanupBatch)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("delete events before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+		}
+		total += n
+		if n < cleanupBatch {
+			break
+		}
+	}
+	if total > 0 {
+		e.log.Info("old events deleted", "count", total, "before", cutoff.UTC().Format(time.RFC3339))
+	}
+	return total, ctx.Err()
+}

@@ -359,3 +359,48 @@ func TestEvents_API(t *testing.T) {
 		}
 	})
 }
+
+// Events older than Config.EventRetention are deleted in batches, by
+// CleanupEvents and by the periodic cleanup_events job; newer ones stay.
+func TestEvents_Retention(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{engine: func(c *engine.Config) { c.EventRetention = 48 * time.Hour }})
+		ctx := context.Background()
+		now := s.sim.Now()
+		add := func(objectID string, age time.Duration) {
+			t.Helper()
+			err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+				return tx.CreateEvent(ctx, &autodebit.Event{Type: autodebit.EventChargeSucceeded, ObjectID: objectID, Data: []byte(`{}`), CreatedAt: now.Add(-age)})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 5 {
+			add("chg_old", 72*time.Hour+time.Duration(i)*time.Minute)
+		}
+		add("chg_new", 47*time.Hour)
+
+		defer engine.SetCleanupBatch(2)()
+		n, err := s.eng.CleanupEvents(ctx)
+		if err != nil || n != 5 {
+			t.Fatalf("CleanupEvents = %d, %v; want the 5 older than 48h, in batches of 2", n, err)
+		}
+		if left := s.events("chg_old"); len(left) != 0 {
+			t.Fatalf("%d old events left", len(left))
+		}
+		if left := s.events("chg_new"); len(left) != 1 {
+			t.Fatalf("%d events of chg_new left, want the one inside the retention", len(left))
+		}
+
+		// Two hours on, that one is past the retention too: the periodic job
+		// (which runs when the process starts) deletes it.
+		s.advance(2 * time.Hour)
+		s.crash()
+		s.start()
+		s.waitFor("cleanup_events to delete the expired event", func() bool {
+			evs, _, err := s.store.FindEvents(ctx, autodebit.EventFilter{ObjectID: "chg_new"})
+			return err == nil && len(evs) == 0
+		})
+	})
+}
