@@ -66,6 +66,13 @@ type Reader interface {
 	// An object with no entries has an empty timeline, not ENOTFOUND.
 	FindTimeline(ctx context.Context, objectID string) ([]*TimelineEntry, error)
 
+	// FindEventByID returns ENOTFOUND for an unknown event (or one that
+	// retention deleted).
+	FindEventByID(ctx context.Context, id string) (*Event, error)
+	// FindEvents returns one page of events, newest first (by creation
+	// time, then ID), and the total number of matches.
+	FindEvents(ctx context.Context, f EventFilter) ([]*Event, int, error)
+
 	// FindBacklog returns the work still open, for health checks and metrics.
 	FindBacklog(ctx context.Context) (*Backlog, error)
 }
@@ -131,6 +138,17 @@ type Tx interface {
 	// AppendTimelineEntry adds e to its object's audit trail, assigning ID and
 	// (unless set) CreatedAt.
 	AppendTimelineEntry(ctx context.Context, e *TimelineEntry) error
+
+	// CreateEvent records e in this transaction, the one that makes the
+	// change it reports: it validates e (EINVALID), assigns ID, CreatedAt
+	// (unless set) and Sequence, one more than the object's latest event.
+	// The caller holds the object's row lock, so no two transactions take
+	// the same Sequence; the store's unique (object, sequence) index makes
+	// one that does fail (ECONFLICT) rather than pass unseen.
+	CreateEvent(ctx context.Context, e *Event) error
+	// DeleteEventsBefore deletes up to limit events created before t, the
+	// oldest first, and returns how many it deleted (retention).
+	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error)
 
 	// RecordNotification records n unless a notification with the same
 	// DedupKey was recorded before. It reports whether n is new.

@@ -212,6 +212,45 @@ func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodeb
 	return out, nil
 }
 
+// EventListParams filters GET /v1/events. Empty fields do not filter; zero
+// Limit means the server's default (100).
+type EventListParams struct {
+	Type          string // an event type, e.g. "charge.succeeded"
+	ObjectID      string
+	CreatedAfter  string // RFC 3339 time or YYYY-MM-DD
+	CreatedBefore string
+	Limit         int
+	Offset        int
+}
+
+func (p EventListParams) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"type": p.Type, "objectId": p.ObjectID, "createdAfter": p.CreatedAfter, "createdBefore": p.CreatedBefore} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if p.Limit > 0 {
+		v.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Offset > 0 {
+		v.Set("offset", strconv.Itoa(p.Offset))
+	}
+	return v
+}
+
+// Events lists events, newest first: GET /v1/events.
+func (c *Client) Events(ctx context.Context, p EventListParams) (*adhttp.List[adhttp.Event], error) {
+	var out adhttp.List[adhttp.Event]
+	return &out, c.do(ctx, "GET", "/v1/events", p.values(), nil, "", &out)
+}
+
+// Event reads one event: GET /v1/events/{id}.
+func (c *Client) Event(ctx context.Context, id string) (*adhttp.Event, error) {
+	var out adhttp.Event
+	return &out, c.do(ctx, "GET", "/v1/events/"+url.PathEscape(id), nil, nil, "", &out)
+}
+
 // Health reads the engine's backlog: GET /v1/health.
 func (c *Client) Health(ctx context.Context) (map[string]any, error) {
 	var out map[string]any

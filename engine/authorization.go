@@ -99,10 +99,7 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 		}
 		if failed.Status != autodebit.AuthorizationPending {
 			a.Status, a.FailureCode, a.FailureMessage = failed.Status, failed.FailureCode, failed.FailureMessage
-			if err := tx.UpdateAuthorization(ctx, a); err != nil {
-				return fmt.Errorf("fail authorization: %w", err)
-			}
-			return appendTimeline(ctx, tx, stateEntry(a.ID, "FAILED: "+a.FailureCode, now))
+			return e.moveAuthorizationTx(ctx, tx, a, "FAILED: "+a.FailureCode, now)
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})
 	})
@@ -214,11 +211,11 @@ func (e *Engine) activate(ctx context.Context, authID string, resp *antom.ApplyT
 			return fmt.Errorf("create token for %s: %w", a.ID, err)
 		}
 		a.Status, a.TokenID, a.AuthCode = autodebit.AuthorizationActive, t.ID, ""
-		if err := tx.UpdateAuthorization(ctx, a); err != nil {
-			return fmt.Errorf("activate %s: %w", a.ID, err)
+		if err := e.moveAuthorizationTx(ctx, tx, a, "ACTIVE: token "+t.ID, now); err != nil {
+			return err
 		}
 		since, tokenID = now.Sub(a.AuthorizedAt), t.ID
-		return appendTimeline(ctx, tx, stateEntry(a.ID, "ACTIVE: token "+t.ID, now), stateEntry(t.ID, "ACTIVE", now))
+		return appendTimeline(ctx, tx, stateEntry(t.ID, "ACTIVE", now))
 	})
 	if err == nil && since > 0 {
 		e.m.TokenIssued(since)
@@ -269,10 +266,7 @@ func (e *Engine) failAuthorization(ctx context.Context, authID string, aud *audi
 			return nil
 		}
 		a.Status, a.FailureCode, a.FailureMessage, a.AuthCode = autodebit.AuthorizationFailed, code, msg, ""
-		if err := tx.UpdateAuthorization(ctx, a); err != nil {
-			return fmt.Errorf("fail %s: %w", a.ID, err)
-		}
-		return appendTimeline(ctx, tx, stateEntry(a.ID, "FAILED: "+code, now))
+		return e.moveAuthorizationTx(ctx, tx, a, "FAILED: "+code, now)
 	})
 	if err == nil {
 		e.log.Warn("authorization failed", "authorization", authID, "code", code, "message", msg)
@@ -298,10 +292,7 @@ func (e *Engine) expireAuthorization(ctx context.Context, authID string) error {
 			return nil
 		}
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationExpired, "EXPIRED", "no authCode within 15 minutes"
-		if err := tx.UpdateAuthorization(ctx, a); err != nil {
-			return fmt.Errorf("expire %s: %w", a.ID, err)
-		}
-		return appendTimeline(ctx, tx, stateEntry(a.ID, "EXPIRED", now))
+		return e.moveAuthorizationTx(ctx, tx, a, "EXPIRED", now)
 	})
 	if err != nil {
 		return err

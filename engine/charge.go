@@ -286,17 +286,11 @@ func (e *Engine) tokenDeadInTx(ctx context.Context, tokenID string) func(tx auto
 		}
 		now := e.now()
 		status := autodebit.TokenRevoked
-		t.RevokeReason, t.RevokePending, t.RevokeNextAt = "Antom reports the access token invalid", false, time.Time{}
 		if !t.AccessTokenExpiresAt.IsZero() && !now.Before(t.AccessTokenExpiresAt) {
 			status = autodebit.TokenExpired
-		} else {
-			t.RevokedAt, t.RevokedBy = now, autodebit.RevokedByAntom
 		}
-		t.Status = status
-		if err := tx.UpdateToken(ctx, t); err != nil {
-			return fmt.Errorf("end token %s: %w", t.ID, err)
-		}
-		return appendTimeline(ctx, tx, stateEntry(t.ID, string(status)+": INVALID_ACCESS_TOKEN on pay", now))
+		return e.endTokenTx(ctx, tx, t, status, autodebit.RevokedByAntom, "Antom reports the access token invalid",
+			string(status)+": INVALID_ACCESS_TOKEN on pay", now)
 	}
 }
 
@@ -332,8 +326,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// settleCharge settles an INIT charge, writes the audit events and runs
-// after (if set) in the same transaction. It reports whether this call won;
+// settleCharge settles an INIT charge (settleChargeTx: its timeline and
+// event too), writes the audit entries and runs after (if set) in the same
+// transaction. It reports whether this call won;
 // a charge already final is left alone.
 func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s autodebit.ChargeSettlement, after func(tx autodebit.Tx) error) (bool, error) {
 	if s.SettledAt.IsZero() {
@@ -348,7 +343,7 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 			}
 		}
 		var err error
-		won, err = tx.SettleCharge(ctx, id, s)
+		won, err = e.settleChargeTx(ctx, tx, id, s)
 		if err != nil {
 			return err
 		}
@@ -358,9 +353,6 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 					"status", cur.Status, "settledBy", cur.SettledBy, "answer", s.Status, "from", s.SettledBy, "code", s.ResultCode)
 			}
 			return nil
-		}
-		if err := appendTimeline(ctx, tx, stateEntry(id, fmt.Sprintf("%s by %s: %s", s.Status, s.SettledBy, s.ResultCode), s.SettledAt)); err != nil {
-			return err
 		}
 		if after != nil {
 			return after(tx)

@@ -53,6 +53,9 @@ type Config struct {
 	// (SweepArgs) queues its job again: work whose job is alive never lags
 	// that much. Zero means 10s.
 	SweepLag time.Duration
+	// EventRetention is how long events are kept: the cleanup job
+	// (CleanupEventsArgs) deletes older ones. Zero means 30 days.
+	EventRetention time.Duration
 	// AuthCodeWindow is how long after AUTHCODE_CREATED applyToken keeps
 	// resending before the authorization fails. Zero means one minute, the
 	// authCode's lifetime at Antom.
@@ -141,6 +144,11 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.SweepLag <= 0 {
 		cfg.SweepLag = 10 * time.Second
+	}
+	if cfg.EventRetention < 0 {
+		return nil, fmt.Errorf("engine: EventRetention %s must not be negative", cfg.EventRetention)
+	} else if cfg.EventRetention == 0 {
+		cfg.EventRetention = DefaultEventRetention
 	}
 	if cfg.AuthCodeWindow <= 0 {
 		cfg.AuthCodeWindow = authCodeLifetime

@@ -38,6 +38,10 @@ type InquireRefundArgs struct {
 // revokes.
 type SweepArgs struct{}
 
+// CleanupEventsArgs is the periodic job that deletes the events older than
+// Config.EventRetention.
+type CleanupEventsArgs struct{}
+
 // RevokeTokenArgs revokes a token at Antom until Antom confirms.
 type RevokeTokenArgs struct {
 	TokenID string `json:"tokenId"`
@@ -49,6 +53,7 @@ func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
 func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
 func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
 func (SweepArgs) Kind() string               { return "sweep" }
+func (CleanupEventsArgs) Kind() string       { return "cleanup_events" }
 
 // LegacySweepChargesArgs is SweepArgs under its former kind, so that jobs
 // queued by an older release (and an older replica during a rolling
@@ -90,6 +95,9 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.revokeToken(ctx, a.TokenID)
 	case SweepArgs, LegacySweepChargesArgs:
 		return e.sweep(ctx)
+	case CleanupEventsArgs:
+		_, err := e.CleanupEvents(ctx)
+		return err
 	}
 	return fmt.Errorf("engine: unknown job %T", args)
 }

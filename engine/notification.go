@@ -56,13 +56,11 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if t.RevokePending {
 			by, reason = autodebit.RevokedByMerchant, "revoked by the merchant"
 		}
-		t.Status, t.RevokeReason, t.RevokePending, t.RevokeNextAt = autodebit.TokenRevoked, reason, false, time.Time{}
-		t.RevokedAt, t.RevokedBy = now, by
-		if err := tx.UpdateToken(ctx, t); err != nil {
-			return fmt.Errorf("revoke %s: %w", t.ID, err)
+		if err := e.endTokenTx(ctx, tx, t, autodebit.TokenRevoked, by, reason, "REVOKED by "+by+": "+reason, now); err != nil {
+			return err
 		}
 		e.log.Info("token revoked", "token", t.ID, "by", by, "via", "TOKEN_CANCELED notification")
-		return appendTimeline(ctx, tx, stateEntry(t.ID, "REVOKED by "+by+": "+reason, now))
+		return nil
 	})
 }
 
@@ -215,10 +213,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 			return nil
 		}
 		a.Status, a.AuthCode, a.AuthorizedAt = autodebit.AuthorizationAuthorized, an.AuthCode, now
-		if err := tx.UpdateAuthorization(ctx, a); err != nil {
-			return fmt.Errorf("authorize %s: %w", a.ID, err)
-		}
-		if err := appendTimeline(ctx, tx, stateEntry(a.ID, "AUTHORIZED", now)); err != nil {
+		if err := e.moveAuthorizationTx(ctx, tx, a, "AUTHORIZED", now); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, autodebit.Job{Args: ApplyTokenArgs{AuthorizationID: a.ID}, Queue: QueueUrgent})
@@ -281,12 +276,9 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 		if !ok {
 			return nil
 		}
-		settled, err = tx.SettleCharge(ctx, c.ID, s)
-		if err != nil || !settled {
-			return err
-		}
+		settled, err = e.settleChargeTx(ctx, tx, c.ID, s)
 		status = s.Status
-		return appendTimeline(ctx, tx, stateEntry(c.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+		return err
 	})
 	if err == nil && mismatch != "" {
 		return e.refuseNotification(ctx, chargeID, n, mismatch, false)
@@ -392,11 +384,11 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if f.RefundStatus == antom.RefundStatusSuccess {
 			s.Status = autodebit.RefundSuccess
 		}
-		won, err := tx.SettleRefund(ctx, r.ID, s)
-		if err != nil || !won {
-			return err
+		won, err := e.settleRefundTx(ctx, tx, r.ID, s, "by notification")
+		if err == nil && won {
+			e.log.Info("refund settled", "refund", r.ID, "status", s.Status, "by", "notification", "code", s.ResultCode)
 		}
-		return appendTimeline(ctx, tx, stateEntry(r.ID, fmt.Sprintf("%s by notification: %s", s.Status, s.ResultCode), now))
+		return err
 	})
 	if err == nil && mismatch != "" {
 		return e.refuseNotification(ctx, refundID, n, mismatch, false)

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -177,12 +176,12 @@ func (e *Engine) settleRefund(ctx context.Context, id string, aud *audit, s auto
 				return err
 			}
 		}
-		won, err := tx.SettleRefund(ctx, id, s)
+		won, err := e.settleRefundTx(ctx, tx, id, s, "")
 		if err != nil || !won {
 			return err
 		}
 		e.log.Info("refund settled", "refund", id, "status", s.Status, "code", s.ResultCode)
-		return appendTimeline(ctx, tx, stateEntry(id, fmt.Sprintf("%s: %s", s.Status, s.ResultCode), s.SettledAt))
+		return nil
 	})
 }
 

@@ -143,14 +143,10 @@ func (e *Engine) endToken(ctx context.Context, id string, aud *audit, status aut
 		if t.Status != autodebit.TokenActive {
 			return nil
 		}
-		t.Status, t.RevokeReason, t.RevokePending, t.RevokeNextAt = status, reason, false, time.Time{}
-		if status == autodebit.TokenRevoked {
-			t.RevokedAt, t.RevokedBy = now, by
-		}
-		if err := tx.UpdateToken(ctx, t); err != nil {
-			return fmt.Errorf("end token %s: %w", t.ID, err)
+		if err := e.endTokenTx(ctx, tx, t, status, by, reason, string(status)+": "+reason, now); err != nil {
+			return err
 		}
 		e.log.Info("token ended", "token", t.ID, "status", status, "reason", reason)
-		return appendTimeline(ctx, tx, stateEntry(t.ID, string(status)+": "+reason, now))
+		return nil
 	})
 }

@@ -3,218 +3,37 @@ package http
 import (
 	"encoding/json"
 	"net/http"
-	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/autodebit/autodebit"
-	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/api"
 	"github.com/autodebit/autodebit/engine"
 )
 
-// Amount is money on the API: value is a string of minor units, as in Antom.
-type Amount struct {
-	Currency string `json:"currency"`
-	Value    string `json:"value"`
-}
+// The views of the domain objects live in package api, so that the engine
+// can put them in events; these aliases keep the http names callers use.
+type (
+	Amount        = api.Amount
+	QR            = api.QR
+	Authorization = api.Authorization
+	Token         = api.Token
+	Charge        = api.Charge
+	Refund        = api.Refund
+	Event         = api.Event
+	EventData     = api.EventData
+)
 
-func toAmount(a autodebit.Amount) Amount {
-	return Amount{Currency: a.Currency, Value: strconv.FormatInt(a.Value, 10)}
-}
-
-// domain parses an API amount, naming the field in errors.
-func (a *Amount) domain(field string) (autodebit.Amount, error) {
-	if a == nil {
-		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q is required.", field)
-	}
-	if a.Currency == "" {
-		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q is required.", field+".currency")
-	}
-	v, err := antom.ParseMinorUnits(a.Value)
-	if err != nil {
-		return autodebit.Amount{}, autodebit.Errorf(autodebit.EINVALID, "Field %q must be a string of minor units such as \"1500\": %v.", field+".value", err)
-	}
-	return autodebit.Amount{Currency: a.Currency, Value: v}, nil
-}
-
-// UnmarshalJSON accepts only a string value, as Antom does.
-func (a *Amount) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Currency json.RawMessage `json:"currency"`
-		Value    json.RawMessage `json:"value"`
-	}
-	if len(b) == 0 || b[0] != '{' {
-		// decodeBody names the field and the JSON it takes.
-		return &json.UnmarshalTypeError{Value: firstKind(b), Type: reflect.TypeFor[Amount]()}
-	}
-	dec := json.NewDecoder(bytesReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" has an unknown field %s; send an object {currency, value}.", field)
-		}
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount\" must be an object {currency, value}.")
-	}
-	if len(raw.Value) > 0 && raw.Value[0] != '"' {
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.value\" must be a string of minor units such as \"1500\", not %s.", raw.Value)
-	}
-	if len(raw.Currency) > 0 && raw.Currency[0] != '"' {
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"amount.currency\" must be a string such as \"PHP\".")
-	}
-	if len(raw.Value) > 0 {
-		json.Unmarshal(raw.Value, &a.Value)
-	}
-	if len(raw.Currency) > 0 {
-		json.Unmarshal(raw.Currency, &a.Currency)
-	}
-	return nil
-}
-
-// firstKind names the JSON value b holds by its first byte, as
-// json.UnmarshalTypeError.Value does.
-func firstKind(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '"':
-		return "string"
-	case b[0] == '[':
-		return "array"
-	case b[0] == 't' || b[0] == 'f':
-		return "bool"
-	case b[0] == 'n':
-		return "null"
-	}
-	return "number"
-}
-
-// QR is the code the buyer scans.
-type QR struct {
-	Text     string `json:"text"`
-	ImageURL string `json:"imageUrl"`
-}
-
-// Authorization is a linking attempt as the API shows it.
-type Authorization struct {
-	ID             string     `json:"id"`
-	CustomerID     string     `json:"customerId"`
-	Wallet         string     `json:"wallet"`
-	Status         string     `json:"status"`
-	QR             *QR        `json:"qr,omitempty"`
-	TokenID        string     `json:"tokenId,omitempty"`
-	FailureCode    string     `json:"failureCode,omitempty"`
-	FailureMessage string     `json:"failureMessage,omitempty"`
-	ExpiresAt      time.Time  `json:"expiresAt"`
-	AuthorizedAt   *time.Time `json:"authorizedAt,omitempty"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	UpdatedAt      time.Time  `json:"updatedAt"`
-}
-
-func toAuthorization(a *autodebit.Authorization) Authorization {
-	out := Authorization{
-		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID,
-		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: apiTime(a.ExpiresAt),
-		AuthorizedAt: timePtr(a.AuthorizedAt), CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
-	}
-	if a.QRText != "" {
-		out.QR = &QR{Text: a.QRText, ImageURL: a.QRImageURL}
-	}
-	return out
-}
-
-// Token is a payment token as the API shows it: never the access token.
-type Token struct {
-	ID                   string     `json:"id"`
-	CustomerID           string     `json:"customerId"`
-	Wallet               string     `json:"wallet"`
-	AuthorizationID      string     `json:"authorizationId"`
-	Status               string     `json:"status"`
-	UserLoginID          string     `json:"userLoginId"`
-	AccessTokenExpiresAt *time.Time `json:"accessTokenExpiresAt,omitempty"`
-	RevokePending        bool       `json:"revokePending"`
-	RevokeReason         string     `json:"revokeReason,omitempty"`
-	RevokedBy            string     `json:"revokedBy,omitempty"` // merchant, wallet or antom, once REVOKED
-	RevokedAt            *time.Time `json:"revokedAt,omitempty"`
-	CreatedAt            time.Time  `json:"createdAt"`
-	UpdatedAt            time.Time  `json:"updatedAt"`
-}
-
-func toToken(t *autodebit.Token) Token {
-	return Token{
-		ID: t.ID, CustomerID: t.CustomerID, Wallet: t.Wallet, AuthorizationID: t.AuthorizationID, Status: string(t.Status),
-		UserLoginID: t.UserLoginID, AccessTokenExpiresAt: timePtr(t.AccessTokenExpiresAt), RevokePending: t.RevokePending,
-		RevokeReason: t.RevokeReason, RevokedBy: t.RevokedBy, RevokedAt: timePtr(t.RevokedAt), CreatedAt: apiTime(t.CreatedAt), UpdatedAt: apiTime(t.UpdatedAt),
-	}
-}
-
-// Charge is a charge as the API shows it.
-type Charge struct {
-	ID                string     `json:"id"`
-	TokenID           string     `json:"tokenId"`
-	CustomerID        string     `json:"customerId"`
-	Wallet            string     `json:"wallet"`
-	Amount            Amount     `json:"amount"`
-	Description       string     `json:"description,omitempty"`
-	Status            string     `json:"status"`
-	PaymentRequestID  string     `json:"paymentRequestId"`
-	PaymentID         string     `json:"paymentId,omitempty"`
-	ResultCode        string     `json:"resultCode,omitempty"`
-	ResultMessage     string     `json:"resultMessage,omitempty"`
-	SettledBy         string     `json:"settledBy,omitempty"`
-	RefundedAmount    Amount     `json:"refundedAmount"`
-	ExpiresAt         time.Time  `json:"expiresAt"`
-	NextInquiryAt     *time.Time `json:"nextInquiryAt,omitempty"`
-	InquiryCount      int        `json:"inquiryCount"`
-	CancelRequestedAt *time.Time `json:"cancelRequestedAt,omitempty"`
-	CreatedAt         time.Time  `json:"createdAt"`
-	UpdatedAt         time.Time  `json:"updatedAt"`
-	SettledAt         *time.Time `json:"settledAt,omitempty"`
-}
-
-func toCharge(c *autodebit.Charge) Charge {
-	out := Charge{
-		ID: c.ID, TokenID: c.TokenID, CustomerID: c.CustomerID, Wallet: c.Wallet, Amount: toAmount(c.Amount),
-		Description: c.Description, Status: string(c.Status), PaymentRequestID: c.PaymentRequestID, PaymentID: c.PaymentID,
-		ResultCode: c.ResultCode, ResultMessage: c.ResultMessage, SettledBy: c.SettledBy,
-		RefundedAmount: toAmount(autodebit.Amount{Currency: c.Amount.Currency, Value: c.RefundedValue}),
-		ExpiresAt:      apiTime(c.ExpiresAt), InquiryCount: c.InquiryCount, CancelRequestedAt: timePtr(c.CancelRequestedAt),
-		CreatedAt: apiTime(c.CreatedAt), UpdatedAt: apiTime(c.UpdatedAt), SettledAt: timePtr(c.SettledAt),
-	}
-	if !c.Status.Final() {
-		out.NextInquiryAt = timePtr(c.NextInquiryAt)
-	}
-	return out
-}
-
-// Refund is a refund as the API shows it.
-type Refund struct {
-	ID              string     `json:"id"`
-	ChargeID        string     `json:"chargeId"`
-	Amount          Amount     `json:"amount"`
-	Reason          string     `json:"reason,omitempty"`
-	Status          string     `json:"status"`
-	RefundRequestID string     `json:"refundRequestId"`
-	RefundID        string     `json:"refundId,omitempty"`
-	ResultCode      string     `json:"resultCode,omitempty"`
-	ResultMessage   string     `json:"resultMessage,omitempty"`
-	NextInquiryAt   *time.Time `json:"nextInquiryAt,omitempty"` // while PROCESSING
-	CreatedAt       time.Time  `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
-	SettledAt       *time.Time `json:"settledAt,omitempty"`
-}
-
-func toRefund(r *autodebit.Refund) Refund {
-	out := Refund{
-		ID: r.ID, ChargeID: r.ChargeID, Amount: toAmount(r.Amount), Reason: r.Reason, Status: string(r.Status),
-		RefundRequestID: r.RefundRequestID, RefundID: r.RefundID, ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
-		CreatedAt: apiTime(r.CreatedAt), UpdatedAt: apiTime(r.UpdatedAt), SettledAt: timePtr(r.SettledAt),
-	}
-	if !r.Status.Final() {
-		out.NextInquiryAt = timePtr(r.NextInquiryAt)
-	}
-	return out
-}
+var (
+	toAmount        = api.ToAmount
+	toAuthorization = api.ToAuthorization
+	toToken         = api.ToToken
+	toCharge        = api.ToCharge
+	toRefund        = api.ToRefund
+	toEvent         = api.ToEvent
+	apiTime         = api.Time
+	timePtr         = api.TimePtr
+)
 
 // TimelineEntry is one entry of an object's timeline as the API shows it. Request
 // and Response are the bodies exchanged with Antom as JSON objects; a body
@@ -275,21 +94,6 @@ func bodyText(raw json.RawMessage) string {
 type List[T any] struct {
 	Data  []T `json:"data"`
 	Total int `json:"total"`
-}
-
-// apiTime is a time as the API shows every time: UTC, to the second, so
-// that it always reads 2006-01-02T15:04:05Z. Seconds are what Antom's times
-// carry; durations that need finer measure have fields of their own
-// (durationMs).
-func apiTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
-
-// timePtr is apiTime for an optional time: nil when t is zero.
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = apiTime(t)
-	return &t
 }
 
 func listOf[D any, T any](items []*D, total int, conv func(*D) T) List[T] {
@@ -401,7 +205,7 @@ func (s *Server) createCharge(w http.ResponseWriter, r *http.Request) error {
 	if req.TokenID == "" {
 		return autodebit.Errorf(autodebit.EINVALID, "Field \"tokenId\" is required.")
 	}
-	amount, err := req.Amount.domain("amount")
+	amount, err := req.Amount.Domain("amount")
 	if err != nil {
 		return err
 	}
@@ -474,7 +278,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	amount, err := req.Amount.domain("amount")
+	amount, err := req.Amount.Domain("amount")
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func FuzzDecodeRequestBodies(f *testing.F) {
 		var c createChargeRequest
 		if err := decodeBody(httptest.NewRequest("POST", "/v1/charges", strings.NewReader(string(body))), &c); err != nil {
 			check(t, "createCharge", err)
-		} else if v, err := c.Amount.domain("amount"); err != nil {
+		} else if v, err := c.Amount.Domain("amount"); err != nil {
 			check(t, "createCharge amount", err)
 		} else if v.Value < 0 || v.Currency == "" {
 			t.Fatalf("createCharge amount %+v accepted", v)
@@ -51,7 +51,7 @@ func FuzzDecodeRequestBodies(f *testing.F) {
 		var r createRefundRequest
 		if err := decodeBody(httptest.NewRequest("POST", "/v1/charges/chg_1/refunds", strings.NewReader(string(body))), &r); err != nil {
 			check(t, "createRefund", err)
-		} else if _, err := r.Amount.domain("amount"); err != nil {
+		} else if _, err := r.Amount.Domain("amount"); err != nil {
 			check(t, "createRefund amount", err)
 		}
 	})

@@ -63,8 +63,9 @@ func fieldEnums() map[string][]string {
 		"Charge.settledBy":           {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
 		"Refund.status":              strs(autodebit.RefundStatuses()),
 		"CreateAuthorization.wallet": wallets,
-		"TimelineEntry.direction":            {autodebit.TimelineOut, autodebit.TimelineIn},
-		"TimelineEntry.resultStatus":         {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
+		"TimelineEntry.direction":    {autodebit.TimelineOut, autodebit.TimelineIn},
+		"TimelineEntry.resultStatus": {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
+		"Event.type":                 strs(autodebit.EventTypes()),
 	}
 }
 
@@ -124,6 +125,17 @@ var apiOperations = []apiOperation{
 	{Pattern: "GET /v1/refunds/{id}", ID: "getRefund", Summary: "Read a refund", Status: 200, Response: Refund{}},
 	{Pattern: "GET /v1/refunds/{id}/timeline", ID: "listRefundTimeline", Summary: "Timeline (audit trail) of a refund", Status: 200, Response: List[TimelineEntry]{}},
 	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
+	{Pattern: "GET /v1/events", ID: "listEvents", Summary: "List events, newest first",
+		Description: "Every final change of an authorization, token, charge or refund, written in the change's own transaction: data.object is the object as its GET returned it right after the change, and sequence counts each object's events from 1. Events are kept for the retention period (serve --event-retention, 30 days by default).",
+		Query: []queryParam{
+			{"type", "string", "Only events of this type.", strs(autodebit.EventTypes())},
+			{"objectId", "string", "Only events of this object (auth_…, tok_…, chg_…, rfd_…).", nil},
+			{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
+			{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
+			{"limit", "integer", "Page size, 1 to 100; default 100.", nil},
+			{"offset", "integer", "Events to skip; default 0.", nil},
+		}, Status: 200, Response: List[Event]{}},
+	{Pattern: "GET /v1/events/{id}", ID: "getEvent", Summary: "Read an event", Status: 200, Response: Event{}},
 }
 
 // OpenAPI returns the OpenAPI 3 document of the merchant REST API, as served
@@ -141,7 +153,7 @@ func OpenAPI() map[string]any {
 		var params []any
 		if strings.Contains(path, "{id}") {
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
-				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…)."})
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…)."})
 		}
 		for _, q := range op.Query {
 			schema := map[string]any{"type": q.Type}
@@ -293,6 +305,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			name = f.Name
 		}
 		props[name] = g.schema(f.Type)
+		if schemaName(t) == "EventData" && name == "object" {
+			props[name] = g.eventObject()
+		}
 		if enum, ok := g.enums[schemaName(t)+"."+name]; ok {
 			props[name].(map[string]any)["enum"] = enum
 		}
@@ -305,6 +320,16 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		s["required"] = required
 	}
 	return s
+}
+
+// eventObject is the schema of an event's data.object: the view its
+// object's GET returns.
+func (g *schemaGen) eventObject() map[string]any {
+	var views []any
+	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}} {
+		views = append(views, g.schema(reflect.TypeOf(v)))
+	}
+	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund."}
 }
 
 // schemaName names a struct type's component: Charge, ChargeList, Error;

@@ -1,8 +1,6 @@
 package http
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,7 +64,5 @@ func (q *query) time(name string) time.Time {
 	q.fail(name, "must be an RFC 3339 time or a YYYY-MM-DD date")
 	return time.Time{}
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func hasPrefix(s, prefix string) bool { return strings.HasPrefix(s, prefix) }

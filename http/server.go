@@ -110,6 +110,8 @@ func (s *Server) routes() {
 	api("GET /v1/refunds/{id}", s.getRefund)
 	api("GET /v1/refunds/{id}/timeline", s.timeline)
 	api("GET /v1/health", s.health)
+	api("GET /v1/events", s.listEvents)
+	api("GET /v1/events/{id}", s.getEvent)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
 	// in the API's error shape. It matches every method, so the mux never
 	// answers a known path's wrong method with 405 itself: noRoute does.

@@ -48,6 +48,9 @@ type Config struct {
 	// work whose job was lost (charge and refund inquiries, revokes). Zero
 	// means 5s.
 	SweepInterval time.Duration
+	// CleanupInterval is how often the leader deletes the events past the
+	// engine's retention (CleanupEventsArgs). Zero means an hour.
+	CleanupInterval time.Duration
 	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
 	// may resend for a minute).
 	JobTimeout time.Duration
@@ -137,6 +140,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 5 * time.Second
 	}
+	if cfg.CleanupInterval <= 0 {
+		cfg.CleanupInterval = time.Hour
+	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Minute
 	}
@@ -155,6 +161,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.InquireRefundArgs](workers, r)
 	addWorker[engine.RevokeTokenArgs](workers, r)
 	addWorker[engine.SweepArgs](workers, r)
+	addWorker[engine.CleanupEventsArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	rc := &river.Config{
 		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),
@@ -167,11 +174,21 @@ func New(cfg Config) (*Runner, error) {
 			engine.QueueUrgent: {MaxWorkers: cfg.UrgentWorkers},
 		},
 		Workers: workers,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
-			river.PeriodicInterval(cfg.SweepInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
-			&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
-		)},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(
+				river.PeriodicInterval(cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
+			),
+			// The schedule is approximate (River's periodic jobs live on
+			// the leader, in memory), which retention can afford: an event
+			// kept an hour longer harms nothing.
+			river.NewPeriodicJob(
+				river.PeriodicInterval(cfg.CleanupInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return engine.CleanupEventsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: engine.CleanupEventsArgs{}.Kind(), RunOnStart: true},
+			),
+		},
 		RetryPolicy: retryPolicy{now: time.Now},
 	}
 	if cfg.FailedFunc != nil {

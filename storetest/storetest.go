@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(tb testing.TB) autodebit.Store) {
 	t.Run("Token", func(t *testing.T) { t.Parallel(); testToken(t, mustOpen) })
 	t.Run("Charge", func(t *testing.T) { t.Parallel(); testCharge(t, mustOpen) })
 	t.Run("Refund", func(t *testing.T) { t.Parallel(); testRefund(t, mustOpen) })
+	t.Run("Timeline", func(t *testing.T) { t.Parallel(); testTimeline(t, mustOpen) })
 	t.Run("Event", func(t *testing.T) { t.Parallel(); testEvent(t, mustOpen) })
 	t.Run("Notification", func(t *testing.T) { t.Parallel(); testNotification(t, mustOpen) })
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, mustOpen) })

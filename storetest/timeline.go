@@ -9,7 +9,7 @@ import (
 	"github.com/autodebit/autodebit"
 )
 
-func testEvent(t *testing.T, open opener) {
+func testTimeline(t *testing.T, open opener) {
 	ctx := context.Background()
 
 	t.Run("AppendFind", func(t *testing.T) {

@@ -59,6 +59,7 @@ type ServeConfig struct {
 	DebugAddr      string        // when set, serves net/http/pprof there
 	JobTimeout     time.Duration // bound on one job run; 0 means 2m
 	JobRescueAfter time.Duration // when a job left running by a dead process runs again; 0 means JobTimeout+1m
+	EventRetention time.Duration // how long events are kept; default 30 days
 	// TrustForwardedFor limits failed logins and API keys by the last
 	// X-Forwarded-For entry instead of the connection's address: only
 	// behind a reverse proxy that sets it.
@@ -76,7 +77,8 @@ type ServeConfig struct {
 // DefaultServeConfig returns the defaults of every flag.
 func DefaultServeConfig() ServeConfig {
 	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info",
-		NotifyMaxAge: antom.DefaultNotificationMaxAge, NotifySkew: antom.DefaultNotificationMaxSkew}
+		NotifyMaxAge: antom.DefaultNotificationMaxAge, NotifySkew: antom.DefaultNotificationMaxSkew,
+		EventRetention: engine.DefaultEventRetention}
 }
 
 func newServeCommand() *cobra.Command {
@@ -118,6 +120,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
+	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
 	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
@@ -247,7 +250,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met}); err != nil {
+	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
+		EventRetention: c.EventRetention}); err != nil {
 		ln.Close()
 		return err
 	}
