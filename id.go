@@ -14,6 +14,8 @@ const (
 	RefundIDPrefix        = "rfd_"
 	EventIDPrefix         = "evt_" // merchant-facing events
 	TimelineEntryIDPrefix = "tle_"
+
+	WebhookEndpointIDPrefix = "we_"
 )
 
 // Prefixes of the request identifiers the engine sends to Antom.

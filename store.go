@@ -75,6 +75,13 @@ type Reader interface {
 
 	// FindBacklog returns the work still open, for health checks and metrics.
 	FindBacklog(ctx context.Context) (*Backlog, error)
+
+	// FindWebhookEndpointByID returns the endpoint with its secrets opened.
+	FindWebhookEndpointByID(ctx context.Context, id string) (*WebhookEndpoint, error)
+	// FindWebhookEndpointByIdempotencyKey finds the endpoint created with an
+	// Idempotency-Key; keys are unique across endpoints.
+	FindWebhookEndpointByIdempotencyKey(ctx context.Context, key string) (*WebhookEndpoint, error)
+	FindWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]*WebhookEndpoint, int, error)
 }
 
 // Tx changes the store inside one transaction (see Store.WithTx). A Tx is
@@ -157,6 +164,15 @@ type Tx interface {
 	// Enqueue adds jobs to the job queue in this transaction: they run only
 	// if it commits.
 	Enqueue(ctx context.Context, jobs ...Job) error
+
+	// Webhook endpoints have no status: UpdateWebhookEndpoint writes every
+	// field but ID, CreatedAt, IdempotencyKey and RequestHash, compare-and-set
+	// on Version. Secrets are sealed at rest, bound to their row and column.
+	FindWebhookEndpointForUpdate(ctx context.Context, id string) (*WebhookEndpoint, error)
+	CreateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
+	UpdateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
+	// DeleteWebhookEndpoint removes endpoint id; ENOTFOUND if there is none.
+	DeleteWebhookEndpoint(ctx context.Context, id string) error
 }
 
 // Backlog is the open work in the store.

@@ -185,8 +185,8 @@ func (c *Client) Refund(ctx context.Context, id string) (*adhttp.Refund, error) 
 	return &out, c.do(ctx, "GET", "/v1/refunds/"+url.PathEscape(id), nil, nil, "", &out)
 }
 
-// Timeline returns the timeline (audit trail) of an authorization, token, charge or
-// refund, oldest first.
+// Timeline returns the timeline (audit trail) of an authorization, token,
+// charge, refund or webhook endpoint, oldest first.
 func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodebit.TimelineEntry], error) {
 	var kind string
 	switch {
@@ -198,6 +198,8 @@ func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodeb
 		kind = "charges"
 	case strings.HasPrefix(id, autodebit.RefundIDPrefix):
 		kind = "refunds"
+	case strings.HasPrefix(id, autodebit.WebhookEndpointIDPrefix):
+		kind = "webhook-endpoints"
 	default:
 		return nil, &Error{Status: http.StatusNotFound, Code: autodebit.ENOTFOUND, Message: fmt.Sprintf("No object %q.", id)}
 	}

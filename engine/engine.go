@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +67,16 @@ type Config struct {
 	CallTimeout time.Duration
 	// NowFunc returns the current time. Nil means time.Now.
 	NowFunc func() time.Time
+	// WebhookURLPolicy says which hosts webhook endpoint URLs may name.
+	// Empty means WebhookURLsPublic: no private, loopback or link-local
+	// addresses, as a production engine needs.
+	WebhookURLPolicy WebhookURLPolicy
+	// WebhookSecretOverlap is how long a rotated-out webhook secret still
+	// signs deliveries beside the new one. Zero means 24h.
+	WebhookSecretOverlap time.Duration
+	// WebhookLookupFunc resolves a webhook endpoint's host for
+	// WebhookURLsPublic. Nil means net.DefaultResolver.LookupNetIP.
+	WebhookLookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Logger receives the engine's logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, if set, is told about every outcome worth counting.
@@ -100,6 +112,8 @@ type Engine struct {
 	log    *slog.Logger
 	m      Metrics
 	notify notifyURLs
+
+	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // Config.WebhookLookupFunc
 }
 
 type notifyURLs struct{ authorization, payment, refund string }
@@ -156,6 +170,16 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 10 * time.Second
 	}
+	switch cfg.WebhookURLPolicy {
+	case "":
+		cfg.WebhookURLPolicy = WebhookURLsPublic
+	case WebhookURLsPublic, WebhookURLsAny:
+	default:
+		return nil, fmt.Errorf("engine: WebhookURLPolicy %q is not %q or %q", cfg.WebhookURLPolicy, WebhookURLsPublic, WebhookURLsAny)
+	}
+	if cfg.WebhookSecretOverlap <= 0 {
+		cfg.WebhookSecretOverlap = defaultWebhookSecretOverlap
+	}
 	e := &Engine{store: cfg.Store, antom: cfg.Antom, cfg: cfg, now: cfg.NowFunc, log: cfg.Logger, m: cfg.Metrics}
 	if e.now == nil {
 		e.now = time.Now
@@ -165,6 +189,11 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.m == nil {
 		e.m = nopMetrics{}
+	}
+	if e.lookupHost = cfg.WebhookLookupFunc; e.lookupHost == nil {
+		e.lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
 	}
 	e.notify = notifyURLs{
 		authorization: cfg.PublicURL + NotifyAuthorizationPath,

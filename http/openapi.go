@@ -144,7 +144,7 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range apiOperations {
+	for _, op := range append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...) {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -153,7 +153,7 @@ func OpenAPI() map[string]any {
 		var params []any
 		if strings.Contains(path, "{id}") {
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
-				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…)."})
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…)."})
 		}
 		for _, q := range op.Query {
 			schema := map[string]any{"type": q.Type}
@@ -353,6 +353,10 @@ func schemaName(t reflect.Type) string {
 		return "CreateCharge"
 	case "createRefundRequest":
 		return "CreateRefund"
+	case "createWebhookEndpointRequest":
+		return "CreateWebhookEndpoint"
+	case "updateWebhookEndpointRequest":
+		return "UpdateWebhookEndpoint"
 	}
 	return name
 }

@@ -112,6 +112,13 @@ func (s *Server) routes() {
 	api("GET /v1/health", s.health)
 	api("GET /v1/events", s.listEvents)
 	api("GET /v1/events/{id}", s.getEvent)
+	api("POST /v1/webhook-endpoints", s.createWebhookEndpoint)
+	api("GET /v1/webhook-endpoints", s.listWebhookEndpoints)
+	api("GET /v1/webhook-endpoints/{id}", s.getWebhookEndpoint)
+	api("PATCH /v1/webhook-endpoints/{id}", s.updateWebhookEndpoint)
+	api("DELETE /v1/webhook-endpoints/{id}", s.deleteWebhookEndpoint)
+	api("POST /v1/webhook-endpoints/{id}/rotate-secret", s.rotateWebhookEndpointSecret)
+	api("GET /v1/webhook-endpoints/{id}/timeline", s.webhookEndpointTimeline)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
 	// in the API's error shape. It matches every method, so the mux never
 	// answers a known path's wrong method with 405 itself: noRoute does.

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(tb testing.TB) autodebit.Store) {
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, mustOpen) })
 	t.Run("Backlog", func(t *testing.T) { t.Parallel(); testBacklog(t, mustOpen) })
 	t.Run("ConsoleSession", func(t *testing.T) { t.Parallel(); testConsoleSession(t, mustOpen) })
+	t.Run("WebhookEndpoint", func(t *testing.T) { t.Parallel(); testWebhookEndpoint(t, mustOpen) })
 }
 
 // opener opens a fresh store for one test.

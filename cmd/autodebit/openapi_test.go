@@ -130,6 +130,22 @@ func TestOpenAPI(t *testing.T) {
 		do("POST /v1/charges/{id}/cancel", "/v1/charges/"+chID+"/cancel", nil, 409) // SUCCESS: refund instead
 		do("POST /v1/charges", "/v1/charges", map[string]any{"tokenId": tokenID, "amount": map[string]any{"currency": "PHP", "value": 15}}, 400)
 		do("DELETE /v1/tokens/{id}", "/v1/tokens/"+tokenID, nil, 200)
+
+		// Webhook endpoints: serve with the in-process simulator accepts a
+		// receiver on this machine.
+		we := do("POST /v1/webhook-endpoints", "/v1/webhook-endpoints", map[string]any{"url": "http://127.0.0.1:9/hooks", "eventTypes": []string{"charge.succeeded"}}, 201)
+		weID := we["id"].(string)
+		if s, _ := we["secret"].(string); !strings.HasPrefix(s, "whsec_") {
+			t.Fatalf("created webhook endpoint without a secret: %v", we)
+		}
+		do("GET /v1/webhook-endpoints", "/v1/webhook-endpoints?enabled=true", nil, 200)
+		do("GET /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, nil, 200)
+		do("PATCH /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, map[string]any{"enabled": false, "description": "paused"}, 200)
+		do("POST /v1/webhook-endpoints/{id}/rotate-secret", "/v1/webhook-endpoints/"+weID+"/rotate-secret", nil, 200)
+		do("GET /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, nil, 200) // disabled, with a previous secret
+		do("POST /v1/webhook-endpoints", "/v1/webhook-endpoints", map[string]any{"url": "ftp://127.0.0.1/hooks"}, 400)
+		do("DELETE /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, nil, 200)
+		do("GET /v1/webhook-endpoints/{id}/timeline", "/v1/webhook-endpoints/"+weID+"/timeline", nil, 200)
 	})
 
 	t.Run("ValidatorCatchesDrift", func(t *testing.T) {

@@ -64,6 +64,10 @@ type ServeConfig struct {
 	// X-Forwarded-For entry instead of the connection's address: only
 	// behind a reverse proxy that sets it.
 	TrustForwardedFor bool
+	// WebhookAllowPrivate accepts webhook endpoint URLs whose host is, or
+	// resolves to, a private, loopback or link-local address. It is implied
+	// when the simulator runs in-process (a development engine).
+	WebhookAllowPrivate bool
 	// The in-process simulator (no AntomURL): where it listens (default the
 	// Addr host, loopback only, port 8081; port 0 when Addr's port is 0),
 	// the file keeping its state (default <db path>.sim.json; required with
@@ -121,6 +125,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
+	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", cfg.WebhookAllowPrivate, "accept webhook endpoint URLs on private, loopback and link-local addresses (implied with the in-process simulator; never in production)")
 	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
@@ -250,8 +255,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	// A development engine (in-process simulator) delivers webhooks to this
+	// machine; a production one only to public addresses unless told.
+	webhookPolicy := engine.WebhookURLsPublic
+	if c.WebhookAllowPrivate || m.Sim != nil {
+		webhookPolicy = engine.WebhookURLsAny
+	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
-		EventRetention: c.EventRetention}); err != nil {
+		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy}); err != nil {
 		ln.Close()
 		return err
 	}
