@@ -337,7 +337,7 @@ func fits(width int64) chromedp.Action[chromedp.Void] {
 		const wide = [];
 		for (const el of document.body.querySelectorAll("*")) {
 			const r = el.getBoundingClientRect();
-			if (r.right > w + 0.5 && !el.closest(".table-wrap, pre")) {
+			if (r.right > w + 0.5 && !(el.parentElement && el.parentElement.closest(".table-wrap, pre"))) {
 				wide.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
 					(typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "") +
 					" (right edge at " + Math.round(r.right) + ")");
