@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -74,6 +75,13 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook secret still
 	// signs deliveries beside the new one. Zero means 24h.
 	WebhookSecretOverlap time.Duration
+	// WebhookRetryDelays is the wait after each failed delivery attempt,
+	// each lengthened by up to 20 % at random; after the last, the delivery
+	// is failed. Empty means DefaultWebhookRetryDelays (8 attempts over
+	// more than 24 h).
+	WebhookRetryDelays []time.Duration
+	// WebhookTimeout bounds one delivery attempt. Zero means 15s.
+	WebhookTimeout time.Duration
 	// WebhookLookupFunc resolves a webhook endpoint's host for
 	// WebhookURLsPublic. Nil means net.DefaultResolver.LookupNetIP.
 	WebhookLookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -113,7 +121,8 @@ type Engine struct {
 	m      Metrics
 	notify notifyURLs
 
-	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // Config.WebhookLookupFunc
+	lookupHost    func(ctx context.Context, host string) ([]netip.Addr, error) // Config.WebhookLookupFunc
+	webhookClient *http.Client                                                 // deliveries' client (newWebhookClient)
 }
 
 type notifyURLs struct{ authorization, payment, refund string }
@@ -177,6 +186,17 @@ func New(cfg Config) (*Engine, error) {
 	default:
 		return nil, fmt.Errorf("engine: WebhookURLPolicy %q is not %q or %q", cfg.WebhookURLPolicy, WebhookURLsPublic, WebhookURLsAny)
 	}
+	if len(cfg.WebhookRetryDelays) == 0 {
+		cfg.WebhookRetryDelays = DefaultWebhookRetryDelays
+	}
+	for _, d := range cfg.WebhookRetryDelays {
+		if d <= 0 {
+			return nil, fmt.Errorf("engine: WebhookRetryDelays %v must all be positive", cfg.WebhookRetryDelays)
+		}
+	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = defaultWebhookTimeout
+	}
 	if cfg.WebhookSecretOverlap <= 0 {
 		cfg.WebhookSecretOverlap = defaultWebhookSecretOverlap
 	}
@@ -195,6 +215,7 @@ func New(cfg Config) (*Engine, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
+	e.webhookClient = e.newWebhookClient()
 	e.notify = notifyURLs{
 		authorization: cfg.PublicURL + NotifyAuthorizationPath,
 		payment:       cfg.PublicURL + NotifyPaymentPath,

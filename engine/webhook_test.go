@@ -1,0 +1,471 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/engine"
+	"github.com/autodebit/autodebit/storetest"
+	"github.com/autodebit/autodebit/webhook"
+)
+
+// received is one request a receiver got.
+type received struct {
+	header http.Header
+	body   []byte
+}
+
+// receiver is a merchant's webhook endpoint: it records every request and
+// answers the nth (from 1) with respond.
+type receiver struct {
+	mu      sync.Mutex
+	reqs    []received
+	respond func(n int, w http.ResponseWriter, r *http.Request)
+	srv     *httptest.Server
+}
+
+func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
+	t.Helper()
+	rc := &receiver{respond: respond}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.reqs = append(rc.reqs, received{header: r.Header.Clone(), body: body})
+		n := len(rc.reqs)
+		rc.mu.Unlock()
+		rc.respond(n, w, r)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.reqs...)
+}
+
+// status answers every request with code.
+func status(code int) func(int, http.ResponseWriter, *http.Request) {
+	return func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
+}
+
+// newWebhookStack is a stack whose engine may deliver to this machine.
+func newWebhookStack(t *testing.T, open storetest.Opener, cfg func(*engine.Config)) *stack {
+	return newStack(t, open, stackOptions{engine: func(c *engine.Config) {
+		c.WebhookURLPolicy = engine.WebhookURLsAny
+		if cfg != nil {
+			cfg(c)
+		}
+	}})
+}
+
+func (s *stack) endpoint(url string, types ...string) *autodebit.WebhookEndpoint {
+	s.tb.Helper()
+	w, err := s.eng.CreateWebhookEndpoint(context.Background(), engine.WebhookEndpointInput{URL: url, EventTypes: types})
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return w
+}
+
+// publish commits an event of objectID, with its deliveries and jobs.
+func (s *stack) publish(typ autodebit.EventType, objectID string) *autodebit.Event {
+	s.tb.Helper()
+	ctx := context.Background()
+	if err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		return s.eng.Publish(ctx, tx, typ, objectID, map[string]string{"id": objectID, "status": "SUCCESS"})
+	}); err != nil {
+		s.tb.Fatal(err)
+	}
+	evs, _, err := s.store.FindEvents(ctx, autodebit.EventFilter{ObjectID: objectID, Limit: 1})
+	if err != nil || len(evs) != 1 {
+		s.tb.Fatalf("event of %s: %v, %v", objectID, evs, err)
+	}
+	return evs[0]
+}
+
+// onlyDelivery returns the one delivery of event eventID.
+func (s *stack) onlyDelivery(eventID string) *autodebit.Delivery {
+	s.tb.Helper()
+	ds, _, err := s.store.FindDeliveries(context.Background(), autodebit.DeliveryFilter{EventID: eventID})
+	if err != nil || len(ds) != 1 {
+		s.tb.Fatalf("deliveries of %s: %v, %v; want one", eventID, ds, err)
+	}
+	return ds[0]
+}
+
+func (s *stack) attempts(deliveryID string) []*autodebit.DeliveryAttempt {
+	s.tb.Helper()
+	as, err := s.store.FindDeliveryAttempts(context.Background(), deliveryID)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return as
+}
+
+// waitAttempts waits until delivery id has n recorded attempts and returns it.
+func (s *stack) waitAttempts(id string, n int) *autodebit.Delivery {
+	s.tb.Helper()
+	var d *autodebit.Delivery
+	s.waitFor("attempt "+string(rune('0'+n))+" of "+id+" to be recorded", func() bool {
+		var err error
+		if d, err = s.store.FindDeliveryByID(context.Background(), id); err != nil {
+			s.tb.Fatal(err)
+		}
+		as := s.attempts(id)
+		return len(as) == n && !as[n-1].Open() && d.Attempts == n
+	})
+	return d
+}
+
+// deliverJobs returns the deliver_webhook jobs in River.
+func (s *stack) deliverJobs() []*rivertype.JobRow {
+	s.tb.Helper()
+	res, err := s.runner.Client().JobList(context.Background(),
+		river.NewJobListParams().Kinds(engine.DeliverWebhookArgs{}.Kind()).First(100))
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return res.Jobs
+}
+
+// settle makes River run now the deliver_webhook jobs that the stack's
+// clock has made due: River looks for due snoozed jobs only every few
+// seconds of real time.
+func (s *stack) settle() {
+	s.tb.Helper()
+	for _, j := range s.deliverJobs() {
+		if j.State == rivertype.JobStateScheduled && !j.ScheduledAt.After(s.sim.Now()) {
+			if _, err := s.runner.Client().JobRetry(context.Background(), j.ID); err != nil {
+				s.tb.Fatal(err)
+			}
+		}
+	}
+}
+
+// wantScheduled fails unless delivery d's job sleeps on River's clock until
+// d's next attempt.
+func (s *stack) wantScheduled(d *autodebit.Delivery) {
+	s.tb.Helper()
+	s.waitFor("the delivery job of "+d.ID+" to snooze", func() bool {
+		for _, j := range s.deliverJobs() {
+			var args engine.DeliverWebhookArgs
+			if json.Unmarshal(j.EncodedArgs, &args) == nil && args.DeliveryID == d.ID && j.State == rivertype.JobStateScheduled {
+				if diff := j.ScheduledAt.Sub(d.NextAttemptAt); diff < -time.Second || diff > time.Second {
+					s.tb.Fatalf("job scheduled at %s, delivery due at %s", j.ScheduledAt, d.NextAttemptAt)
+				}
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// wantSigned checks a delivery request: the event as JSON, webhook-id the
+// event ID, a wall-clock webhook-timestamp, and signatures that our Verifier
+// and the upstream Standard Webhooks library accept with each secret.
+func wantSigned(t *testing.T, r received, ev *autodebit.Event, secrets ...string) {
+	t.Helper()
+	if got := r.header.Get(webhook.HeaderID); got != ev.ID {
+		t.Fatalf("webhook-id %q, want the event ID %s", got, ev.ID)
+	}
+	for _, secret := range secrets {
+		v := &webhook.Verifier{Secrets: []string{secret}, Tolerance: time.Minute} // the wall clock
+		got, err := v.VerifyBody(r.header, r.body)
+		if err != nil {
+			t.Fatalf("our Verifier refused the delivery: %v", err)
+		}
+		if got.ID != ev.ID || got.Type != string(ev.Type) || got.ObjectID != ev.ObjectID || got.Sequence != ev.Sequence {
+			t.Fatalf("delivered %+v, want event %+v", got, ev)
+		}
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(r.body, r.header); err != nil {
+			t.Fatalf("upstream Standard Webhooks refused the delivery: %v", err)
+		}
+	}
+}
+
+// TestWebhook_FanOutWithTheEvent checks that an event brings a pending
+// delivery and its job for each enabled endpoint subscribed to its type, in
+// its transaction: nothing of it survives a rollback.
+func TestWebhook_FanOutWithTheEvent(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		ctx := context.Background()
+		rc := newReceiver(t, status(http.StatusNoContent))
+		all := s.endpoint(rc.srv.URL + "/all")
+		s.endpoint(rc.srv.URL+"/failed-only", string(autodebit.EventChargeFailed))
+		off := s.endpoint(rc.srv.URL + "/off")
+		if _, err := s.eng.UpdateWebhookEndpoint(ctx, off.ID, engine.WebhookEndpointUpdate{Enabled: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+
+		errRollback := errors.New("roll back")
+		err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			if err := s.eng.Publish(ctx, tx, autodebit.EventChargeSucceeded, "chg_rolled", map[string]string{"id": "chg_rolled"}); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Fatalf("WithTx = %v", err)
+		}
+		if evs, _, _ := s.store.FindEvents(ctx, autodebit.EventFilter{ObjectID: "chg_rolled"}); len(evs) != 0 {
+			t.Fatalf("a rolled-back event was kept: %v", evs)
+		}
+		if ds, _, _ := s.store.FindDeliveries(ctx, autodebit.DeliveryFilter{}); len(ds) != 0 {
+			t.Fatalf("rolled-back deliveries were kept: %v", ds)
+		}
+		if js := s.deliverJobs(); len(js) != 0 {
+			t.Fatalf("rolled-back delivery jobs were kept: %d", len(js))
+		}
+
+		// The engine's clock runs an hour ahead of the wall clock: the
+		// signature's timestamp must still be the wall clock's.
+		s.advance(time.Hour)
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_1")
+		d := s.onlyDelivery(ev.ID)
+		if d.EndpointID != all.ID {
+			t.Fatalf("delivered to %s, want %s (the others are disabled or not subscribed)", d.EndpointID, all.ID)
+		}
+		if js := s.deliverJobs(); len(js) != 1 {
+			t.Fatalf("%d delivery jobs, want 1", len(js))
+		}
+		d = s.waitAttempts(d.ID, 1)
+		if d.Status != autodebit.DeliveryDelivered || d.LastStatusCode != 204 || d.LastError != "" || !d.NextAttemptAt.IsZero() || d.DeliveredAt.IsZero() {
+			t.Fatalf("after a 204: %+v", *d)
+		}
+		reqs := rc.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("receiver got %d requests, want 1", len(reqs))
+		}
+		wantSigned(t, reqs[0], ev, all.Secret)
+		if a := s.attempts(d.ID)[0]; a.StatusCode != 204 || a.Error != "" || a.FinishedAt.Before(a.StartedAt) {
+			t.Fatalf("attempt %+v", *a)
+		}
+
+		// An endpoint created later does not receive earlier events.
+		later := s.endpoint(rc.srv.URL + "/later")
+		if ds, _, _ := s.store.FindDeliveries(ctx, autodebit.DeliveryFilter{EndpointID: later.ID}); len(ds) != 0 {
+			t.Fatalf("a later endpoint got old events: %v", ds)
+		}
+	})
+}
+
+// TestWebhook_RetriesThenDelivers: a receiver failing twice gets the event
+// a third time after the schedule's first two delays, the job sleeping on
+// River's clock in between.
+func TestWebhook_RetriesThenDelivers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n <= 2 {
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, strings.Repeat("é", 1000)) // 2000 bytes: the kept snippet is cut at 1 KiB, on a rune
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		w := s.endpoint(rc.srv.URL)
+		ev := s.publish(autodebit.EventRefundSucceeded, "rfd_1")
+		d := s.onlyDelivery(ev.ID)
+
+		for n, delay := range []time.Duration{5 * time.Second, 5 * time.Minute} {
+			start := s.sim.Now()
+			d = s.waitAttempts(d.ID, n+1)
+			if d.Status != autodebit.DeliveryPending || d.LastStatusCode != 500 || !strings.Contains(d.LastError, "HTTP 500") {
+				t.Fatalf("after attempt %d: %+v", n+1, *d)
+			}
+			if wait := d.NextAttemptAt.Sub(start); wait < delay || wait > delay+delay/5 {
+				t.Fatalf("attempt %d retries in %s, want %s plus up to 20%%", n+1, wait, delay)
+			}
+			s.wantScheduled(d)
+			s.advance(delay + delay/5)
+			s.settle()
+		}
+		d = s.waitAttempts(d.ID, 3)
+		if d.Status != autodebit.DeliveryDelivered || d.LastStatusCode != 200 {
+			t.Fatalf("after the third attempt: %+v", *d)
+		}
+		as := s.attempts(d.ID)
+		if len(as[0].Response) != autodebit.MaxDeliveryResponseBytes || as[0].StatusCode != 500 || as[2].StatusCode != 200 || as[2].Error != "" {
+			t.Fatalf("attempts %+v %+v %+v", *as[0], *as[1], *as[2])
+		}
+		reqs := rc.requests()
+		if len(reqs) != 3 {
+			t.Fatalf("receiver got %d requests, want 3", len(reqs))
+		}
+		for _, r := range reqs {
+			wantSigned(t, r, ev, w.Secret) // the same webhook-id every time: the receiver dedupes on it
+		}
+	})
+}
+
+// TestWebhook_ExhaustedFails: a receiver that never succeeds gets each
+// attempt of the schedule, then the delivery is failed and its job ends.
+func TestWebhook_ExhaustedFails(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, func(c *engine.Config) { c.WebhookRetryDelays = []time.Duration{time.Second, time.Minute} })
+		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/hooks", http.StatusFound) // not followed
+		})
+		s.endpoint(rc.srv.URL)
+		ev := s.publish(autodebit.EventChargeFailed, "chg_9")
+		d := s.onlyDelivery(ev.ID)
+		for n := 1; n <= 2; n++ {
+			s.waitAttempts(d.ID, n)
+			s.advance(2 * time.Minute)
+			s.settle()
+		}
+		d = s.waitAttempts(d.ID, 3)
+		if d.Status != autodebit.DeliveryFailed || d.LastStatusCode != http.StatusFound || !d.NextAttemptAt.IsZero() ||
+			!strings.Contains(d.LastError, "redirects are not followed") {
+			t.Fatalf("after the last attempt: %+v", *d)
+		}
+		if n := len(rc.requests()); n != 3 {
+			t.Fatalf("receiver got %d requests, want 3", n)
+		}
+		s.waitFor("the delivery job to complete", func() bool {
+			js := s.deliverJobs()
+			return len(js) == 1 && js[0].State == rivertype.JobStateCompleted
+		})
+	})
+}
+
+// TestWebhook_TimesOut: a receiver that never answers costs one attempt of
+// WebhookTimeout, recorded as a timeout, and the delivery is retried.
+func TestWebhook_TimesOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, func(c *engine.Config) { c.WebhookTimeout = 300 * time.Millisecond })
+		rc := newReceiver(t, func(_ int, _ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		s.endpoint(rc.srv.URL)
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_slow")
+		d := s.waitAttempts(s.onlyDelivery(ev.ID).ID, 1)
+		if d.Status != autodebit.DeliveryPending || d.LastStatusCode != 0 || !strings.Contains(d.LastError, "Timed out after 300ms") {
+			t.Fatalf("after a timeout: %+v", *d)
+		}
+		s.wantScheduled(d)
+	})
+}
+
+// TestWebhook_RotatedSignsWithBoth: after a rotation a delivery carries two
+// signatures, and a receiver holding either secret accepts it.
+func TestWebhook_RotatedSignsWithBoth(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		rc := newReceiver(t, status(http.StatusOK))
+		w := s.endpoint(rc.srv.URL)
+		rotated, err := s.eng.RotateWebhookEndpointSecret(context.Background(), w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := s.publish(autodebit.EventTokenRevoked, "tok_1")
+		s.waitAttempts(s.onlyDelivery(ev.ID).ID, 1)
+		r := rc.requests()[0]
+		if sigs := strings.Fields(r.header.Get(webhook.HeaderSignature)); len(sigs) != 2 {
+			t.Fatalf("webhook-signature %q, want two signatures", sigs)
+		}
+		wantSigned(t, r, ev, rotated.Secret, w.Secret)
+	})
+}
+
+// TestWebhook_InterruptedAttempt: an attempt claimed by a process that died
+// before recording it is recorded as interrupted by the next run, once it
+// cannot still be running, and the delivery goes on.
+func TestWebhook_InterruptedAttempt(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		ctx := context.Background()
+		rc := newReceiver(t, status(http.StatusOK))
+		w := s.endpoint(rc.srv.URL)
+		// What a killed process leaves: the delivery with attempt 1 claimed
+		// and never recorded (and no job here: the test runs it).
+		var d *autodebit.Delivery
+		err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			ev := &autodebit.Event{Type: autodebit.EventChargeSucceeded, ObjectID: "chg_k", Data: []byte(`{"id":"chg_k"}`)}
+			if err := tx.CreateEvent(ctx, ev); err != nil {
+				return err
+			}
+			d = &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, Attempts: 1, NextAttemptAt: s.sim.Now()}
+			if err := tx.CreateDelivery(ctx, d); err != nil {
+				return err
+			}
+			return tx.CreateDeliveryAttempt(ctx, &autodebit.DeliveryAttempt{DeliveryID: d.ID, Attempt: 1, StartedAt: s.sim.Now()})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := engine.DeliverWebhookArgs{DeliveryID: d.ID}
+		var re *engine.RetryError
+		if err := s.eng.Work(ctx, job); !errors.As(err, &re) || re.Delay <= 0 {
+			t.Fatalf("Work while attempt 1 may still run = %v, want a RetryError", err)
+		}
+		if len(rc.requests()) != 0 || !s.attempts(d.ID)[0].Open() {
+			t.Fatal("a possibly running attempt was closed or sent again")
+		}
+		s.advance(re.Delay)
+		if err := s.eng.Work(ctx, job); err != nil {
+			t.Fatalf("Work after the attempt's timeout = %v", err)
+		}
+		as := s.attempts(d.ID)
+		if len(as) != 2 || as[0].Open() || !strings.Contains(as[0].Error, "Interrupted") || as[1].StatusCode != 200 {
+			t.Fatalf("attempts %+v", as)
+		}
+		if got, _ := s.store.FindDeliveryByID(ctx, d.ID); got.Status != autodebit.DeliveryDelivered {
+			t.Fatalf("delivery %+v", *got)
+		}
+	})
+}
+
+// TestWebhook_DialedAddressChecked: under the public URL policy the address
+// actually dialed is checked, so a host that resolved to a public address
+// when the endpoint was made and to a private one now is not reached.
+func TestWebhook_DialedAddressChecked(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		rc := newReceiver(t, status(http.StatusOK))
+		var mu sync.Mutex
+		addr := netip.MustParseAddr("203.0.113.10")
+		lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if host != "hooks.shop.example" {
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+			return []netip.Addr{addr}, nil
+		}
+		s := newStack(t, open, stackOptions{engine: func(c *engine.Config) { c.WebhookLookupFunc = lookup }})
+		_, port, _ := net.SplitHostPort(rc.srv.Listener.Addr().String())
+		w := s.endpoint("http://hooks.shop.example:" + port + "/hooks")
+		mu.Lock()
+		addr = netip.MustParseAddr("127.0.0.1") // rebound to the receiver on this machine
+		mu.Unlock()
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_r")
+		d := s.waitAttempts(s.onlyDelivery(ev.ID).ID, 1)
+		if d.EndpointID != w.ID || d.Status != autodebit.DeliveryPending || !strings.Contains(d.LastError, "127.0.0.1 refused") {
+			t.Fatalf("after a rebinding: %+v", *d)
+		}
+		if n := len(rc.requests()); n != 0 {
+			t.Fatalf("the receiver on a private address got %d requests", n)
+		}
+	})
+}
