@@ -329,3 +329,101 @@ func (e *Engine) webhookDialControl(network, address string, _ syscall.RawConn) 
 	return nil
 }
 
+// Redeliver sends event eventID again: to endpointID, or, when it is
+// empty, to every enabled endpoint subscribed to the event's type
+// (endpoints created since the event included: the merchant asked). Each
+// target's delivery is created, or reset from delivered or failed to
+// pending and due now, and its job enqueued, in one transaction. A
+// redelivery is one more attempt: if it fails, the delivery retries for
+// what is left of its schedule.
+//
+// Returns ENOTFOUND for an unknown event or endpoint; EINVALID for an
+// endpoint that is disabled or not subscribed to the event's type;
+// ECONFLICT when a target's delivery is still pending (its job will make
+// the next attempt; the answer says when), or when no enabled endpoint is
+// subscribed.
+func (e *Engine) Redeliver(ctx context.Context, eventID, endpointID string) ([]*autodebit.Delivery, error) {
+	var out []*autodebit.Delivery
+	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+		ev, err := tx.FindEventByID(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		targets, err := redeliveryTargets(ctx, tx, ev, endpointID)
+		if err != nil {
+			return err
+		}
+		now := e.now()
+		var jobs []autodebit.Job
+		for _, w := range targets {
+			d, err := e.resetDelivery(ctx, tx, ev, w, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+			jobs = append(jobs, autodebit.Job{Args: DeliverWebhookArgs{DeliveryID: d.ID}})
+		}
+		return tx.Enqueue(ctx, jobs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range out {
+		e.log.Info("webhook delivery queued again", "delivery", d.ID, "event", d.EventID, "endpoint", d.EndpointID)
+	}
+	return out, nil
+}
+
+// redeliveryTargets returns the endpoints a redelivery of ev goes to.
+func redeliveryTargets(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event, endpointID string) ([]*autodebit.WebhookEndpoint, error) {
+	if endpointID != "" {
+		w, err := tx.FindWebhookEndpointByID(ctx, endpointID)
+		if err != nil {
+			return nil, err
+		}
+		if !w.Enabled {
+			return nil, autodebit.Errorf(autodebit.EINVALID, "Webhook endpoint %s is disabled; enable it before redelivering to it.", w.ID)
+		} else if !w.Subscribes(string(ev.Type)) {
+			return nil, autodebit.Errorf(autodebit.EINVALID, "Webhook endpoint %s is not subscribed to %s events; add the type to its eventTypes first.", w.ID, ev.Type)
+		}
+		return []*autodebit.WebhookEndpoint{w}, nil
+	}
+	enabled := true
+	all, _, err := tx.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{Enabled: &enabled})
+	if err != nil {
+		return nil, err
+	}
+	var out []*autodebit.WebhookEndpoint
+	for _, w := range all {
+		if w.Subscribes(string(ev.Type)) {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		return nil, autodebit.Errorf(autodebit.ECONFLICT, "No enabled webhook endpoint is subscribed to %s events; there is nowhere to redeliver event %s.", ev.Type, ev.ID)
+	}
+	return out, nil
+}
+
+// resetDelivery creates ev's delivery to w, pending and due now, or moves
+// an existing delivered or failed one back to pending.
+func (e *Engine) resetDelivery(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event, w *autodebit.WebhookEndpoint, now time.Time) (*autodebit.Delivery, error) {
+	ds, _, err := tx.FindDeliveries(ctx, autodebit.DeliveryFilter{EventID: ev.ID, EndpointID: w.ID})
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		d := &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, NextAttemptAt: now, CreatedAt: now}
+		return d, tx.CreateDelivery(ctx, d)
+	}
+	d, err := tx.FindDeliveryForUpdate(ctx, ds[0].ID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status == autodebit.DeliveryPending {
+		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Delivery %s of event %s to %s is still pending; its next attempt is at %s.",
+			d.ID, ev.ID, w.ID, d.NextAttemptAt.UTC().Format(time.RFC3339))
+	}
+	d.Status, d.NextAttemptAt, d.DeliveredAt = autodebit.DeliveryPending, now, time.Time{}
+	return d, tx.UpdateDelivery(ctx, d)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/client"
 	"github.com/autodebit/autodebit/engine"
 	"github.com/autodebit/autodebit/storetest"
 	"github.com/autodebit/autodebit/webhook"
@@ -467,5 +468,118 @@ func TestWebhook_DialedAddressChecked(t *testing.T) {
 		if n := len(rc.requests()); n != 0 {
 			t.Fatalf("the receiver on a private address got %d requests", n)
 		}
+	})
+}
+
+// TestWebhook_API lists an event's deliveries with their attempts and
+// redelivers it through the REST API, with the client.
+func TestWebhook_API(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		ctx := context.Background()
+		api := client.New(s.srv.URL, apiKey)
+		ok := newReceiver(t, status(http.StatusOK))
+		failing := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "down for maintenance")
+		})
+		good := s.endpoint(ok.srv.URL)
+		bad := s.endpoint(failing.srv.URL)
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_api")
+
+		var byEndpoint map[string]string // endpoint → delivery
+		s.waitFor("both first attempts", func() bool {
+			list, err := api.EventDeliveries(ctx, ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byEndpoint = map[string]string{}
+			recorded := 0
+			for _, d := range list.Data {
+				byEndpoint[d.EndpointID] = d.ID
+				if len(d.Attempts) == 1 && d.Attempts[0].FinishedAt != nil {
+					recorded++
+				}
+			}
+			return list.Total == 2 && recorded == 2
+		})
+		list, err := api.EventDeliveries(ctx, ev.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range list.Data {
+			a := d.Attempts[0]
+			switch d.EndpointID {
+			case good.ID:
+				if d.Status != "delivered" || d.AttemptCount != 1 || a.StatusCode != 200 || d.DeliveredAt == nil || d.NextAttemptAt != nil {
+					t.Fatalf("delivered: %+v", d)
+				}
+			case bad.ID:
+				if d.Status != "pending" || a.StatusCode != 503 || a.Response != "down for maintenance" || !strings.Contains(a.Error, "503") || d.NextAttemptAt == nil {
+					t.Fatalf("failing: %+v", d)
+				}
+			}
+		}
+
+		// A pending delivery is not redelivered: its schedule goes on.
+		_, err = api.Redeliver(ctx, ev.ID, bad.ID)
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != 409 || !strings.Contains(ce.Message, "still pending") {
+			t.Fatalf("redeliver a pending delivery: %v, want 409", err)
+		}
+		// The delivered one is, with the same webhook-id.
+		again, err := api.Redeliver(ctx, ev.ID, good.ID)
+		if err != nil || again.Total != 1 || again.Data[0].ID != byEndpoint[good.ID] || again.Data[0].Status != "pending" {
+			t.Fatalf("redeliver: %+v, %v", again, err)
+		}
+		d := s.waitAttempts(byEndpoint[good.ID], 2)
+		if d.Status != autodebit.DeliveryDelivered {
+			t.Fatalf("after the redelivery: %+v", *d)
+		}
+		reqs := ok.requests()
+		if len(reqs) != 2 || reqs[1].header.Get(webhook.HeaderID) != ev.ID {
+			t.Fatalf("receiver got %d requests; the second's webhook-id %q", len(reqs), reqs[len(reqs)-1].header.Get(webhook.HeaderID))
+		}
+
+		// Without endpointId every enabled subscribed endpoint is a
+		// target, so the pending one makes it a conflict, and nothing is
+		// reset.
+		if _, err := api.Redeliver(ctx, ev.ID, ""); !errors.As(err, &ce) || ce.Status != 409 {
+			t.Fatalf("redeliver to all with one pending: %v, want 409", err)
+		}
+		if got, _ := s.store.FindDeliveryByID(ctx, byEndpoint[good.ID]); got.Status != autodebit.DeliveryDelivered {
+			t.Fatalf("a refused redelivery reset %+v", *got)
+		}
+
+		off := s.endpoint(ok.srv.URL + "/off")
+		if _, err := s.eng.UpdateWebhookEndpoint(ctx, off.ID, engine.WebhookEndpointUpdate{Enabled: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		other := s.endpoint(ok.srv.URL+"/refunds", string(autodebit.EventRefundFailed))
+		for _, c := range []struct {
+			event, endpoint string
+			status          int
+			want            string
+		}{
+			{"evt_nope", "", 404, "not found"},
+			{ev.ID, "we_nope", 404, "not found"},
+			{ev.ID, off.ID, 400, "is disabled"},
+			{ev.ID, other.ID, 400, "not subscribed to charge.succeeded"},
+		} {
+			_, err := api.Redeliver(ctx, c.event, c.endpoint)
+			if !errors.As(err, &ce) || ce.Status != c.status || !strings.Contains(ce.Message, c.want) {
+				t.Errorf("redeliver %s to %q: %v, want %d %q", c.event, c.endpoint, err, c.status, c.want)
+			}
+		}
+		if _, err := api.EventDeliveries(ctx, "evt_nope"); !errors.As(err, &ce) || ce.Status != 404 {
+			t.Errorf("deliveries of an unknown event: %v, want 404", err)
+		}
+		// The redelivery to a later endpoint creates its delivery.
+		later := s.endpoint(ok.srv.URL + "/later")
+		created, err := api.Redeliver(ctx, ev.ID, later.ID)
+		if err != nil || created.Total != 1 || created.Data[0].EndpointID != later.ID {
+			t.Fatalf("redeliver to a later endpoint: %+v, %v", created, err)
+		}
+		s.waitAttempts(created.Data[0].ID, 1)
 	})
 }
