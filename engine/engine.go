@@ -82,6 +82,10 @@ type Config struct {
 	WebhookRetryDelays []time.Duration
 	// WebhookTimeout bounds one delivery attempt. Zero means 15s.
 	WebhookTimeout time.Duration
+	// WebhookDisableAfter is how long an endpoint's deliveries may fail
+	// without a success (FailingSince) before the engine disables it. Zero
+	// means 5 days.
+	WebhookDisableAfter time.Duration
 	// WebhookLookupFunc resolves a webhook endpoint's host for
 	// WebhookURLsPublic. Nil means net.DefaultResolver.LookupNetIP.
 	WebhookLookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -196,6 +200,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.WebhookTimeout <= 0 {
 		cfg.WebhookTimeout = defaultWebhookTimeout
+	}
+	if cfg.WebhookDisableAfter <= 0 {
+		cfg.WebhookDisableAfter = defaultWebhookDisableAfter
 	}
 	if cfg.WebhookSecretOverlap <= 0 {
 		cfg.WebhookSecretOverlap = defaultWebhookSecretOverlap

@@ -34,6 +34,10 @@ var DefaultWebhookRetryDelays = []time.Duration{
 // byte read.
 const defaultWebhookTimeout = 15 * time.Second
 
+// defaultWebhookDisableAfter is how long an endpoint may fail every
+// delivery before it is disabled (Svix's 5 days).
+const defaultWebhookDisableAfter = 5 * 24 * time.Hour
+
 // webhookJitter is the largest fraction added to a retry delay, so that
 // deliveries failed together do not retry together. Upward only: the
 // schedule's total stays at least a day.
@@ -237,9 +241,16 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 			return nil // a redelivery moved it on meanwhile; the attempt is kept
 		}
 		d.LastStatusCode, d.LastError = o.status, a.Error
+		disabled, err := e.trackEndpointHealth(ctx, tx, d.EndpointID, o.ok(), now)
+		if err != nil {
+			return err
+		}
 		switch {
 		case o.ok():
 			d.Status, d.NextAttemptAt, d.DeliveredAt = autodebit.DeliveryDelivered, time.Time{}, now
+		case disabled:
+			d.Status, d.NextAttemptAt = autodebit.DeliveryFailed, time.Time{}
+			d.LastError = autodebit.ClipText(d.LastError+" The endpoint was disabled after failing too long; redeliver once it is enabled again.", 1024)
 		case a.Attempt > len(e.cfg.WebhookRetryDelays):
 			d.Status, d.NextAttemptAt = autodebit.DeliveryFailed, time.Time{}
 			e.log.Warn("webhook delivery failed: no attempt left", "delivery", d.ID, "event", d.EventID,
@@ -255,6 +266,69 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 		return fmt.Errorf("record attempt %d of delivery %s: %w", c.attempt.Attempt, c.attempt.DeliveryID, err)
 	}
 	return retry
+}
+
+// DisabledForFailing is the DisabledReason of an endpoint the engine
+// disabled because its deliveries failed for Config.WebhookDisableAfter.
+const DisabledForFailing = "Disabled by autodebit: every delivery failed for %s. Fix the receiver, enable the endpoint, and redeliver the events it missed."
+
+// trackEndpointHealth keeps endpoint id's FailingSince: set at its first
+// failed attempt after a success, cleared by a success. An endpoint still
+// failing WebhookDisableAfter after FailingSince is disabled (its pending
+// deliveries fail at their next attempt); disabled reports that this call
+// did it. The endpoint's row is locked and written only when one of these
+// changes, so that a healthy endpoint's deliveries do not queue on it.
+func (e *Engine) trackEndpointHealth(ctx context.Context, tx autodebit.Tx, id string, ok bool, now time.Time) (disabled bool, err error) {
+	w, err := tx.FindWebhookEndpointByID(ctx, id)
+	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if !healthChange(w, ok, now, e.cfg.WebhookDisableAfter) {
+		return false, nil
+	}
+	if w, err = tx.FindWebhookEndpointForUpdate(ctx, id); err != nil {
+		return false, err
+	}
+	if !healthChange(w, ok, now, e.cfg.WebhookDisableAfter) {
+		return false, nil // another attempt changed it first
+	}
+	var note string
+	switch {
+	case ok:
+		note = "HEALTHY again: a delivery succeeded after failures since " + w.FailingSince.UTC().Format(time.RFC3339)
+		w.FailingSince = time.Time{}
+	case w.FailingSince.IsZero():
+		w.FailingSince = now
+		note = "FAILING: a delivery attempt failed"
+	default:
+		w.Enabled = false
+		w.DisabledReason = fmt.Sprintf(DisabledForFailing, e.cfg.WebhookDisableAfter)
+		note = "DISABLED: deliveries failed since " + w.FailingSince.UTC().Format(time.RFC3339)
+		disabled = true
+	}
+	if err := tx.UpdateWebhookEndpoint(ctx, w); err != nil {
+		return false, err
+	}
+	if disabled {
+		e.log.Warn("webhook endpoint disabled: its deliveries failed too long", "endpoint", w, "failingSince", w.FailingSince)
+	}
+	return disabled, appendTimeline(ctx, tx, stateEntry(w.ID, note, now))
+}
+
+// healthChange reports whether an attempt's outcome changes endpoint w's
+// health: a success clears FailingSince, a first failure sets it, and a
+// failure after disableAfter of them disables an enabled endpoint.
+func healthChange(w *autodebit.WebhookEndpoint, ok bool, now time.Time, disableAfter time.Duration) bool {
+	switch {
+	case ok:
+		return !w.FailingSince.IsZero()
+	case w.FailingSince.IsZero():
+		return true
+	default:
+		return w.Enabled && now.Sub(w.FailingSince) >= disableAfter
+	}
 }
 
 // jitter adds up to webhookJitter of d to d.

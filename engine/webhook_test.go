@@ -301,12 +301,18 @@ func TestWebhook_RetriesThenDelivers(t *testing.T) {
 				t.Fatalf("attempt %d retries in %s, want %s plus up to 20%%", n+1, wait, delay)
 			}
 			s.wantScheduled(d)
+			if fs := s.webhookEndpoint(w.ID).FailingSince; fs.IsZero() || fs.After(d.UpdatedAt) {
+				t.Fatalf("endpoint failing since %s after a failed attempt", fs)
+			}
 			s.advance(delay + delay/5)
 			s.settle()
 		}
 		d = s.waitAttempts(d.ID, 3)
 		if d.Status != autodebit.DeliveryDelivered || d.LastStatusCode != 200 {
 			t.Fatalf("after the third attempt: %+v", *d)
+		}
+		if got := s.webhookEndpoint(w.ID); !got.FailingSince.IsZero() || !got.Enabled {
+			t.Fatalf("a success left the endpoint %+v", got)
 		}
 		as := s.attempts(d.ID)
 		if len(as[0].Response) != autodebit.MaxDeliveryResponseBytes || as[0].StatusCode != 500 || as[2].StatusCode != 200 || as[2].Error != "" {
@@ -581,5 +587,67 @@ func TestWebhook_API(t *testing.T) {
 			t.Fatalf("redeliver to a later endpoint: %+v, %v", created, err)
 		}
 		s.waitAttempts(created.Data[0].ID, 1)
+	})
+}
+
+func (s *stack) webhookEndpoint(id string) *autodebit.WebhookEndpoint {
+	s.tb.Helper()
+	w, err := s.store.FindWebhookEndpointByID(context.Background(), id)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return w
+}
+
+// TestWebhook_DisabledAfterFailingTooLong: an endpoint whose deliveries all
+// fail for WebhookDisableAfter is disabled, its delivery failed, and new
+// events are no longer sent to it until it is enabled again.
+func TestWebhook_DisabledAfterFailingTooLong(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, func(c *engine.Config) {
+			c.WebhookDisableAfter = time.Hour
+			c.WebhookRetryDelays = []time.Duration{time.Minute, 2 * time.Hour, 2 * time.Hour}
+		})
+		ctx := context.Background()
+		rc := newReceiver(t, status(http.StatusInternalServerError))
+		w := s.endpoint(rc.srv.URL)
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_down")
+		d := s.onlyDelivery(ev.ID)
+		s.waitAttempts(d.ID, 1)
+		since := s.webhookEndpoint(w.ID).FailingSince
+		s.advance(2 * time.Minute)
+		s.settle()
+		if d = s.waitAttempts(d.ID, 2); d.Status != autodebit.DeliveryPending || !s.webhookEndpoint(w.ID).Enabled {
+			t.Fatalf("failing for 2 minutes of 1h: %+v", *d)
+		}
+		if got := s.webhookEndpoint(w.ID).FailingSince; !got.Equal(since) {
+			t.Fatalf("FailingSince moved from %s to %s on a later failure", since, got)
+		}
+		s.advance(3 * time.Hour)
+		s.settle()
+		d = s.waitAttempts(d.ID, 3)
+		got := s.webhookEndpoint(w.ID)
+		if got.Enabled || !strings.Contains(got.DisabledReason, "failed for 1h0m0s") || !got.FailingSince.Equal(since) {
+			t.Fatalf("endpoint after failing 3h: %+v", got)
+		}
+		if d.Status != autodebit.DeliveryFailed || !strings.Contains(d.LastError, "disabled after failing too long") {
+			t.Fatalf("delivery when its endpoint was disabled: %+v", *d)
+		}
+		entries, err := s.store.FindTimeline(ctx, w.ID)
+		if err != nil || !strings.HasPrefix(entries[len(entries)-1].Response, "DISABLED") {
+			t.Fatalf("timeline %v, %v: want the DISABLED entry last", entries, err)
+		}
+		// Disabled endpoints get no new deliveries.
+		ev2 := s.publish(autodebit.EventChargeSucceeded, "chg_later")
+		if ds, _, _ := s.store.FindDeliveries(ctx, autodebit.DeliveryFilter{EventID: ev2.ID}); len(ds) != 0 {
+			t.Fatalf("a disabled endpoint got a delivery: %v", ds)
+		}
+		// Enabling it again clears the failure.
+		if _, err := s.eng.UpdateWebhookEndpoint(ctx, w.ID, engine.WebhookEndpointUpdate{Enabled: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.webhookEndpoint(w.ID); !got.Enabled || !got.FailingSince.IsZero() || got.DisabledReason != "" {
+			t.Fatalf("re-enabled endpoint %+v", got)
+		}
 	})
 }
