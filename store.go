@@ -207,6 +207,9 @@ type Backlog struct {
 	ProcessingRefunds        int       // refunds still PROCESSING
 	OldestProcessingRefundAt time.Time // zero if none
 
+	PendingDeliveries       int       // webhook deliveries still pending
+	OldestPendingDeliveryAt time.Time // creation of the oldest pending delivery; zero if none
+
 	// Background jobs, by state: waiting (available or scheduled), running,
 	// and retrying after a failure.
 	JobsWaiting  int

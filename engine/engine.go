@@ -105,6 +105,10 @@ type Metrics interface {
 	// NotificationLag is the time from Antom sending a notification (its
 	// request-time) to the engine having applied it.
 	NotificationLag(kind string, d time.Duration)
+	// WebhookAttempt is one recorded delivery attempt: result is
+	// delivered (a 2xx), retrying (failed, another attempt is scheduled)
+	// or failed (the delivery gave up); d is the attempt's duration.
+	WebhookAttempt(result string, d time.Duration)
 }
 
 type nopMetrics struct{}
@@ -114,6 +118,7 @@ func (nopMetrics) ChargeSettled(autodebit.ChargeStatus, string) {}
 func (nopMetrics) TokenIssued(time.Duration)                    {}
 func (nopMetrics) NotificationReceived(string, bool)            {}
 func (nopMetrics) NotificationLag(string, time.Duration)        {}
+func (nopMetrics) WebhookAttempt(string, time.Duration)         {}
 
 // Engine runs the flows. Create it with New.
 type Engine struct {

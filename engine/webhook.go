@@ -223,6 +223,7 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var retry error
+	var result string // for metrics, once the attempt is recorded
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		now := e.now()
 		a := c.attempt
@@ -260,8 +261,16 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 			d.NextAttemptAt = now.Add(delay)
 			retry = &RetryError{Delay: delay, Err: fmt.Errorf("attempt %d of delivery %s: %s", a.Attempt, d.ID, a.Error)}
 		}
-		return tx.UpdateDelivery(ctx, d)
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		result = map[autodebit.DeliveryStatus]string{autodebit.DeliveryPending: "retrying", autodebit.DeliveryDelivered: "delivered",
+			autodebit.DeliveryFailed: "failed"}[d.Status]
+		return nil
 	})
+	if err == nil && result != "" {
+		e.m.WebhookAttempt(result, o.duration)
+	}
 	if err != nil {
 		return fmt.Errorf("record attempt %d of delivery %s: %w", c.attempt.Attempt, c.attempt.DeliveryID, err)
 	}
