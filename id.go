@@ -16,6 +16,7 @@ const (
 	TimelineEntryIDPrefix = "tle_"
 
 	WebhookEndpointIDPrefix = "we_"
+	DeliveryIDPrefix        = "dlv_"
 )
 
 // Prefixes of the request identifiers the engine sends to Antom.

@@ -82,6 +82,14 @@ type Reader interface {
 	// Idempotency-Key; keys are unique across endpoints.
 	FindWebhookEndpointByIdempotencyKey(ctx context.Context, key string) (*WebhookEndpoint, error)
 	FindWebhookEndpoints(ctx context.Context, f WebhookEndpointFilter) ([]*WebhookEndpoint, int, error)
+
+	FindDeliveryByID(ctx context.Context, id string) (*Delivery, error)
+	// FindDeliveries returns one page of deliveries, oldest first (by
+	// creation time, then ID: the order they were made in), and the total
+	// number of matches.
+	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, int, error)
+	// FindDeliveryAttempts returns a delivery's attempts, the first first.
+	FindDeliveryAttempts(ctx context.Context, deliveryID string) ([]*DeliveryAttempt, error)
 }
 
 // Tx changes the store inside one transaction (see Store.WithTx). A Tx is
@@ -173,6 +181,22 @@ type Tx interface {
 	UpdateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
 	// DeleteWebhookEndpoint removes endpoint id; ENOTFOUND if there is none.
 	DeleteWebhookEndpoint(ctx context.Context, id string) error
+
+	// Deliveries: CreateDelivery returns ECONFLICT if the event already has
+	// a delivery to the endpoint (one per pair). UpdateDelivery writes
+	// Status, Attempts, NextAttemptAt, LastStatusCode, LastError and
+	// DeliveredAt, compare-and-set on Version. Deleting an event or an
+	// endpoint deletes its deliveries and their attempts.
+	FindDeliveryForUpdate(ctx context.Context, id string) (*Delivery, error)
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// CreateDeliveryAttempt claims attempt a.Attempt of its delivery (open:
+	// FinishedAt zero); ECONFLICT if that number is taken.
+	CreateDeliveryAttempt(ctx context.Context, a *DeliveryAttempt) error
+	// FinishDeliveryAttempt records the outcome of an open attempt
+	// (FinishedAt, Duration, StatusCode, Error, Response); ENOTFOUND if
+	// there is no such attempt and ECONFLICT if it was already recorded.
+	FinishDeliveryAttempt(ctx context.Context, a *DeliveryAttempt) error
 }
 
 // Backlog is the open work in the store.
@@ -182,6 +206,9 @@ type Backlog struct {
 	NextInquiryAt            time.Time // earliest inquiry due on an INIT charge; zero if none
 	ProcessingRefunds        int       // refunds still PROCESSING
 	OldestProcessingRefundAt time.Time // zero if none
+
+	PendingDeliveries       int       // webhook deliveries still pending
+	OldestPendingDeliveryAt time.Time // creation of the oldest pending delivery; zero if none
 
 	// Background jobs, by state: waiting (available or scheduled), running,
 	// and retrying after a failure.

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -74,6 +75,17 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook secret still
 	// signs deliveries beside the new one. Zero means 24h.
 	WebhookSecretOverlap time.Duration
+	// WebhookRetryDelays is the wait after each failed delivery attempt,
+	// each lengthened by up to 20 % at random; after the last, the delivery
+	// is failed. Empty means DefaultWebhookRetryDelays (8 attempts over
+	// more than 24 h).
+	WebhookRetryDelays []time.Duration
+	// WebhookTimeout bounds one delivery attempt. Zero means 15s.
+	WebhookTimeout time.Duration
+	// WebhookDisableAfter is how long an endpoint's deliveries may fail
+	// without a success (FailingSince) before the engine disables it. Zero
+	// means 5 days.
+	WebhookDisableAfter time.Duration
 	// WebhookLookupFunc resolves a webhook endpoint's host for
 	// WebhookURLsPublic. Nil means net.DefaultResolver.LookupNetIP.
 	WebhookLookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -93,6 +105,10 @@ type Metrics interface {
 	// NotificationLag is the time from Antom sending a notification (its
 	// request-time) to the engine having applied it.
 	NotificationLag(kind string, d time.Duration)
+	// WebhookAttempt is one recorded delivery attempt: result is
+	// delivered (a 2xx), retrying (failed, another attempt is scheduled)
+	// or failed (the delivery gave up); d is the attempt's duration.
+	WebhookAttempt(result string, d time.Duration)
 }
 
 type nopMetrics struct{}
@@ -102,6 +118,7 @@ func (nopMetrics) ChargeSettled(autodebit.ChargeStatus, string) {}
 func (nopMetrics) TokenIssued(time.Duration)                    {}
 func (nopMetrics) NotificationReceived(string, bool)            {}
 func (nopMetrics) NotificationLag(string, time.Duration)        {}
+func (nopMetrics) WebhookAttempt(string, time.Duration)         {}
 
 // Engine runs the flows. Create it with New.
 type Engine struct {
@@ -113,7 +130,8 @@ type Engine struct {
 	m      Metrics
 	notify notifyURLs
 
-	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error) // Config.WebhookLookupFunc
+	lookupHost    func(ctx context.Context, host string) ([]netip.Addr, error) // Config.WebhookLookupFunc
+	webhookClient *http.Client                                                 // deliveries' client (newWebhookClient)
 }
 
 type notifyURLs struct{ authorization, payment, refund string }
@@ -177,6 +195,20 @@ func New(cfg Config) (*Engine, error) {
 	default:
 		return nil, fmt.Errorf("engine: WebhookURLPolicy %q is not %q or %q", cfg.WebhookURLPolicy, WebhookURLsPublic, WebhookURLsAny)
 	}
+	if len(cfg.WebhookRetryDelays) == 0 {
+		cfg.WebhookRetryDelays = DefaultWebhookRetryDelays
+	}
+	for _, d := range cfg.WebhookRetryDelays {
+		if d <= 0 {
+			return nil, fmt.Errorf("engine: WebhookRetryDelays %v must all be positive", cfg.WebhookRetryDelays)
+		}
+	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = defaultWebhookTimeout
+	}
+	if cfg.WebhookDisableAfter <= 0 {
+		cfg.WebhookDisableAfter = defaultWebhookDisableAfter
+	}
 	if cfg.WebhookSecretOverlap <= 0 {
 		cfg.WebhookSecretOverlap = defaultWebhookSecretOverlap
 	}
@@ -195,6 +227,7 @@ func New(cfg Config) (*Engine, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
+	e.webhookClient = e.newWebhookClient()
 	e.notify = notifyURLs{
 		authorization: cfg.PublicURL + NotifyAuthorizationPath,
 		payment:       cfg.PublicURL + NotifyPaymentPath,

@@ -27,6 +27,37 @@ func (e *Engine) publish(ctx context.Context, tx autodebit.Tx, typ autodebit.Eve
 	if err := tx.CreateEvent(ctx, ev); err != nil {
 		return fmt.Errorf("record the %s event of %s: %w", typ, objectID, err)
 	}
+	return e.fanOut(ctx, tx, ev)
+}
+
+// fanOut creates, in the event's transaction, a pending delivery of ev to
+// each enabled endpoint subscribed to its type, and enqueues the job that
+// sends each: the River row is the outbox pointer, so a delivery is never
+// without its job nor a job without its event. Endpoints created later do
+// not receive ev.
+func (e *Engine) fanOut(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event) error {
+	enabled := true
+	endpoints, _, err := tx.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{Enabled: &enabled})
+	if err != nil {
+		return fmt.Errorf("find the webhook endpoints of the %s event of %s: %w", ev.Type, ev.ObjectID, err)
+	}
+	var jobs []autodebit.Job
+	for _, w := range endpoints {
+		if !w.Subscribes(string(ev.Type)) {
+			continue
+		}
+		d := &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, NextAttemptAt: ev.CreatedAt, CreatedAt: ev.CreatedAt}
+		if err := tx.CreateDelivery(ctx, d); err != nil {
+			return fmt.Errorf("create the delivery of event %s to %s: %w", ev.ID, w.ID, err)
+		}
+		jobs = append(jobs, autodebit.Job{Args: DeliverWebhookArgs{DeliveryID: d.ID}})
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if err := tx.Enqueue(ctx, jobs...); err != nil {
+		return fmt.Errorf("enqueue the deliveries of event %s: %w", ev.ID, err)
+	}
 	return nil
 }
 

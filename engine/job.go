@@ -47,6 +47,12 @@ type RevokeTokenArgs struct {
 	TokenID string `json:"tokenId"`
 }
 
+// DeliverWebhookArgs sends one delivery (an event to a webhook endpoint)
+// until it is delivered or its retry schedule runs out.
+type DeliverWebhookArgs struct {
+	DeliveryID string `json:"deliveryId"`
+}
+
 func (ApplyTokenArgs) Kind() string          { return "apply_token" }
 func (ExpireAuthorizationArgs) Kind() string { return "expire_authorization" }
 func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
@@ -54,6 +60,7 @@ func (InquireRefundArgs) Kind() string       { return "inquire_refund" }
 func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
 func (SweepArgs) Kind() string               { return "sweep" }
 func (CleanupEventsArgs) Kind() string       { return "cleanup_events" }
+func (DeliverWebhookArgs) Kind() string      { return "deliver_webhook" }
 
 // LegacySweepChargesArgs is SweepArgs under its former kind, so that jobs
 // queued by an older release (and an older replica during a rolling
@@ -95,6 +102,8 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.revokeToken(ctx, a.TokenID)
 	case SweepArgs, LegacySweepChargesArgs:
 		return e.sweep(ctx)
+	case DeliverWebhookArgs:
+		return e.deliver(ctx, a.DeliveryID)
 	case CleanupEventsArgs:
 		_, err := e.CleanupEvents(ctx)
 		return err

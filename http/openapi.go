@@ -16,15 +16,16 @@ import (
 // from this table and from the request and response types by reflection;
 // a test checks the table against the routes the server registers.
 type apiOperation struct {
-	Pattern     string // as registered: "POST /v1/charges"
-	ID          string // operationId
-	Summary     string
-	Description string
-	Query       []queryParam
-	Body        any  // zero value of the request body type, or nil
-	Idempotent  bool // takes an Idempotency-Key header
-	Status      int  // success status
-	Response    any  // zero value of the response body type
+	Pattern      string // as registered: "POST /v1/charges"
+	ID           string // operationId
+	Summary      string
+	Description  string
+	Query        []queryParam
+	Body         any  // zero value of the request body type, or nil
+	BodyOptional bool // the body may be left out
+	Idempotent   bool // takes an Idempotency-Key header
+	Status       int  // success status
+	Response     any  // zero value of the response body type
 }
 
 type queryParam struct {
@@ -66,6 +67,7 @@ func fieldEnums() map[string][]string {
 		"TimelineEntry.direction":    {autodebit.TimelineOut, autodebit.TimelineIn},
 		"TimelineEntry.resultStatus": {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
 		"Event.type":                 strs(autodebit.EventTypes()),
+		"Delivery.status":            strs(autodebit.DeliveryStatuses()),
 	}
 }
 
@@ -144,7 +146,7 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...) {
+	for _, op := range append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...) {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -170,7 +172,7 @@ func OpenAPI() map[string]any {
 			o["parameters"] = params
 		}
 		if op.Body != nil {
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			o["requestBody"] = map[string]any{"required": !op.BodyOptional, "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Body))}}}
 		}
 		ok := map[string]any{"description": "OK", "content": map[string]any{

@@ -112,6 +112,8 @@ func (s *Server) routes() {
 	api("GET /v1/health", s.health)
 	api("GET /v1/events", s.listEvents)
 	api("GET /v1/events/{id}", s.getEvent)
+	api("GET /v1/events/{id}/deliveries", s.eventDeliveries)
+	api("POST /v1/events/{id}/redeliver", s.redeliverEvent)
 	api("POST /v1/webhook-endpoints", s.createWebhookEndpoint)
 	api("GET /v1/webhook-endpoints", s.listWebhookEndpoints)
 	api("GET /v1/webhook-endpoints/{id}", s.getWebhookEndpoint)

@@ -30,6 +30,7 @@ func (m *rejections) AntomCall(string, string, time.Duration)      {}
 func (m *rejections) ChargeSettled(autodebit.ChargeStatus, string) {}
 func (m *rejections) TokenIssued(time.Duration)                    {}
 func (m *rejections) NotificationLag(string, time.Duration)        {}
+func (m *rejections) WebhookAttempt(string, time.Duration)         {}
 func (m *rejections) NotificationReceived(_ string, accepted bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

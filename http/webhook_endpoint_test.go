@@ -153,6 +153,10 @@ func TestWebhookEndpoints_BadInput(t *testing.T) {
 		{"PATCH", "/v1/webhook-endpoints/we_nope", `{"enabled":true}`, "not found"},
 		{"DELETE", "/v1/webhook-endpoints/we_nope", ``, "not found"},
 		{"POST", "/v1/webhook-endpoints/we_nope/rotate-secret", ``, "not found"},
+		{"GET", "/v1/events/evt_nope/deliveries", ``, "not found"},
+		{"POST", "/v1/events/evt_nope/redeliver", ``, "not found"},
+		{"POST", "/v1/events/evt_nope/redeliver", `{"endpoint":"we_1"}`, `Unknown field "endpoint".`},
+		{"POST", "/v1/events/evt_nope/redeliver", `{"endpointId":1}`, `Field "endpointId" must be a string`},
 	} {
 		w := doKey(t, s, c.method, c.path, c.body, "")
 		var e apiError

@@ -162,6 +162,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.RevokeTokenArgs](workers, r)
 	addWorker[engine.SweepArgs](workers, r)
 	addWorker[engine.CleanupEventsArgs](workers, r)
+	addWorker[engine.DeliverWebhookArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	rc := &river.Config{
 		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),

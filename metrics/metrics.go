@@ -46,6 +46,8 @@ type Metrics struct {
 	notifyLag     *prometheus.HistogramVec
 	jobFailures   *prometheus.CounterVec
 	authFailures  *prometheus.CounterVec
+	webhooks      *prometheus.CounterVec
+	webhookTime   prometheus.Histogram
 }
 
 // New returns Metrics with every collector registered.
@@ -89,8 +91,18 @@ func New(cfg Config) *Metrics {
 			Name: "autodebit_auth_failures_total",
 			Help: "Failed authentications, by surface (api: a wrong API key on /v1 or /metrics; console: a wrong key at login) and result: rejected (checked and wrong) or limited (refused with 429, unchecked, after too many failures from the address).",
 		}, []string{"surface", "result"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autodebit_webhook_deliveries_total",
+			Help: "Webhook delivery attempts recorded, by result: delivered (a 2xx), retrying (failed; another attempt is scheduled) or failed (the delivery gave up).",
+		}, []string{"result"}),
+		webhookTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "autodebit_webhook_attempt_duration_seconds",
+			Help:    "Time of each webhook delivery attempt, connection to the receiver's answer (at most the 15s timeout).",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}),
 	}
 	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.notifyLag, m.jobFailures, m.authFailures,
+		m.webhooks, m.webhookTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Store != nil {
 		m.reg.MustRegister(&backlogCollector{store: cfg.Store, now: cfg.NowFunc, log: cfg.Logger})
@@ -139,6 +151,12 @@ func (m *Metrics) NotificationLag(kind string, d time.Duration) {
 	m.notifyLag.WithLabelValues(kind).Observe(max(d, 0).Seconds())
 }
 
+// WebhookAttempt implements engine.Metrics.
+func (m *Metrics) WebhookAttempt(result string, d time.Duration) {
+	m.webhooks.WithLabelValues(result).Inc()
+	m.webhookTime.Observe(max(d, 0).Seconds())
+}
+
 // JobFailed counts a failed job attempt; it is jobs.Config.FailedFunc.
 func (m *Metrics) JobFailed(kind string) { m.jobFailures.WithLabelValues(kind).Inc() }
 
@@ -161,6 +179,10 @@ var (
 		"Refunds still PROCESSING.", nil, nil)
 	oldestRefundDesc = prometheus.NewDesc("autodebit_refunds_oldest_processing_age_seconds",
 		"Age of the oldest PROCESSING refund; 0 when none.", nil, nil)
+	pendingDeliveriesDesc = prometheus.NewDesc("autodebit_webhook_deliveries_pending",
+		"Webhook deliveries still pending (not yet delivered, attempts left).", nil, nil)
+	oldestDeliveryDesc = prometheus.NewDesc("autodebit_webhook_deliveries_oldest_pending_age_seconds",
+		"Age of the oldest pending webhook delivery; 0 when none. Retries span a little over a day.", nil, nil)
 	jobsDesc = prometheus.NewDesc("autodebit_jobs",
 		"Background jobs in River's table, by queue and state (available, scheduled, running, retryable, completed, discarded, …).",
 		[]string{"queue", "state"}, nil)
@@ -179,6 +201,8 @@ func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- nextInquiryDesc
 	ch <- processingRefundsDesc
 	ch <- oldestRefundDesc
+	ch <- pendingDeliveriesDesc
+	ch <- oldestDeliveryDesc
 }
 
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -206,6 +230,8 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(nextInquiryDesc, prometheus.GaugeValue, next)
 	ch <- prometheus.MustNewConstMetric(processingRefundsDesc, prometheus.GaugeValue, float64(b.ProcessingRefunds))
 	ch <- prometheus.MustNewConstMetric(oldestRefundDesc, prometheus.GaugeValue, max(age(b.OldestProcessingRefundAt), 0))
+	ch <- prometheus.MustNewConstMetric(pendingDeliveriesDesc, prometheus.GaugeValue, float64(b.PendingDeliveries))
+	ch <- prometheus.MustNewConstMetric(oldestDeliveryDesc, prometheus.GaugeValue, max(age(b.OldestPendingDeliveryAt), 0))
 }
 
 // jobsCollector counts River's jobs by queue and state at scrape time, with

@@ -28,7 +28,8 @@ func (s *backlogStore) FindBacklog(context.Context) (*autodebit.Backlog, error) 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	store := &backlogStore{b: autodebit.Backlog{OpenCharges: 3, OldestOpenChargeAt: now.Add(-90 * time.Second), NextInquiryAt: now.Add(-2 * time.Second)}}
+	store := &backlogStore{b: autodebit.Backlog{OpenCharges: 3, OldestOpenChargeAt: now.Add(-90 * time.Second), NextInquiryAt: now.Add(-2 * time.Second),
+		PendingDeliveries: 4, OldestPendingDeliveryAt: now.Add(-time.Hour)}}
 	m := metrics.New(metrics.Config{Store: store, NowFunc: func() time.Time { return now }})
 
 	m.AntomCall("pay", "S", 40*time.Millisecond)
@@ -41,6 +42,9 @@ func TestMetrics(t *testing.T) {
 	m.AuthFailure("console", "rejected")
 	m.AuthFailure("console", "rejected")
 	m.AuthFailure("api", "limited")
+	m.WebhookAttempt("retrying", 15*time.Second)
+	m.WebhookAttempt("retrying", 200*time.Millisecond)
+	m.WebhookAttempt("delivered", 30*time.Millisecond)
 
 	want := `
 # HELP autodebit_charges_open Charges still INIT: their result is not known yet.
@@ -59,17 +63,29 @@ autodebit_job_failures_total{kind="inquire_charge"} 2
 # TYPE autodebit_auth_failures_total counter
 autodebit_auth_failures_total{result="limited",surface="api"} 1
 autodebit_auth_failures_total{result="rejected",surface="console"} 2
+# HELP autodebit_webhook_deliveries_total Webhook delivery attempts recorded, by result: delivered (a 2xx), retrying (failed; another attempt is scheduled) or failed (the delivery gave up).
+# TYPE autodebit_webhook_deliveries_total counter
+autodebit_webhook_deliveries_total{result="delivered"} 1
+autodebit_webhook_deliveries_total{result="retrying"} 2
+# HELP autodebit_webhook_deliveries_pending Webhook deliveries still pending (not yet delivered, attempts left).
+# TYPE autodebit_webhook_deliveries_pending gauge
+autodebit_webhook_deliveries_pending 4
+# HELP autodebit_webhook_deliveries_oldest_pending_age_seconds Age of the oldest pending webhook delivery; 0 when none. Retries span a little over a day.
+# TYPE autodebit_webhook_deliveries_oldest_pending_age_seconds gauge
+autodebit_webhook_deliveries_oldest_pending_age_seconds 3600
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
 		"autodebit_charges_open", "autodebit_charges_oldest_open_age_seconds", "autodebit_charges_next_inquiry_delay_seconds", "autodebit_job_failures_total",
-		"autodebit_auth_failures_total"); err != nil {
+		"autodebit_auth_failures_total", "autodebit_webhook_deliveries_total", "autodebit_webhook_deliveries_pending",
+		"autodebit_webhook_deliveries_oldest_pending_age_seconds"); err != nil {
 		t.Fatal(err)
 	}
 	for name, n := range map[string]int{
-		"autodebit_antom_call_duration_seconds":  2,
-		"autodebit_charges_settled_total":        1,
-		"autodebit_notifications_received_total": 1,
-		"autodebit_authcode_to_token_seconds":    1,
+		"autodebit_antom_call_duration_seconds":      2,
+		"autodebit_charges_settled_total":            1,
+		"autodebit_notifications_received_total":     1,
+		"autodebit_authcode_to_token_seconds":        1,
+		"autodebit_webhook_attempt_duration_seconds": 1,
 	} {
 		if got, err := testutil.GatherAndCount(m.Registry(), name); err != nil || got != n {
 			t.Errorf("%s: %d series (%v), want %d", name, got, err, n)

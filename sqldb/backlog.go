@@ -19,6 +19,10 @@ func (r reader) FindBacklog(ctx context.Context) (*autodebit.Backlog, error) {
 		FROM refunds WHERE status = 'PROCESSING'`).Scan(&b.ProcessingRefunds, timeScanner{&b.OldestProcessingRefundAt}); err != nil {
 		return nil, fmt.Errorf("find processing refunds: %w", err)
 	}
+	if err := r.q.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at)
+		FROM deliveries WHERE status = 'pending'`).Scan(&b.PendingDeliveries, timeScanner{&b.OldestPendingDeliveryAt}); err != nil {
+		return nil, fmt.Errorf("find pending webhook deliveries: %w", err)
+	}
 	if err := r.findJobs(ctx, &b); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,20 @@ func testBacklog(t *testing.T, open opener) {
 		r.CreatedAt = t0.Add(time.Hour)
 		mustCreateRefund(t, s, r)
 		mustCreateRefund(t, s, newRefund(charges[0].ID, 10))
+		w, e := newDeliveryPair(t, s)
+		w2 := mustCreateWebhookEndpoint(t, s, newWebhookEndpoint(t, "https://other.example/hooks"))
+		mustTx(t, s, func(tx autodebit.Tx) error {
+			old := &autodebit.Delivery{EventID: e.ID, EndpointID: w.ID, NextAttemptAt: t0, CreatedAt: t0.Add(2 * time.Hour)}
+			if err := tx.CreateDelivery(ctx, old); err != nil {
+				return err
+			}
+			done := &autodebit.Delivery{EventID: e.ID, EndpointID: w2.ID, NextAttemptAt: t0, CreatedAt: t0.Add(time.Hour)}
+			if err := tx.CreateDelivery(ctx, done); err != nil {
+				return err
+			}
+			done.Status, done.NextAttemptAt, done.DeliveredAt = autodebit.DeliveryDelivered, time.Time{}, t0
+			return tx.UpdateDelivery(ctx, done)
+		})
 
 		b, err = s.FindBacklog(ctx)
 		if err != nil {
@@ -46,6 +60,8 @@ func testBacklog(t *testing.T, open opener) {
 			NextInquiryAt:            t0.Add(time.Hour - 2*time.Minute),
 			ProcessingRefunds:        2,
 			OldestProcessingRefundAt: t0.Add(time.Hour),
+			PendingDeliveries:        1,
+			OldestPendingDeliveryAt:  t0.Add(2 * time.Hour),
 		}
 		if *b != want {
 			t.Fatalf("backlog\n got  %+v\n want %+v", *b, want)

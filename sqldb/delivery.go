@@ -1,0 +1,228 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autodebit/autodebit"
+)
+
+const deliveryColumns = `id, event_id, endpoint_id, status, attempts, next_attempt_at, last_status_code,
+	last_error, created_at, updated_at, delivered_at, version`
+
+func scanDelivery(row scanner) (*autodebit.Delivery, error) {
+	var d autodebit.Delivery
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Status, &d.Attempts, timeScanner{&d.NextAttemptAt},
+		&d.LastStatusCode, &d.LastError, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt},
+		timeScanner{&d.DeliveredAt}, &d.Version); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (r reader) findDelivery(ctx context.Context, lock bool, id string) (*autodebit.Delivery, error) {
+	q := "SELECT " + deliveryColumns + " FROM deliveries WHERE id = $1"
+	if lock {
+		q += r.s.dialect.lockSuffix()
+	}
+	d, err := scanDelivery(r.q.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return nil, notFound(err, "Delivery %s not found.", id)
+	}
+	return d, nil
+}
+
+// FindDeliveryByID implements autodebit.Reader.
+func (r reader) FindDeliveryByID(ctx context.Context, id string) (*autodebit.Delivery, error) {
+	return r.findDelivery(ctx, false, id)
+}
+
+// FindDeliveryForUpdate implements autodebit.Tx.
+func (t *tx) FindDeliveryForUpdate(ctx context.Context, id string) (*autodebit.Delivery, error) {
+	return t.findDelivery(ctx, true, id)
+}
+
+// FindDeliveries implements autodebit.Reader.
+func (r reader) FindDeliveries(ctx context.Context, f autodebit.DeliveryFilter) ([]*autodebit.Delivery, int, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, 0, autodebit.Errorf(autodebit.EINVALID, "Delivery status %q is not pending, delivered or failed.", f.Status)
+	}
+	var w where
+	if f.EventID != "" {
+		w.add("event_id = ?", f.EventID)
+	}
+	if f.EndpointID != "" {
+		w.add("endpoint_id = ?", f.EndpointID)
+	}
+	if f.Status != "" {
+		w.add("status = ?", string(f.Status))
+	}
+	total, err := r.count(ctx, "SELECT COUNT(*) FROM deliveries"+w.String(), w.args)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	page, args := w.page(f.Limit, f.Offset)
+	rows, err := r.q.QueryContext(ctx, "SELECT "+deliveryColumns+" FROM deliveries"+w.String()+
+		" ORDER BY created_at, id"+page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find deliveries: %w", err)
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find deliveries: %w", err)
+	}
+	return out, total, nil
+}
+
+// CreateDelivery implements autodebit.Tx.
+func (t *tx) CreateDelivery(ctx context.Context, d *autodebit.Delivery) error {
+	if d.Status == "" {
+		d.Status = autodebit.DeliveryPending
+	}
+	if d.Status != autodebit.DeliveryPending {
+		return autodebit.Errorf(autodebit.EINVALID, "A delivery is created pending, not %s.", d.Status)
+	}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	id, err := assignID(d.ID, autodebit.DeliveryIDPrefix, "Delivery")
+	if err != nil {
+		return err
+	}
+	now := t.s.nowUTC()
+	createdAt := d.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = now
+	}
+	dl := t.s.dialect
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)`,
+		id, d.EventID, d.EndpointID, string(d.Status), d.Attempts, dl.time(d.NextAttemptAt), d.LastStatusCode,
+		d.LastError, dl.time(createdAt), dl.time(now), dl.time(d.DeliveredAt)); err != nil {
+		if isUniqueViolation(err) {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Event %s already has a delivery to webhook endpoint %s.", d.EventID, d.EndpointID)
+		}
+		return fmt.Errorf("insert delivery of event %s to %s: %w", d.EventID, d.EndpointID, err)
+	}
+	d.ID, d.CreatedAt, d.UpdatedAt, d.Version = id, createdAt.UTC().Truncate(time.Microsecond), now, 1
+	d.NextAttemptAt = truncUTC(d.NextAttemptAt)
+	return nil
+}
+
+// truncUTC is t as the store keeps it: UTC, microseconds.
+func truncUTC(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// UpdateDelivery implements autodebit.Tx.
+func (t *tx) UpdateDelivery(ctx context.Context, d *autodebit.Delivery) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	now := t.s.nowUTC()
+	dl := t.s.dialect
+	res, err := t.q.ExecContext(ctx, `UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3,
+		last_status_code = $4, last_error = $5, delivered_at = $6, updated_at = $7, version = version + 1
+		WHERE id = $8 AND version = $9`,
+		string(d.Status), d.Attempts, dl.time(d.NextAttemptAt), d.LastStatusCode, d.LastError,
+		dl.time(d.DeliveredAt), dl.time(now), d.ID, d.Version)
+	if err != nil {
+		return fmt.Errorf("update delivery %s: %w", d.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update delivery %s: %w", d.ID, err)
+	} else if n == 0 {
+		var one int
+		err := t.q.QueryRowContext(ctx, "SELECT 1 FROM deliveries WHERE id = $1", d.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return autodebit.Errorf(autodebit.ENOTFOUND, "Delivery %s not found.", d.ID)
+		} else if err != nil {
+			return fmt.Errorf("check delivery %s after failed update: %w", d.ID, err)
+		}
+		return autodebit.Errorf(autodebit.ECONFLICT, "Delivery %s was changed concurrently; read it again and retry.", d.ID)
+	}
+	d.UpdatedAt, d.Version = now, d.Version+1
+	d.NextAttemptAt, d.DeliveredAt = truncUTC(d.NextAttemptAt), truncUTC(d.DeliveredAt)
+	return nil
+}
+
+const deliveryAttemptColumns = `delivery_id, attempt, started_at, finished_at, duration_ms, status_code, error, response`
+
+func scanDeliveryAttempt(row scanner) (*autodebit.DeliveryAttempt, error) {
+	var a autodebit.DeliveryAttempt
+	var ms int64
+	if err := row.Scan(&a.DeliveryID, &a.Attempt, timeScanner{&a.StartedAt}, timeScanner{&a.FinishedAt}, &ms,
+		&a.StatusCode, &a.Error, &a.Response); err != nil {
+		return nil, err
+	}
+	a.Duration = time.Duration(ms) * time.Millisecond
+	return &a, nil
+}
+
+// FindDeliveryAttempts implements autodebit.Reader.
+func (r reader) FindDeliveryAttempts(ctx context.Context, deliveryID string) ([]*autodebit.DeliveryAttempt, error) {
+	rows, err := r.q.QueryContext(ctx, "SELECT "+deliveryAttemptColumns+" FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt", deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("find attempts of delivery %s: %w", deliveryID, err)
+	}
+	out, err := collect(rows, scanDeliveryAttempt)
+	if err != nil {
+		return nil, fmt.Errorf("find attempts of delivery %s: %w", deliveryID, err)
+	}
+	return out, nil
+}
+
+// CreateDeliveryAttempt implements autodebit.Tx.
+func (t *tx) CreateDeliveryAttempt(ctx context.Context, a *autodebit.DeliveryAttempt) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if !a.FinishedAt.IsZero() {
+		return autodebit.Errorf(autodebit.EINVALID, "A delivery attempt is claimed open: leave FinishedAt zero and record it with FinishDeliveryAttempt.")
+	}
+	if _, err := t.q.ExecContext(ctx, "INSERT INTO delivery_attempts ("+deliveryAttemptColumns+") VALUES ($1, $2, $3, NULL, 0, 0, '', '')",
+		a.DeliveryID, a.Attempt, t.s.dialect.time(a.StartedAt)); err != nil {
+		if isUniqueViolation(err) {
+			return autodebit.Errorf(autodebit.ECONFLICT, "Attempt %d of delivery %s is already claimed.", a.Attempt, a.DeliveryID)
+		}
+		return fmt.Errorf("insert attempt %d of delivery %s: %w", a.Attempt, a.DeliveryID, err)
+	}
+	a.StartedAt, a.Duration, a.StatusCode, a.Error, a.Response = truncUTC(a.StartedAt), 0, 0, "", ""
+	return nil
+}
+
+// FinishDeliveryAttempt implements autodebit.Tx.
+func (t *tx) FinishDeliveryAttempt(ctx context.Context, a *autodebit.DeliveryAttempt) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if a.FinishedAt.IsZero() {
+		return autodebit.Errorf(autodebit.EINVALID, "A recorded delivery attempt needs the time it finished.")
+	}
+	res, err := t.q.ExecContext(ctx, `UPDATE delivery_attempts SET finished_at = $1, duration_ms = $2, status_code = $3,
+		error = $4, response = $5 WHERE delivery_id = $6 AND attempt = $7 AND finished_at IS NULL`,
+		t.s.dialect.time(a.FinishedAt), a.Duration.Milliseconds(), a.StatusCode, a.Error, a.Response, a.DeliveryID, a.Attempt)
+	if err != nil {
+		return fmt.Errorf("record attempt %d of delivery %s: %w", a.Attempt, a.DeliveryID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record attempt %d of delivery %s: %w", a.Attempt, a.DeliveryID, err)
+	} else if n == 0 {
+		var one int
+		err := t.q.QueryRowContext(ctx, "SELECT 1 FROM delivery_attempts WHERE delivery_id = $1 AND attempt = $2", a.DeliveryID, a.Attempt).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return autodebit.Errorf(autodebit.ENOTFOUND, "Attempt %d of delivery %s not found.", a.Attempt, a.DeliveryID)
+		} else if err != nil {
+			return fmt.Errorf("check attempt %d of delivery %s: %w", a.Attempt, a.DeliveryID, err)
+		}
+		return autodebit.Errorf(autodebit.ECONFLICT, "Attempt %d of delivery %s is already recorded.", a.Attempt, a.DeliveryID)
+	}
+	a.FinishedAt, a.Duration = truncUTC(a.FinishedAt), a.Duration.Truncate(time.Millisecond)
+	return nil
+}
