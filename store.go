@@ -88,6 +88,9 @@ type Reader interface {
 	// creation time, then ID: the order they were made in), and the total
 	// number of matches.
 	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, int, error)
+	// FindDueDeliveries returns up to limit pending deliveries whose next
+	// attempt was due before t, the longest overdue first.
+	FindDueDeliveries(ctx context.Context, t time.Time, limit int) ([]*Delivery, error)
 	// FindDeliveryAttempts returns a delivery's attempts, the first first.
 	FindDeliveryAttempts(ctx context.Context, deliveryID string) ([]*DeliveryAttempt, error)
 }
@@ -177,6 +180,12 @@ type Tx interface {
 	// field but ID, CreatedAt, IdempotencyKey and RequestHash, compare-and-set
 	// on Version. Secrets are sealed at rest, bound to their row and column.
 	FindWebhookEndpointForUpdate(ctx context.Context, id string) (*WebhookEndpoint, error)
+	// FindWebhookSubscribers returns the enabled endpoints with only ID,
+	// EventTypes and Enabled set — no secret is opened, so an endpoint
+	// whose secret cannot be read never fails the change that publishes
+	// an event — and keeps them from being deleted until tx ends (a
+	// delivery row needs its endpoint).
+	FindWebhookSubscribers(ctx context.Context) ([]*WebhookEndpoint, error)
 	CreateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
 	UpdateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
 	// DeleteWebhookEndpoint removes endpoint id; ENOTFOUND if there is none.

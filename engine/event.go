@@ -36,8 +36,7 @@ func (e *Engine) publish(ctx context.Context, tx autodebit.Tx, typ autodebit.Eve
 // without its job nor a job without its event. Endpoints created later do
 // not receive ev.
 func (e *Engine) fanOut(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event) error {
-	enabled := true
-	endpoints, _, err := tx.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{Enabled: &enabled})
+	endpoints, err := tx.FindWebhookSubscribers(ctx)
 	if err != nil {
 		return fmt.Errorf("find the webhook endpoints of the %s event of %s: %w", ev.Type, ev.ObjectID, err)
 	}

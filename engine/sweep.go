@@ -18,7 +18,7 @@ const sweepBatch = 100
 // is never that late; work recovered twice (its job was merely slow) runs
 // twice, which is harmless: every handler checks the state first.
 func (e *Engine) sweep(ctx context.Context) error {
-	return joinErr(e.sweepCharges(ctx), e.sweepRefunds(ctx), e.sweepRevokes(ctx))
+	return joinErr(e.sweepCharges(ctx), e.sweepRefunds(ctx), e.sweepRevokes(ctx), e.sweepDeliveries(ctx))
 }
 
 func joinErr(errs ...error) error {
@@ -122,6 +122,38 @@ func (e *Engine) sweepRevokes(ctx context.Context) error {
 			return fmt.Errorf("sweep token %s: %w", d.ID, err)
 		}
 		e.log.Warn("pending revoke with a lost job recovered by the sweep", "token", d.ID)
+	}
+	return nil
+}
+
+// sweepDeliveries queues the job of every pending webhook delivery overdue
+// by more than an attempt's timeout plus SweepLag: its job was discarded
+// after failing too often (an outage of the database, say), and Redeliver
+// refuses a pending delivery. A job merely slow waits for the open attempt
+// (deliver's claim), so a duplicate sends nothing twice.
+func (e *Engine) sweepDeliveries(ctx context.Context) error {
+	now := e.now()
+	cutoff := now.Add(-e.cfg.SweepLag - e.cfg.WebhookTimeout)
+	due, err := e.store.FindDueDeliveries(ctx, cutoff, sweepBatch)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			cur, err := tx.FindDeliveryForUpdate(ctx, d.ID)
+			if err != nil || cur.Status != autodebit.DeliveryPending || cur.NextAttemptAt.IsZero() || !cur.NextAttemptAt.Before(cutoff) {
+				return err
+			}
+			cur.NextAttemptAt = now
+			if err := tx.UpdateDelivery(ctx, cur); err != nil {
+				return err
+			}
+			return tx.Enqueue(ctx, autodebit.Job{Args: DeliverWebhookArgs{DeliveryID: cur.ID}})
+		})
+		if err != nil {
+			return fmt.Errorf("sweep delivery %s: %w", d.ID, err)
+		}
+		e.log.Warn("webhook delivery with a lost job recovered by the sweep", "delivery", d.ID, "event", d.EventID)
 	}
 	return nil
 }

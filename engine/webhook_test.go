@@ -698,3 +698,34 @@ func (m *attemptMetrics) results() []string {
 	defer m.mu.Unlock()
 	return append([]string(nil), m.got...)
 }
+
+// A pending delivery whose job was lost (discarded after too many errors)
+// is found by the sweep and sent; Redeliver refuses pending ones, so
+// nothing else would.
+func TestWebhook_LostJobRecoveredBySweep(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 1 {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		s.endpoint(rc.srv.URL)
+		ev := s.publish(autodebit.EventChargeSucceeded, "chg_1")
+		d := s.waitAttempts(s.onlyDelivery(ev.ID).ID, 1)
+		if d.Status != autodebit.DeliveryPending {
+			t.Fatalf("after a 500: %+v", *d)
+		}
+		s.deleteJobs(engine.DeliverWebhookArgs{}.Kind())
+		s.advance(time.Minute)
+		if err := s.eng.Work(context.Background(), engine.SweepArgs{}); err != nil {
+			t.Fatal(err)
+		}
+		s.settle()
+		if d = s.waitAttempts(d.ID, 2); d.Status != autodebit.DeliveryDelivered {
+			t.Fatalf("after the sweep: %+v", *d)
+		}
+	})
+}

@@ -45,6 +45,24 @@ func (t *tx) FindDeliveryForUpdate(ctx context.Context, id string) (*autodebit.D
 	return t.findDelivery(ctx, true, id)
 }
 
+// FindDueDeliveries implements autodebit.Reader.
+func (r reader) FindDueDeliveries(ctx context.Context, t time.Time, limit int) ([]*autodebit.Delivery, error) {
+	if limit <= 0 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+deliveryColumns+` FROM deliveries
+		WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at < $1
+		ORDER BY next_attempt_at LIMIT $2`, r.s.dialect.time(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due deliveries: %w", err)
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("find due deliveries: %w", err)
+	}
+	return out, nil
+}
+
 // FindDeliveries implements autodebit.Reader.
 func (r reader) FindDeliveries(ctx context.Context, f autodebit.DeliveryFilter) ([]*autodebit.Delivery, int, error) {
 	if f.Status != "" && !f.Status.Valid() {

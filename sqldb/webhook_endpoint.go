@@ -98,6 +98,36 @@ func (r reader) FindWebhookEndpoints(ctx context.Context, f autodebit.WebhookEnd
 	return out, total, nil
 }
 
+// FindWebhookSubscribers implements autodebit.Tx. On PostgreSQL the rows
+// are read FOR KEY SHARE: a concurrent delete waits for this transaction
+// (instead of making its delivery insert fail the foreign key), while
+// updates of the endpoint (health, PATCH, rotation) do not.
+func (t *tx) FindWebhookSubscribers(ctx context.Context) ([]*autodebit.WebhookEndpoint, error) {
+	q := "SELECT id, event_types FROM webhook_endpoints WHERE enabled = " + t.s.dialect.boolTrue() + " ORDER BY created_at, id"
+	if t.s.dialect == Postgres {
+		q += " FOR KEY SHARE"
+	}
+	rows, err := t.q.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("find webhook subscribers: %w", err)
+	}
+	out, err := collect(rows, func(row scanner) (*autodebit.WebhookEndpoint, error) {
+		w := &autodebit.WebhookEndpoint{Enabled: true}
+		var types string
+		if err := row.Scan(&w.ID, &types); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(types), &w.EventTypes); err != nil {
+			return nil, fmt.Errorf("decode event types of webhook endpoint %s: %w", w.ID, err)
+		}
+		return w, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find webhook subscribers: %w", err)
+	}
+	return out, nil
+}
+
 // eventTypesJSON encodes an endpoint's event types for the event_types
 // column: a JSON array, [] for every type.
 func eventTypesJSON(types []string) string {

@@ -121,6 +121,33 @@ func testWebhookEndpoint(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("Subscribers", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		on := newWebhookEndpoint(t, "https://shop.example/a")
+		on.EventTypes = []string{"charge.succeeded"}
+		mustCreateWebhookEndpoint(t, s, on)
+		off := newWebhookEndpoint(t, "https://shop.example/b")
+		off.Enabled, off.DisabledReason = false, "Disabled by the merchant."
+		mustCreateWebhookEndpoint(t, s, off)
+		all := mustCreateWebhookEndpoint(t, s, newWebhookEndpoint(t, "https://shop.example/c"))
+		// A secret that no longer opens does not stop the fan-out.
+		if _, err := s.DB().Exec(`UPDATE webhook_endpoints SET secret = 'v1.garbage' WHERE id = $1`, all.ID); err != nil {
+			t.Fatal(err)
+		}
+		var got []*autodebit.WebhookEndpoint
+		mustTx(t, s, func(tx autodebit.Tx) (err error) {
+			got, err = tx.FindWebhookSubscribers(ctx)
+			return err
+		})
+		if len(got) != 2 || got[0].ID != on.ID || got[1].ID != all.ID {
+			t.Fatalf("subscribers = %v, want %s then %s", got, on.ID, all.ID)
+		}
+		if got[0].Secret != "" || !got[0].Subscribes("charge.succeeded") || got[0].Subscribes("refund.failed") || !got[1].Subscribes("refund.failed") {
+			t.Fatalf("subscribers = %+v %+v: want event types and no secret", *got[0], *got[1])
+		}
+	})
+
 	t.Run("List", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
