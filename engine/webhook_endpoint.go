@@ -342,19 +342,55 @@ func (e *Engine) checkWebhookHost(ctx context.Context, rawURL string) error {
 }
 
 // Address ranges that netip does not call private but that are not the
-// public internet either: shared address space (RFC 6598, carrier-grade
-// NAT) and "this network" (RFC 791), which some stacks route to the host.
-var (
-	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
-	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")
-)
+// public internet either (RFC 6890 and friends): shared address space
+// (carrier-grade NAT), "this network", IETF protocol assignments,
+// benchmarking, the reserved 240/4, deprecated site-local IPv6, and the
+// IPv6 prefixes that embed an IPv4 address (NAT64, 6to4, IPv4-compatible),
+// whose embedded address is checked too.
+var blockedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
+// embeddedIPv4 returns the IPv4 address an IPv6 transition address
+// carries: NAT64 (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16) and the
+// deprecated IPv4-compatible form (::/96).
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	switch {
+	case netip.MustParsePrefix("64:ff9b::/96").Contains(a), netip.MustParsePrefix("64:ff9b:1::/48").Contains(a),
+		netip.MustParsePrefix("::/96").Contains(a):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case netip.MustParsePrefix("2002::/16").Contains(a):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
+}
 
 // webhookAddrAllowed reports whether WebhookURLsPublic lets a delivery go to
 // a: a global unicast address that is not private (RFC 1918, RFC 4193),
-// loopback, link-local, unspecified, multicast, shared address space or
-// "this network".
+// loopback, link-local, unspecified, multicast or in blockedPrefixes, and
+// whose embedded IPv4 address, if any, is allowed too.
 func webhookAddrAllowed(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!a.IsUnspecified() && !a.IsMulticast() && !sharedAddressSpace.Contains(a) && !thisNetwork.Contains(a)
+	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() ||
+		a.IsUnspecified() || a.IsMulticast() {
+		return false
+	}
+	for _, p := range blockedPrefixes {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	if v4, ok := embeddedIPv4(a); ok {
+		return webhookAddrAllowed(v4)
+	}
+	return true
 }

@@ -301,6 +301,16 @@ func TestWebhookEndpoint_URLPolicy(t *testing.T) {
 			{"https://mixed.shop.example/a", autodebit.EINVALID},
 			{"https://mapped.shop.example/a", autodebit.EINVALID},
 			{"https://cgnat.shop.example/a", autodebit.EINVALID},
+			// IPv6 forms that carry a private IPv4 address, and reserved ranges.
+			{"http://[64:ff9b::a9fe:a9fe]/a", autodebit.EINVALID}, // NAT64 of 169.254.169.254
+			{"http://[64:ff9b:1::a00:1]/a", autodebit.EINVALID},
+			{"http://[2002:a00:1::1]/a", autodebit.EINVALID}, // 6to4 of 10.0.0.1
+			{"http://[::7f00:1]/a", autodebit.EINVALID},      // IPv4-compatible 127.0.0.1
+			{"http://[fec0::1]/a", autodebit.EINVALID},
+			{"http://240.0.0.1/a", autodebit.EINVALID},
+			{"http://198.18.0.1/a", autodebit.EINVALID},
+			{"http://192.0.0.8/a", autodebit.EINVALID},
+			{"http://[64:ff9b::cb00:710a]/a", ""}, // NAT64 of a public address
 		} {
 			_, err := public.eng.CreateWebhookEndpoint(ctx, engine.WebhookEndpointInput{URL: c.url})
 			if got := autodebit.ErrorCode(err); got != c.publicCode {
@@ -312,8 +322,8 @@ func TestWebhookEndpoint_URLPolicy(t *testing.T) {
 				t.Errorf("any policy, %s: %v", c.url, err)
 			}
 		}
-		if _, total, _ := public.store.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{}); total != 3 {
-			t.Fatalf("public policy stored %d endpoints, want the 3 public ones", total)
+		if _, total, _ := public.store.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{}); total != 4 {
+			t.Fatalf("public policy stored %d endpoints, want the 4 public ones", total)
 		}
 		// A DNS failure other than "no such host" is worth a retry.
 		broken, err := engine.New(engine.Config{Store: public.store, Antom: mustAntomClient(t), PublicURL: "http://127.0.0.1",
