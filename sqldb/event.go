@@ -78,18 +78,21 @@ func (t *tx) CreateEvent(ctx context.Context, e *autodebit.Event) error {
 	if createdAt.IsZero() {
 		createdAt = t.s.nowUTC()
 	}
-	var last int64
-	if err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE object_id = $1", e.ObjectID).Scan(&last); err != nil {
-		return fmt.Errorf("read the last event sequence of %s: %w", e.ObjectID, err)
+	// The counter row, not the events still stored: retention deletes
+	// events, and a sequence must never start again at 1.
+	var seq int64
+	if err := t.q.QueryRowContext(ctx, `INSERT INTO event_sequences (object_id, last) VALUES ($1, 1)
+		ON CONFLICT (object_id) DO UPDATE SET last = event_sequences.last + 1 RETURNING last`, e.ObjectID).Scan(&seq); err != nil {
+		return fmt.Errorf("count the event sequence of %s: %w", e.ObjectID, err)
 	}
 	if _, err := t.q.ExecContext(ctx, "INSERT INTO events ("+eventColumns+") VALUES ($1, $2, $3, $4, $5, $6)",
-		id, string(e.Type), e.ObjectID, last+1, string(e.Data), t.s.dialect.time(createdAt)); err != nil {
+		id, string(e.Type), e.ObjectID, seq, string(e.Data), t.s.dialect.time(createdAt)); err != nil {
 		if isUniqueViolation(err) {
-			return autodebit.Errorf(autodebit.ECONFLICT, "Event %d of %s already exists: lock the object before publishing its event.", last+1, e.ObjectID)
+			return autodebit.Errorf(autodebit.ECONFLICT, "Event %d of %s already exists.", seq, e.ObjectID)
 		}
 		return fmt.Errorf("insert %s event of %s: %w", e.Type, e.ObjectID, err)
 	}
-	e.ID, e.Sequence, e.CreatedAt = id, last+1, createdAt.UTC().Truncate(time.Microsecond)
+	e.ID, e.Sequence, e.CreatedAt = id, seq, createdAt.UTC().Truncate(time.Microsecond)
 	return nil
 }
 
@@ -100,8 +103,12 @@ func (t *tx) DeleteEventsBefore(ctx context.Context, before time.Time, limit int
 	} else if before.IsZero() {
 		return 0, autodebit.Errorf(autodebit.EINVALID, "A cutoff time is required to delete events.")
 	}
+	// An event with a delivery still pending stays until it is delivered
+	// or failed: deleting it would cascade the delivery away.
 	res, err := t.q.ExecContext(ctx, `DELETE FROM events WHERE id IN (
-		SELECT id FROM events WHERE created_at < $1 ORDER BY created_at, id LIMIT $2)`, t.s.dialect.time(before), limit)
+		SELECT e.id FROM events e WHERE e.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+		ORDER BY e.created_at, e.id LIMIT $2)`, t.s.dialect.time(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}

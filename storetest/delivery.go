@@ -72,6 +72,36 @@ func testDelivery(t *testing.T, open opener) {
 		wantCode(t, err, autodebit.ENOTFOUND)
 	})
 
+	t.Run("RetentionKeepsPending", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		w, e := newDeliveryPair(t, s)
+		d := &autodebit.Delivery{EventID: e.ID, EndpointID: w.ID, NextAttemptAt: t0}
+		mustTx(t, s, func(tx autodebit.Tx) error { return tx.CreateDelivery(ctx, d) })
+		del := func() int {
+			var n int
+			mustTx(t, s, func(tx autodebit.Tx) (err error) { n, err = tx.DeleteEventsBefore(ctx, t0.Add(time.Hour), 10); return err })
+			return n
+		}
+		if n := del(); n != 0 {
+			t.Fatalf("retention deleted %d events with a pending delivery", n)
+		}
+		if _, err := s.FindDeliveryByID(ctx, d.ID); err != nil {
+			t.Fatalf("the pending delivery is gone: %v", err)
+		}
+		mustTx(t, s, func(tx autodebit.Tx) error {
+			cur, err := tx.FindDeliveryForUpdate(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			cur.Status, cur.NextAttemptAt, cur.DeliveredAt = autodebit.DeliveryDelivered, time.Time{}, t0
+			return tx.UpdateDelivery(ctx, cur)
+		})
+		if n := del(); n != 1 {
+			t.Fatalf("retention deleted %d events once delivered, want 1", n)
+		}
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -152,7 +182,22 @@ func testDelivery(t *testing.T, open opener) {
 		if as, err := s.FindDeliveryAttempts(ctx, ids[1]); err != nil || len(as) != 0 {
 			t.Fatalf("attempts of a deleted delivery: %v, %v", as, err)
 		}
-		// And retention deleting an event deletes its deliveries.
+		// And retention deleting an event deletes its deliveries, once
+		// none is pending (RetentionKeepsPending).
+		left, _, err := s.FindDeliveries(ctx, autodebit.DeliveryFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range left {
+			mustTx(t, s, func(tx autodebit.Tx) error {
+				cur, err := tx.FindDeliveryForUpdate(ctx, d.ID)
+				if err != nil || cur.Status != autodebit.DeliveryPending {
+					return err
+				}
+				cur.Status, cur.NextAttemptAt = autodebit.DeliveryFailed, time.Time{}
+				return tx.UpdateDelivery(ctx, cur)
+			})
+		}
 		mustTx(t, s, func(tx autodebit.Tx) error {
 			_, err := tx.DeleteEventsBefore(ctx, t0.Add(time.Hour), 10)
 			return err

@@ -216,6 +216,10 @@ func testEvent(t *testing.T, open opener) {
 		if err != nil || total != 1 || left[0].ObjectID != "chg_4" {
 			t.Fatalf("left %v (total %d), %v; want only chg_4's", left, total, err)
 		}
+		// Every event of chg_0 is gone; its next one still follows on.
+		if e := mustCreateEvent(t, s, newEvent(autodebit.EventChargeFailed, "chg_0", t0.Add(5*time.Hour))); e.Sequence != 2 {
+			t.Fatalf("chg_0's event after retention has sequence %d, want 2", e.Sequence)
+		}
 		for _, tc := range []struct {
 			before time.Time
 			limit  int
