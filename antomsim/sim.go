@@ -297,6 +297,7 @@ func New(cfg Config) (*Sim, error) {
 		kick: make(chan struct{}, 1), done: make(chan struct{}), sem: make(chan struct{}, cfg.NotifyConcurrency)}
 	s.flightCond = sync.NewCond(&s.flightMu)
 	var saved *savedState
+	started := false // set just before New returns the simulator
 	if cfg.StateFile != "" {
 		var err error
 		// One simulator per state file: two would each keep a copy in
@@ -304,6 +305,12 @@ func New(cfg Config) (*Sim, error) {
 		if s.stateLock, err = lockState(cfg.StateFile); err != nil {
 			return nil, err
 		}
+		lock := s.stateLock
+		defer func() {
+			if !started {
+				lock.Close() // New failed: another simulator may have the file
+			}
+		}()
 		removeStaleTemps(cfg.StateFile)
 		if cfg.StateKey != nil {
 			if s.stateAEAD, err = stateAEAD(cfg.StateKey); err != nil {
@@ -311,7 +318,6 @@ func New(cfg Config) (*Sim, error) {
 			}
 		}
 		if saved, err = readState(cfg.StateFile, s.stateAEAD); err != nil {
-			s.stateLock.Close()
 			return nil, err
 		}
 		s.saveKick = make(chan struct{}, 1)
@@ -395,6 +401,7 @@ func New(cfg Config) (*Sim, error) {
 		s.bg.Add(1)
 		go s.saveLoop()
 	}
+	started = true
 	return s, nil
 }
 
