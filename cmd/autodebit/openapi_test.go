@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autodebit/autodebit/antom"
 	adhttp "github.com/autodebit/autodebit/http"
@@ -104,9 +105,13 @@ func TestOpenAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		var tokenID string
-		for i := 0; i < 500 && tokenID == ""; i++ {
+		// applyToken runs as a job: poll (with a pause, or a fast
+		// machine gives up before the job's first poll) until it is done.
+		for deadline := time.Now().Add(15 * time.Second); tokenID == "" && time.Now().Before(deadline); {
 			a := do("GET /v1/authorizations/{id}", "/v1/authorizations/"+authID, nil, 200)
-			tokenID, _ = a["tokenId"].(string)
+			if tokenID, _ = a["tokenId"].(string); tokenID == "" {
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 		if tokenID == "" {
 			t.Fatal("no token")
