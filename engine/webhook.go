@@ -97,7 +97,7 @@ func (e *Engine) claimAttempt(ctx context.Context, id string) (*claim, error) {
 			if err != nil || done {
 				return err
 			} else if wait > 0 {
-				retry = &RetryError{Delay: wait, Err: fmt.Errorf("attempt %d of delivery %s may still be running", d.Attempts, d.ID)}
+				retry = &RetryError{Delay: wait, Err: fmt.Errorf("attempt %d of delivery %s may still be running, or was interrupted and its retry is not due", d.Attempts, d.ID)}
 				return nil
 			}
 		}
@@ -139,7 +139,8 @@ func (e *Engine) claimAttempt(ctx context.Context, id string) (*claim, error) {
 // attempt younger than the attempt timeout may still be running in another
 // worker: wait is how long until it cannot be. An older one was cut off by
 // a stopped process: it is recorded as failed, and done reports whether
-// that was d's last attempt (d is then failed).
+// that was d's last attempt (d is then failed); otherwise wait is how long
+// until the next attempt is due on the retry schedule.
 func (e *Engine) closeInterrupted(ctx context.Context, tx autodebit.Tx, d *autodebit.Delivery, now time.Time) (done bool, wait time.Duration, err error) {
 	attempts, err := tx.FindDeliveryAttempts(ctx, d.ID)
 	if err != nil {
@@ -161,6 +162,16 @@ func (e *Engine) closeInterrupted(ctx context.Context, tx autodebit.Tx, d *autod
 		d.Status, d.NextAttemptAt = autodebit.DeliveryFailed, time.Time{}
 		e.log.Warn("webhook delivery failed: no attempt left", "delivery", d.ID, "event", d.EventID, "endpoint", d.EndpointID, "attempts", d.Attempts)
 		return true, 0, tx.UpdateDelivery(ctx, d)
+	}
+	// The interrupted attempt spends its slot of the schedule, not the
+	// wait after it: the next one comes when it would have after a
+	// failure, so a kill never shortens the 24 hours of retries.
+	if next := a.StartedAt.Add(jitter(e.cfg.WebhookRetryDelays[a.Attempt-1])); next.After(now) {
+		d.NextAttemptAt = next
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return false, 0, err
+		}
+		return false, next.Sub(now), nil
 	}
 	return false, 0, nil
 }

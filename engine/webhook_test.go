@@ -729,3 +729,62 @@ func TestWebhook_LostJobRecoveredBySweep(t *testing.T) {
 		}
 	})
 }
+
+// A kill during a later attempt does not shorten the schedule: attempt 3
+// interrupted is followed by attempt 4 when a failed attempt 3 would be,
+// 30 minutes (plus jitter) after it started.
+func TestWebhook_InterruptedAttemptKeepsTheSchedule(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		ctx := context.Background()
+		rc := newReceiver(t, status(http.StatusOK))
+		w := s.endpoint(rc.srv.URL)
+		start := s.sim.Now()
+		var d *autodebit.Delivery
+		err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			ev := &autodebit.Event{Type: autodebit.EventChargeSucceeded, ObjectID: "chg_k3", Data: []byte(`{"id":"chg_k3"}`)}
+			if err := tx.CreateEvent(ctx, ev); err != nil {
+				return err
+			}
+			d = &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, Attempts: 3, NextAttemptAt: start}
+			if err := tx.CreateDelivery(ctx, d); err != nil {
+				return err
+			}
+			for n := 1; n <= 3; n++ {
+				a := &autodebit.DeliveryAttempt{DeliveryID: d.ID, Attempt: n, StartedAt: start}
+				if err := tx.CreateDeliveryAttempt(ctx, a); err != nil {
+					return err
+				}
+				if n < 3 {
+					a.FinishedAt, a.StatusCode = start, 500
+					if err := tx.FinishDeliveryAttempt(ctx, a); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := engine.DeliverWebhookArgs{DeliveryID: d.ID}
+		s.advance(time.Minute) // past the attempt's timeout: it was interrupted
+		var re *engine.RetryError
+		if err := s.eng.Work(ctx, job); !errors.As(err, &re) {
+			t.Fatalf("Work after the interruption = %v, want a RetryError until attempt 4 is due", err)
+		}
+		if due := s.sim.Now().Add(re.Delay).Sub(start); due < 30*time.Minute || due > 36*time.Minute {
+			t.Fatalf("attempt 4 due %s after attempt 3 started, want 30m plus up to 20%%", due)
+		}
+		if as := s.attempts(d.ID); len(as) != 3 || as[2].Open() || len(rc.requests()) != 0 {
+			t.Fatalf("after the interruption: %d attempts (last open %v), %d requests", len(as), as[2].Open(), len(rc.requests()))
+		}
+		s.advance(re.Delay)
+		if err := s.eng.Work(ctx, job); err != nil {
+			t.Fatalf("Work when attempt 4 is due = %v", err)
+		}
+		if got, _ := s.store.FindDeliveryByID(ctx, d.ID); got.Status != autodebit.DeliveryDelivered || got.Attempts != 4 {
+			t.Fatalf("delivery %+v", *got)
+		}
+	})
+}
