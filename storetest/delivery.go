@@ -80,7 +80,10 @@ func testDelivery(t *testing.T, open opener) {
 		mustTx(t, s, func(tx autodebit.Tx) error { return tx.CreateDelivery(ctx, d) })
 		del := func() int {
 			var n int
-			mustTx(t, s, func(tx autodebit.Tx) (err error) { n, err = tx.DeleteEventsBefore(ctx, t0.Add(time.Hour), 10); return err })
+			mustTx(t, s, func(tx autodebit.Tx) (err error) {
+				n, err = tx.DeleteEventsBefore(ctx, t0.Add(time.Hour), 10)
+				return err
+			})
 			return n
 		}
 		if n := del(); n != 0 {
