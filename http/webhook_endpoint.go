@@ -30,18 +30,9 @@ type WebhookEndpoint struct {
 
 // WebhookEndpointWithSecret is the answer to creating an endpoint and to
 // rotating its secret: the endpoint and its signing secret, shown only
-// there. The fields are WebhookEndpoint's, plus secret.
+// there.
 type WebhookEndpointWithSecret struct {
-	ID                      string     `json:"id"`
-	URL                     string     `json:"url"`
-	Description             string     `json:"description,omitempty"`
-	EventTypes              []string   `json:"eventTypes"`
-	Enabled                 bool       `json:"enabled"`
-	DisabledReason          string     `json:"disabledReason,omitempty"`
-	FailingSince            *time.Time `json:"failingSince,omitempty"`
-	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
-	CreatedAt               time.Time  `json:"createdAt"`
-	UpdatedAt               time.Time  `json:"updatedAt"`
+	WebhookEndpoint
 	// Secret signs deliveries: "whsec_" and the base64 of 32 random bytes.
 	// Keep it; it is not shown again.
 	Secret string `json:"secret"`
@@ -61,12 +52,7 @@ func toWebhookEndpoint(w *autodebit.WebhookEndpoint) WebhookEndpoint {
 }
 
 func withSecret(w *autodebit.WebhookEndpoint) WebhookEndpointWithSecret {
-	v := toWebhookEndpoint(w)
-	return WebhookEndpointWithSecret{
-		ID: v.ID, URL: v.URL, Description: v.Description, EventTypes: v.EventTypes, Enabled: v.Enabled,
-		DisabledReason: v.DisabledReason, FailingSince: v.FailingSince, PreviousSecretExpiresAt: v.PreviousSecretExpiresAt,
-		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Secret: w.Secret,
-	}
+	return WebhookEndpointWithSecret{WebhookEndpoint: toWebhookEndpoint(w), Secret: w.Secret}
 }
 
 type createWebhookEndpointRequest struct {

@@ -68,20 +68,7 @@ func (t *tx) FindChargeByPaymentRequestIDForUpdate(ctx context.Context, paymentR
 
 // FindDueCharges implements autodebit.Reader.
 func (r reader) FindDueCharges(ctx context.Context, t time.Time, limit int) ([]*autodebit.Charge, error) {
-	if limit <= 0 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
-	}
-	rows, err := r.q.QueryContext(ctx, "SELECT "+chargeColumns+` FROM charges
-		WHERE status = 'INIT' AND next_inquiry_at IS NOT NULL AND next_inquiry_at < $1
-		ORDER BY next_inquiry_at LIMIT $2`, r.s.dialect.time(t), limit)
-	if err != nil {
-		return nil, fmt.Errorf("find due charges: %w", err)
-	}
-	out, err := collect(rows, scanCharge)
-	if err != nil {
-		return nil, fmt.Errorf("find due charges: %w", err)
-	}
-	return out, nil
+	return findDue(ctx, r, "charges", chargeColumns, "status = 'INIT'", "next_inquiry_at", t, limit, scanCharge)
 }
 
 // FindCharges implements autodebit.Reader.

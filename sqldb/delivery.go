@@ -47,20 +47,7 @@ func (t *tx) FindDeliveryForUpdate(ctx context.Context, id string) (*autodebit.D
 
 // FindDueDeliveries implements autodebit.Reader.
 func (r reader) FindDueDeliveries(ctx context.Context, t time.Time, limit int) ([]*autodebit.Delivery, error) {
-	if limit <= 0 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
-	}
-	rows, err := r.q.QueryContext(ctx, "SELECT "+deliveryColumns+` FROM deliveries
-		WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at < $1
-		ORDER BY next_attempt_at LIMIT $2`, r.s.dialect.time(t), limit)
-	if err != nil {
-		return nil, fmt.Errorf("find due deliveries: %w", err)
-	}
-	out, err := collect(rows, scanDelivery)
-	if err != nil {
-		return nil, fmt.Errorf("find due deliveries: %w", err)
-	}
-	return out, nil
+	return findDue(ctx, r, "deliveries", deliveryColumns, "status = 'pending'", "next_attempt_at", t, limit, scanDelivery)
 }
 
 // FindDeliveries implements autodebit.Reader.

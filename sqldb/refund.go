@@ -54,20 +54,7 @@ func (r reader) FindRefundByIdempotencyKey(ctx context.Context, key string) (*au
 
 // FindDueRefunds implements autodebit.Reader.
 func (r reader) FindDueRefunds(ctx context.Context, t time.Time, limit int) ([]*autodebit.Refund, error) {
-	if limit <= 0 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
-	}
-	rows, err := r.q.QueryContext(ctx, "SELECT "+refundColumns+` FROM refunds
-		WHERE status = 'PROCESSING' AND next_inquiry_at IS NOT NULL AND next_inquiry_at < $1
-		ORDER BY next_inquiry_at LIMIT $2`, r.s.dialect.time(t), limit)
-	if err != nil {
-		return nil, fmt.Errorf("find due refunds: %w", err)
-	}
-	out, err := collect(rows, scanRefund)
-	if err != nil {
-		return nil, fmt.Errorf("find due refunds: %w", err)
-	}
-	return out, nil
+	return findDue(ctx, r, "refunds", refundColumns, "status = 'PROCESSING'", "next_inquiry_at", t, limit, scanRefund)
 }
 
 // FindRefundForUpdate implements autodebit.Tx.

@@ -256,6 +256,25 @@ func assignID(id, prefix, noun string) (string, error) {
 }
 
 // collect scans every row with scan and closes rows.
+// findDue returns up to limit rows of table where cond holds and whose
+// time column at is before t, the longest overdue first: the work a sweep
+// recovers. cond is literal SQL (it matches a partial index).
+func findDue[T any](ctx context.Context, r reader, table, columns, cond, at string, t time.Time, limit int, scan func(scanner) (*T, error)) ([]*T, error) {
+	if limit <= 0 {
+		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE "+cond+" AND "+at+" IS NOT NULL AND "+at+" < $1 ORDER BY "+at+" LIMIT $2",
+		r.s.dialect.time(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due %s: %w", table, err)
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("find due %s: %w", table, err)
+	}
+	return out, nil
+}
+
 func collect[T any](rows *sql.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
 	var out []*T

@@ -69,20 +69,7 @@ func (t *tx) FindTokenByAccessTokenForUpdate(ctx context.Context, accessToken st
 
 // FindDueRevokes implements autodebit.Reader.
 func (r reader) FindDueRevokes(ctx context.Context, t time.Time, limit int) ([]*autodebit.Token, error) {
-	if limit <= 0 {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Limit must be positive.")
-	}
-	rows, err := r.q.QueryContext(ctx, "SELECT "+tokenColumns+` FROM tokens
-		WHERE status = 'ACTIVE' AND revoke_pending = `+r.s.dialect.boolTrue()+` AND revoke_next_at IS NOT NULL AND revoke_next_at < $1
-		ORDER BY revoke_next_at LIMIT $2`, r.s.dialect.time(t), limit)
-	if err != nil {
-		return nil, fmt.Errorf("find due revokes: %w", err)
-	}
-	out, err := collect(rows, r.scanToken)
-	if err != nil {
-		return nil, fmt.Errorf("find due revokes: %w", err)
-	}
-	return out, nil
+	return findDue(ctx, r, "tokens", tokenColumns, "status = 'ACTIVE' AND revoke_pending = "+r.s.dialect.boolTrue(), "revoke_next_at", t, limit, r.scanToken)
 }
 
 // FindTokens implements autodebit.Reader.
