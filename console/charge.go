@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -207,13 +206,11 @@ func (h *Handler) cancelPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// notCancellable says why c has no cancel, and what can be done instead.
+// notCancellable says why c has no cancel, and what can be done instead:
+// the engine's words for a final charge.
 func notCancellable(c *autodebit.Charge) string {
-	switch {
-	case c.Status == autodebit.ChargeSuccess:
-		return "This charge is SUCCESS, so it can no longer be cancelled; refund it instead."
-	case c.Status.Final():
-		return fmt.Sprintf("This charge is already %s: nothing was charged, so there is nothing to cancel.", c.Status)
+	if c.Status.Final() {
+		return autodebit.ErrorMessage(engine.NotCancellable(c))
 	}
 	return "A cancel of this charge is already requested; Antom's answer is pending."
 }

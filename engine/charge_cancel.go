@@ -27,7 +27,7 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 			return err
 		}
 		if c.Status.Final() {
-			return notCancellable(c)
+			return NotCancellable(c)
 		}
 		if !c.CancelRequestedAt.IsZero() {
 			return nil
@@ -54,9 +54,9 @@ func (e *Engine) CancelCharge(ctx context.Context, id string) (*autodebit.Charge
 	return e.store.FindChargeByID(ctx, id)
 }
 
-// notCancellable is the ECONFLICT for cancelling a final charge, naming the
-// action that does work for its status.
-func notCancellable(c *autodebit.Charge) error {
+// NotCancellable is the ECONFLICT for cancelling a final charge, naming the
+// action that does work for its status. The console shows the same words.
+func NotCancellable(c *autodebit.Charge) error {
 	switch c.Status {
 	case autodebit.ChargeSuccess:
 		if c.RefundedValue >= c.Amount.Value {
