@@ -66,6 +66,9 @@ type Authorization struct {
 	// when leaving AUTHORIZED.
 	AuthCode string `json:"-"`
 
+	// LinkSessionID is the link session this attempt belongs to, if any.
+	LinkSessionID string `json:"linkSessionId,omitempty"`
+
 	TokenID        string    `json:"tokenId,omitempty"` // set when ACTIVE
 	FailureCode    string    `json:"failureCode,omitempty"`
 	FailureMessage string    `json:"failureMessage,omitempty"`
@@ -107,6 +110,7 @@ type AuthorizationFilter struct {
 	Status        AuthorizationStatus
 	CustomerID    string
 	Wallet        string
+	LinkSessionID string    // only the attempts of this link session
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // exclusive
 	Limit         int       // zero means no limit
@@ -114,16 +118,29 @@ type AuthorizationFilter struct {
 }
 
 func validateCustomer(customerID, wallet string) error {
+	if err := validateCustomerID(customerID); err != nil {
+		return err
+	} else if !isWalletCode(wallet) {
+		return Errorf(EINVALID, "Wallet must be an Antom customerBelongsTo value such as GCASH.")
+	}
+	return nil
+}
+
+func validateCustomerID(customerID string) error {
 	if customerID == "" || len(customerID) > 64 {
 		return Errorf(EINVALID, "Customer ID must be 1 to 64 characters.")
 	} else if !isPrintable(customerID) {
 		return Errorf(EINVALID, "Customer ID must be printable UTF-8 text, without control characters.")
-	} else if wallet == "" || len(wallet) > 32 || strings.IndexFunc(wallet, func(c rune) bool {
-		return !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
-	}) >= 0 {
-		return Errorf(EINVALID, "Wallet must be an Antom customerBelongsTo value such as GCASH.")
 	}
 	return nil
+}
+
+// isWalletCode reports whether wallet has the shape of an Antom
+// customerBelongsTo value: 1 to 32 of A-Z, 0-9 and _.
+func isWalletCode(wallet string) bool {
+	return wallet != "" && len(wallet) <= 32 && strings.IndexFunc(wallet, func(c rune) bool {
+		return !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
+	}) < 0
 }
 
 func contains[T comparable](s []T, v T) bool {

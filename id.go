@@ -12,6 +12,7 @@ const (
 	TokenIDPrefix         = "tok_"
 	ChargeIDPrefix        = "chg_"
 	RefundIDPrefix        = "rfd_"
+	LinkSessionIDPrefix   = "ls_"
 	EventIDPrefix         = "evt_" // merchant-facing events
 	TimelineEntryIDPrefix = "tle_"
 

@@ -73,6 +73,16 @@ type Reader interface {
 	// time, then ID), and the total number of matches.
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, int, error)
 
+	// Link sessions are read with their Secret set (see LinkSession).
+	FindLinkSessionByID(ctx context.Context, id string) (*LinkSession, error)
+	// FindLinkSessionBySecret finds the session whose URL holds secret,
+	// through a keyed hash of it: ENOTFOUND for any other string.
+	FindLinkSessionBySecret(ctx context.Context, secret string) (*LinkSession, error)
+	// FindLinkSessionByIdempotencyKey finds the session created with an
+	// Idempotency-Key; keys are unique across link sessions.
+	FindLinkSessionByIdempotencyKey(ctx context.Context, key string) (*LinkSession, error)
+	FindLinkSessions(ctx context.Context, f LinkSessionFilter) ([]*LinkSession, int, error)
+
 	// FindBacklog returns the work still open, for health checks and metrics.
 	FindBacklog(ctx context.Context) (*Backlog, error)
 
@@ -152,6 +162,14 @@ type Tx interface {
 	// final status, like SettleCharge. A refund that settles SUCCESS adds
 	// its amount to the charge's RefundedValue in the same statement set.
 	SettleRefund(ctx context.Context, id string, s RefundSettlement) (bool, error)
+
+	// CreateLinkSession stores a new open session and sets its Secret (the
+	// store derives it; see LinkSession). UpdateLinkSession writes Wallet,
+	// Status, AuthorizationID, TokenID, CompletedAt and CancelledAt,
+	// compare-and-set on Version and on the status transition.
+	FindLinkSessionForUpdate(ctx context.Context, id string) (*LinkSession, error)
+	CreateLinkSession(ctx context.Context, s *LinkSession) error
+	UpdateLinkSession(ctx context.Context, s *LinkSession) error
 
 	// AppendTimelineEntry adds e to its object's audit trail, assigning ID and
 	// (unless set) CreatedAt.

@@ -101,12 +101,14 @@ type QR struct {
 
 // Authorization is a linking attempt as the API shows it.
 type Authorization struct {
-	ID             string     `json:"id"`
-	CustomerID     string     `json:"customerId"`
-	Wallet         string     `json:"wallet"`
-	Status         string     `json:"status"`
-	QR             *QR        `json:"qr,omitempty"`
-	TokenID        string     `json:"tokenId,omitempty"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customerId"`
+	Wallet     string `json:"wallet"`
+	Status     string `json:"status"`
+	QR         *QR    `json:"qr,omitempty"`
+	TokenID    string `json:"tokenId,omitempty"`
+	// LinkSessionID is the link session the attempt belongs to, if any.
+	LinkSessionID  string     `json:"linkSessionId,omitempty"`
 	FailureCode    string     `json:"failureCode,omitempty"`
 	FailureMessage string     `json:"failureMessage,omitempty"`
 	ExpiresAt      time.Time  `json:"expiresAt"`
@@ -118,7 +120,7 @@ type Authorization struct {
 // ToAuthorization is the API view of an authorization: what its GET returns.
 func ToAuthorization(a *autodebit.Authorization) Authorization {
 	out := Authorization{
-		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID,
+		ID: a.ID, CustomerID: a.CustomerID, Wallet: a.Wallet, Status: string(a.Status), TokenID: a.TokenID, LinkSessionID: a.LinkSessionID,
 		FailureCode: a.FailureCode, FailureMessage: a.FailureMessage, ExpiresAt: Time(a.ExpiresAt),
 		AuthorizedAt: TimePtr(a.AuthorizedAt), CreatedAt: Time(a.CreatedAt), UpdatedAt: Time(a.UpdatedAt),
 	}

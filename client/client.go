@@ -186,7 +186,7 @@ func (c *Client) Refund(ctx context.Context, id string) (*adhttp.Refund, error) 
 }
 
 // Timeline returns the timeline (audit trail) of an authorization, token,
-// charge, refund or webhook endpoint, oldest first.
+// charge, refund, webhook endpoint or link session, oldest first.
 func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodebit.TimelineEntry], error) {
 	var kind string
 	switch {
@@ -200,6 +200,8 @@ func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodeb
 		kind = "refunds"
 	case strings.HasPrefix(id, autodebit.WebhookEndpointIDPrefix):
 		kind = "webhook-endpoints"
+	case strings.HasPrefix(id, autodebit.LinkSessionIDPrefix):
+		kind = "link-sessions"
 	default:
 		return nil, &Error{Status: http.StatusNotFound, Code: autodebit.ENOTFOUND, Message: fmt.Sprintf("No object %q.", id)}
 	}

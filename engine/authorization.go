@@ -32,21 +32,43 @@ func QRImagePath(authorizationID string) string {
 // gives no final answer (U); in both cases the attempt is stored FAILED with
 // Antom's code and its exchange in the timeline.
 func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet string) (*autodebit.Authorization, error) {
+	a, aud, result, err := e.consultAttempt(ctx, customerID, wallet, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := e.store.WithTx(ctx, func(tx autodebit.Tx) error { return e.createAttemptTx(ctx, tx, a, aud) }); err != nil {
+		return nil, err
+	}
+	if result != nil {
+		return nil, result
+	}
+	e.log.Info("authorization created", "authorization", a.ID, "customer", a.CustomerID, "wallet", a.Wallet)
+	return a, nil
+}
+
+// consultAttempt builds a new attempt (of link session linkSessionID, if
+// set) and calls consult for it, outside any transaction. err is EINVALID
+// for a bad wallet or customer ID, with nothing sent. Otherwise a is
+// PENDING with its QR code, or FAILED with Antom's code and result the
+// error that says so (EDECLINED or EUNAVAILABLE); aud holds the exchange.
+// Store it with createAttemptTx either way.
+func (e *Engine) consultAttempt(ctx context.Context, customerID, wallet, linkSessionID string) (a *autodebit.Authorization, aud *audit, result, err error) {
 	if _, ok := antom.LookupWallet(wallet); !ok {
-		return nil, autodebit.Errorf(autodebit.EINVALID, "Wallet %q is not a Scan to Link wallet; use one of %s.", wallet, walletList())
+		return nil, nil, nil, autodebit.Errorf(autodebit.EINVALID, "Wallet %q is not a Scan to Link wallet; use one of %s.", wallet, walletList())
 	}
 	now := e.now()
-	a := &autodebit.Authorization{
-		ID:         autodebit.NewID(autodebit.AuthorizationIDPrefix),
-		CustomerID: customerID,
-		Wallet:     wallet,
-		Status:     autodebit.AuthorizationPending,
-		AuthState:  autodebit.NewAuthState(),
-		ExpiresAt:  now.Add(autodebit.AuthorizationTTL),
-		CreatedAt:  now,
+	a = &autodebit.Authorization{
+		ID:            autodebit.NewID(autodebit.AuthorizationIDPrefix),
+		CustomerID:    customerID,
+		Wallet:        wallet,
+		Status:        autodebit.AuthorizationPending,
+		AuthState:     autodebit.NewAuthState(),
+		LinkSessionID: linkSessionID,
+		ExpiresAt:     now.Add(autodebit.AuthorizationTTL),
+		CreatedAt:     now,
 	}
 	if err := a.Validate(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	actx, aud := e.withAudit(ctx, a.ID)
 	cctx, cancel := context.WithTimeout(actx, e.cfg.CallTimeout)
@@ -61,7 +83,6 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 	})
 	cancel()
 
-	var result error
 	switch {
 	case err != nil:
 		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationFailed, "CONSULT_UNAVAILABLE", err.Error()
@@ -83,34 +104,29 @@ func (e *Engine) CreateAuthorization(ctx context.Context, customerID, wallet str
 		a.QRText = resp.AuthCodeForm.Text()
 		a.QRImageURL = e.cfg.PublicURL + QRImagePath(a.ID)
 	}
-	// A failed attempt is kept too, with its exchange: the timeline shows
-	// what Antom answered. It is created PENDING, its lifecycle's first
-	// status, and fails in the same transaction.
+	return a, aud, result, nil
+}
+
+// createAttemptTx stores an attempt made by consultAttempt, with its
+// exchange in its timeline: a PENDING one with the job that expires it, a
+// failed one kept too, so that the timeline shows what Antom answered. It is
+// created PENDING, its lifecycle's first status, and fails in tx.
+func (e *Engine) createAttemptTx(ctx context.Context, tx autodebit.Tx, a *autodebit.Authorization, aud *audit) error {
 	failed := *a
-	err = e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		if failed.Status != autodebit.AuthorizationPending {
-			a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationPending, "", ""
-		}
-		if err := tx.CreateAuthorization(ctx, a); err != nil {
-			return fmt.Errorf("create authorization: %w", err)
-		}
-		if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
-			return err
-		}
-		if failed.Status != autodebit.AuthorizationPending {
-			a.Status, a.FailureCode, a.FailureMessage = failed.Status, failed.FailureCode, failed.FailureMessage
-			return e.moveAuthorizationTx(ctx, tx, a, "FAILED: "+a.FailureCode, now)
-		}
-		return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})
-	})
-	if err != nil {
-		return nil, err
+	if failed.Status != autodebit.AuthorizationPending {
+		a.Status, a.FailureCode, a.FailureMessage = autodebit.AuthorizationPending, "", ""
 	}
-	if result != nil {
-		return nil, result
+	if err := tx.CreateAuthorization(ctx, a); err != nil {
+		return fmt.Errorf("create authorization: %w", err)
 	}
-	e.log.Info("authorization created", "authorization", a.ID, "customer", a.CustomerID, "wallet", a.Wallet)
-	return a, nil
+	if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
+		return err
+	}
+	if failed.Status != autodebit.AuthorizationPending {
+		a.Status, a.FailureCode, a.FailureMessage = failed.Status, failed.FailureCode, failed.FailureMessage
+		return e.moveAuthorizationTx(ctx, tx, a, "FAILED: "+a.FailureCode, a.CreatedAt)
+	}
+	return tx.Enqueue(ctx, autodebit.Job{Args: ExpireAuthorizationArgs{AuthorizationID: a.ID}, ScheduledAt: a.ExpiresAt})
 }
 
 func walletList() string {

@@ -68,6 +68,13 @@ type Config struct {
 	CallTimeout time.Duration
 	// NowFunc returns the current time. Nil means time.Now.
 	NowFunc func() time.Time
+	// LinkReturnHosts lists the hosts a link session's returnUrl and
+	// cancelUrl may name besides PublicURL's own: "shop.example", or
+	// "*.shop.example" for its subdomains, or "*" for any host (a
+	// development engine). Empty allows none but PublicURL's host: a
+	// production engine names its shop's hosts, so that a leaked API key
+	// cannot turn the buyer's page into a redirect to anywhere.
+	LinkReturnHosts []string
 	// WebhookURLPolicy says which hosts webhook endpoint URLs may name.
 	// Empty means WebhookURLsPublic: no private, loopback or link-local
 	// addresses, as a production engine needs.
@@ -194,6 +201,9 @@ func New(cfg Config) (*Engine, error) {
 	case WebhookURLsPublic, WebhookURLsAny:
 	default:
 		return nil, fmt.Errorf("engine: WebhookURLPolicy %q is not %q or %q", cfg.WebhookURLPolicy, WebhookURLsPublic, WebhookURLsAny)
+	}
+	if err := ValidateLinkReturnHosts(cfg.LinkReturnHosts); err != nil {
+		return nil, fmt.Errorf("engine: LinkReturnHosts: %w", err)
 	}
 	if len(cfg.WebhookRetryDelays) == 0 {
 		cfg.WebhookRetryDelays = DefaultWebhookRetryDelays

@@ -160,7 +160,9 @@ var authorizationEvents = map[autodebit.AuthorizationStatus]autodebit.EventType{
 // moveAuthorizationTx is the one way an authorization changes status: it
 // writes a (read in tx with its lock, its new status and fields set), the
 // state entry note in its timeline and, for ACTIVE, FAILED and EXPIRED,
-// its authorization.* event, all in tx.
+// its authorization.* event, all in tx. An attempt of a link session is
+// noted in the session's timeline too, and one that is ACTIVE completes
+// the session (attemptMovedTx).
 func (e *Engine) moveAuthorizationTx(ctx context.Context, tx autodebit.Tx, a *autodebit.Authorization, note string, now time.Time) error {
 	if err := tx.UpdateAuthorization(ctx, a); err != nil {
 		return fmt.Errorf("move authorization %s to %s: %w", a.ID, a.Status, err)
@@ -168,15 +170,19 @@ func (e *Engine) moveAuthorizationTx(ctx context.Context, tx autodebit.Tx, a *au
 	if err := appendTimeline(ctx, tx, stateEntry(a.ID, note, now)); err != nil {
 		return err
 	}
-	typ, ok := authorizationEvents[a.Status]
-	if !ok {
-		return nil
+	if typ, ok := authorizationEvents[a.Status]; ok {
+		cur, err := tx.FindAuthorizationByID(ctx, a.ID)
+		if err != nil {
+			return fmt.Errorf("read authorization %s back: %w", a.ID, err)
+		}
+		if err := e.publish(ctx, tx, typ, cur.ID, api.ToAuthorization(cur)); err != nil {
+			return err
+		}
 	}
-	cur, err := tx.FindAuthorizationByID(ctx, a.ID)
-	if err != nil {
-		return fmt.Errorf("read authorization %s back: %w", a.ID, err)
+	if a.LinkSessionID != "" {
+		return e.attemptMovedTx(ctx, tx, a, note, now)
 	}
-	return e.publish(ctx, tx, typ, cur.ID, api.ToAuthorization(cur))
+	return nil
 }
 
 // DefaultEventRetention is how long events are kept unless

@@ -22,6 +22,11 @@ type ExpireAuthorizationArgs struct {
 	AuthorizationID string `json:"authorizationId"`
 }
 
+// ExpireLinkSessionArgs ends a link session still open at its expiry.
+type ExpireLinkSessionArgs struct {
+	LinkSessionID string `json:"linkSessionId"`
+}
+
 // InquireChargeArgs settles a charge still INIT: inquiry, then cancel after close.
 type InquireChargeArgs struct {
 	ChargeID string `json:"chargeId"`
@@ -61,6 +66,7 @@ func (RevokeTokenArgs) Kind() string         { return "revoke_token" }
 func (SweepArgs) Kind() string               { return "sweep" }
 func (CleanupEventsArgs) Kind() string       { return "cleanup_events" }
 func (DeliverWebhookArgs) Kind() string      { return "deliver_webhook" }
+func (ExpireLinkSessionArgs) Kind() string   { return "expire_link_session" }
 
 // LegacySweepChargesArgs is SweepArgs under its former kind, so that jobs
 // queued by an older release (and an older replica during a rolling
@@ -104,6 +110,8 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 		return e.sweep(ctx)
 	case DeliverWebhookArgs:
 		return e.deliver(ctx, a.DeliveryID)
+	case ExpireLinkSessionArgs:
+		return e.expireLinkSession(ctx, a.LinkSessionID)
 	case CleanupEventsArgs:
 		_, err := e.CleanupEvents(ctx)
 		return err

@@ -328,6 +328,8 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.store.FindTokenByID(ctx, id)
 	case hasPrefix(id, autodebit.RefundIDPrefix):
 		_, err = s.store.FindRefundByID(ctx, id)
+	case hasPrefix(id, autodebit.LinkSessionIDPrefix):
+		_, err = s.store.FindLinkSessionByID(ctx, id)
 	default:
 		err = autodebit.Errorf(autodebit.ENOTFOUND, "No object %q.", id)
 	}

@@ -68,6 +68,11 @@ func fieldEnums() map[string][]string {
 		"TimelineEntry.resultStatus": {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
 		"Event.type":                 strs(autodebit.EventTypes()),
 		"Delivery.status":            strs(autodebit.DeliveryStatuses()),
+		"LinkSession.status":         strs(autodebit.LinkSessionStatuses()),
+		"LinkSession.locale":         autodebit.LinkSessionLocales(),
+		"LinkSession.wallet":         append([]string{""}, wallets...), // "" until the buyer chooses
+		"CreateLinkSession.wallet":   wallets,
+		"CreateLinkSession.locale":   autodebit.LinkSessionLocales(),
 	}
 }
 
@@ -146,7 +151,7 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...) {
+	for _, op := range append(append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...), linkSessionOperations...) {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -155,7 +160,7 @@ func OpenAPI() map[string]any {
 		var params []any
 		if strings.Contains(path, "{id}") {
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
-				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…)."})
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…, ls_…)."})
 		}
 		for _, q := range op.Query {
 			schema := map[string]any{"type": q.Type}
@@ -339,10 +344,10 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 // object's GET returns.
 func (g *schemaGen) eventObject() map[string]any {
 	var views []any
-	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}} {
+	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}, LinkSession{}} {
 		views = append(views, g.schema(reflect.TypeOf(v)))
 	}
-	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund."}
+	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund, link_session.* a LinkSession."}
 }
 
 // schemaName names a struct type's component: Charge, ChargeList, Error;
@@ -370,6 +375,8 @@ func schemaName(t reflect.Type) string {
 		return "CreateWebhookEndpoint"
 	case "updateWebhookEndpointRequest":
 		return "UpdateWebhookEndpoint"
+	case "createLinkSessionRequest":
+		return "CreateLinkSession"
 	}
 	return name
 }

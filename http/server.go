@@ -121,6 +121,11 @@ func (s *Server) routes() {
 	api("DELETE /v1/webhook-endpoints/{id}", s.deleteWebhookEndpoint)
 	api("POST /v1/webhook-endpoints/{id}/rotate-secret", s.rotateWebhookEndpointSecret)
 	api("GET /v1/webhook-endpoints/{id}/timeline", s.webhookEndpointTimeline)
+	api("POST /v1/link-sessions", s.createLinkSession)
+	api("GET /v1/link-sessions", s.listLinkSessions)
+	api("GET /v1/link-sessions/{id}", s.getLinkSession)
+	api("POST /v1/link-sessions/{id}/cancel", s.cancelLinkSession)
+	api("GET /v1/link-sessions/{id}/timeline", s.timeline)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
 	// in the API's error shape. It matches every method, so the mux never
 	// answers a known path's wrong method with 405 itself: noRoute does.

@@ -164,6 +164,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.CleanupEventsArgs](workers, r)
 	addWorker[engine.DeliverWebhookArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
+	addWorker[engine.ExpireLinkSessionArgs](workers, r)
 	rc := &river.Config{
 		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),
 		FetchCooldown:        cfg.PollInterval / 5,

@@ -9,7 +9,7 @@ import (
 )
 
 const authorizationColumns = `id, customer_id, wallet, status, auth_state, qr_text, qr_image_url, auth_code,
-	token_id, failure_code, failure_message, expires_at, authorized_at, created_at, updated_at, version`
+	token_id, failure_code, failure_message, expires_at, authorized_at, created_at, updated_at, version, link_session_id`
 
 func (r reader) scanAuthorization(row scanner) (*autodebit.Authorization, error) {
 	var a autodebit.Authorization
@@ -17,7 +17,7 @@ func (r reader) scanAuthorization(row scanner) (*autodebit.Authorization, error)
 	if err := row.Scan(&a.ID, &a.CustomerID, &a.Wallet, &a.Status, &a.AuthState, &a.QRText, &a.QRImageURL,
 		stringScanner{&authCode}, stringScanner{&a.TokenID}, &a.FailureCode, &a.FailureMessage,
 		timeScanner{&a.ExpiresAt}, timeScanner{&a.AuthorizedAt}, timeScanner{&a.CreatedAt}, timeScanner{&a.UpdatedAt},
-		&a.Version); err != nil {
+		&a.Version, stringScanner{&a.LinkSessionID}); err != nil {
 		return nil, err
 	}
 	code, err := r.s.secrets.open(authCodeContext(a.ID), authCode)
@@ -74,6 +74,9 @@ func (r reader) FindAuthorizations(ctx context.Context, f autodebit.Authorizatio
 	if f.Wallet != "" {
 		w.add("wallet = ?", f.Wallet)
 	}
+	if f.LinkSessionID != "" {
+		w.add("link_session_id = ?", f.LinkSessionID)
+	}
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
 	total, err := r.count(ctx, "SELECT COUNT(*) FROM authorizations"+w.String(), w.args)
 	if err != nil {
@@ -112,10 +115,10 @@ func (t *tx) CreateAuthorization(ctx context.Context, a *autodebit.Authorization
 	}
 	d := t.s.dialect
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO authorizations (`+authorizationColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16)`,
 		id, a.CustomerID, a.Wallet, string(a.Status), a.AuthState, a.QRText, a.QRImageURL,
 		nullString(t.s.secrets.seal(authCodeContext(id), a.AuthCode)), nullString(a.TokenID), a.FailureCode, a.FailureMessage,
-		d.time(a.ExpiresAt), d.time(a.AuthorizedAt), d.time(createdAt), d.time(now),
+		d.time(a.ExpiresAt), d.time(a.AuthorizedAt), d.time(createdAt), d.time(now), nullString(a.LinkSessionID),
 	); err != nil {
 		return insertErr(err, "Authorization", id)
 	}

@@ -27,6 +27,11 @@ const sealedPrefix = "v1."
 type secrets struct {
 	aead    cipher.AEAD
 	hashKey []byte
+
+	// linkKey derives a link session's URL secret from its ID, and
+	// linkHashKey keys the hash the session is found by: the secret itself
+	// is never stored.
+	linkKey, linkHashKey []byte
 }
 
 func newSecrets(tokenKey []byte) (*secrets, error) {
@@ -41,6 +46,14 @@ func newSecrets(tokenKey []byte) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive hash key: %w", err)
 	}
+	linkKey, err := hkdf.Key(sha256.New, tokenKey, nil, "autodebit link session secret v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive link session key: %w", err)
+	}
+	linkHashKey, err := hkdf.Key(sha256.New, tokenKey, nil, "autodebit link session secret hash v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive link session hash key: %w", err)
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("new cipher: %w", err)
@@ -49,7 +62,7 @@ func newSecrets(tokenKey []byte) (*secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new gcm: %w", err)
 	}
-	return &secrets{aead: aead, hashKey: hashKey}, nil
+	return &secrets{aead: aead, hashKey: hashKey, linkKey: linkKey, linkHashKey: linkHashKey}, nil
 }
 
 // seal encrypts plaintext, binding it to context (e.g. "tokens.access_token:tok_…")
@@ -92,5 +105,22 @@ func (s *secrets) open(context, sealed string) (string, error) {
 func (s *secrets) hash(accessToken string) string {
 	m := hmac.New(sha256.New, s.hashKey)
 	m.Write([]byte(accessToken))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// linkSecret returns the URL secret of link session id: the base64url
+// HMAC-SHA256 of the ID under linkKey (43 characters, 256 bits), so that a
+// store can show a session's URL again without keeping the secret.
+func (s *secrets) linkSecret(id string) string {
+	m := hmac.New(sha256.New, s.linkKey)
+	m.Write([]byte("link_sessions:" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// linkSecretHash returns the hex HMAC-SHA256 of a link session secret
+// under linkHashKey: what the link_sessions table keeps.
+func (s *secrets) linkSecretHash(secret string) string {
+	m := hmac.New(sha256.New, s.linkHashKey)
+	m.Write([]byte(secret))
 	return hex.EncodeToString(m.Sum(nil))
 }

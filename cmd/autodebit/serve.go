@@ -68,6 +68,11 @@ type ServeConfig struct {
 	// resolves to, a private, loopback or link-local address. It is implied
 	// when the simulator runs in-process (a development engine).
 	WebhookAllowPrivate bool
+	// LinkReturnHosts are the hosts a link session's returnUrl and
+	// cancelUrl may name (engine.Config.LinkReturnHosts). Empty means any
+	// host with the in-process simulator, and none but --public-url's
+	// with a real Antom.
+	LinkReturnHosts []string
 	// The in-process simulator (no AntomURL): where it listens (default the
 	// Addr host, loopback only, port 8081; port 0 when Addr's port is 0),
 	// the file keeping its state (default <db path>.sim.json; required with
@@ -126,6 +131,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", cfg.WebhookAllowPrivate, "accept webhook endpoint URLs on private, loopback and link-local addresses (implied with the in-process simulator; never in production)")
+	f.StringSliceVar(&cfg.LinkReturnHosts, "link-return-hosts", cfg.LinkReturnHosts, "hosts a link session's returnUrl and cancelUrl may name, comma-separated: shop.example, *.shop.example (its subdomains) or * (any; the default with the in-process simulator)")
 	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
@@ -261,8 +267,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.WebhookAllowPrivate || m.Sim != nil {
 		webhookPolicy = engine.WebhookURLsAny
 	}
+	// Link sessions may return anywhere in development; in production only
+	// to the hosts the operator names.
+	linkHosts := c.LinkReturnHosts
+	if len(linkHosts) == 0 && m.Sim != nil {
+		linkHosts = []string{"*"}
+	} else if len(linkHosts) == 0 {
+		m.log.Info("link sessions may return only to --public-url's host until --link-return-hosts names the shop's hosts")
+	}
+	if err := engine.ValidateLinkReturnHosts(linkHosts); err != nil {
+		ln.Close()
+		return fmt.Errorf("--link-return-hosts: %w", err)
+	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
-		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy}); err != nil {
+		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy, LinkReturnHosts: linkHosts}); err != nil {
 		ln.Close()
 		return err
 	}
