@@ -360,7 +360,9 @@ type walletView struct {
 	Code, Name, Region string
 }
 
-func toWalletView(w antom.Wallet) walletView { return walletView{Code: w.Code, Name: w.Name, Region: w.Region} }
+func toWalletView(w antom.Wallet) walletView {
+	return walletView{Code: w.Code, Name: w.Name, Region: w.Region}
+}
 
 // pageView is what every template gets.
 type pageView struct {
