@@ -11,7 +11,7 @@ import (
 type LinkSessionParams struct {
 	CustomerID string `json:"customerId"`
 	Wallet     string `json:"wallet,omitempty"` // empty: the buyer chooses
-	ReturnURL  string `json:"returnUrl"`
+	ReturnURL  string `json:"returnUrl,omitempty"` // empty: the engine's "linked" page
 	CancelURL  string `json:"cancelUrl,omitempty"`
 	Locale     string `json:"locale,omitempty"`
 	Lifetime   string `json:"lifetime,omitempty"` // a duration such as "2h"; empty: 1h

@@ -74,7 +74,7 @@ func (h *Handler) createAuthorization(w http.ResponseWriter, r *http.Request) er
 		v.Message = autodebit.ErrorMessage(err)
 		return h.renderLink(w, r, adhttp.StatusCode(err), v)
 	}
-	return redirect(w, r, "/link/"+a.ID)
+	return redirect(w, r, "/authorizations/"+a.ID)
 }
 
 type authorizationView struct {

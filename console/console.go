@@ -128,8 +128,13 @@ func (h *Handler) routes() {
 	})
 	page("GET /link", h.linkPage)
 	page("POST /link", h.createAuthorization)
-	page("GET /link/{id}", h.authorizationPage)
-	page("GET /link/{id}/status", h.authorizationStatus)
+	// An attempt's page is not below /link/: that is the buyers' (linkpage).
+	page("GET /authorizations/{id}", h.authorizationPage)
+	page("GET /authorizations/{id}/status", h.authorizationStatus)
+	page("GET /link-sessions", h.linkSessionsPage)
+	page("POST /link-sessions", h.createLinkSession)
+	page("GET /link-sessions/{id}", h.linkSessionPage)
+	page("POST /link-sessions/{id}/cancel", h.cancelLinkSession)
 	page("GET /tokens", h.tokensPage)
 	page("GET /tokens/{id}", h.tokenPage)
 	page("POST /tokens/{id}/charges", h.createCharge)
@@ -230,7 +235,7 @@ type notice struct {
 type noticer interface{ notice() notice }
 
 var navOf = map[string]string{
-	"link": "link", "authorization": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
+	"link": "link", "authorization": "link", "link_sessions": "link", "link_session": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
 	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
 }
 

@@ -94,7 +94,7 @@ func TestConsole(t *testing.T) {
 				t.Errorf("GET %s: %d %s, want 303 to /login", path, status, h.Get("Location"))
 			}
 		}
-		if status, _, _ := b.do("GET", "/link/auth_x/status", nil); status != http.StatusUnauthorized {
+		if status, _, _ := b.do("GET", "/authorizations/auth_x/status", nil); status != http.StatusUnauthorized {
 			t.Errorf("status JSON without a session: %d, want 401", status)
 		}
 		if status, _, _ := b.do("POST", "/tokens/"+tok.ID+"/charges", url.Values{"amount": {"1.00"}}); status != http.StatusUnauthorized {

@@ -17,7 +17,9 @@ type createLinkSessionRequest struct {
 	CustomerID string `json:"customerId"`
 	// Wallet is the wallet to link; omitted, the buyer chooses on the page.
 	Wallet    string `json:"wallet,omitempty"`
-	ReturnURL string `json:"returnUrl"`
+	// ReturnURL is where the browser goes once linked; omitted, a page of
+	// the engine's saying the wallet is linked.
+	ReturnURL string `json:"returnUrl,omitempty"`
 	CancelURL string `json:"cancelUrl,omitempty"`
 	Locale    string `json:"locale,omitempty"`
 	// Lifetime is how long the URL works, as a duration such as "2h" or
@@ -30,11 +32,8 @@ func (s *Server) createLinkSession(w http.ResponseWriter, r *http.Request) error
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	switch {
-	case req.CustomerID == "":
+	if req.CustomerID == "" {
 		return autodebit.Errorf(autodebit.EINVALID, "Field \"customerId\" is required.")
-	case req.ReturnURL == "":
-		return autodebit.Errorf(autodebit.EINVALID, "Field \"returnUrl\" is required: the page of your shop the buyer returns to once linked.")
 	}
 	var lifetime time.Duration
 	if req.Lifetime != "" {
@@ -106,7 +105,7 @@ var linkSessionOperations = []apiOperation{
 		Description: "Returns the session open, with url: send the buyer there (no login; the URL is the credential, so share it only with that buyer). " +
 			"The page lets the buyer choose a wallet when none is given, shows the QR code (on a phone, a button that opens the wallet), and sends the browser to returnUrl with link_session and token added once the token is ACTIVE; " +
 			"a failed or expired attempt offers \"Try again\" (a new consult with a new authState, same session); Cancel goes to cancelUrl with link_session and status=cancelled. " +
-			"returnUrl and cancelUrl must be absolute http(s) URLs on a host the engine allows (serve --link-return-hosts). The session expires after lifetime (default 1h, at most 24h): link_session.completed or link_session.expired is published.",
+			"returnUrl and cancelUrl must be absolute http(s) URLs on a host the engine allows (serve --link-return-hosts); without returnUrl the buyer ends on a page of the engine's saying the wallet is linked. The session expires after lifetime (default 1h, at most 24h): link_session.completed or link_session.expired is published.",
 		Body: createLinkSessionRequest{}, Idempotent: true, Status: 201, Response: LinkSession{}},
 	{Pattern: "GET /v1/link-sessions", ID: "listLinkSessions", Summary: "List link sessions, newest first",
 		Query: listQuery(autodebit.LinkSessionStatuses()), Status: 200, Response: List[LinkSession]{}},

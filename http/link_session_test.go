@@ -95,7 +95,12 @@ func TestLinkSessions_CreateReadList(t *testing.T) {
 	if other.Code != 201 {
 		t.Fatalf("create without wallet: %d %s", other.Code, other.Body)
 	}
-	if got := decode[adhttp.LinkSession](t, other); got.Wallet != "" || !got.BuyerChoosesWallet || !got.ExpiresAt.Equal(got.CreatedAt.Add(time.Hour)) {
+	other = doKey(t, s, "POST", "/v1/link-sessions", `{"customerId":"cus_7"}`, "")
+	if other.Code != 201 {
+		t.Fatalf("create without wallet or returnUrl: %d %s", other.Code, other.Body)
+	}
+	if got := decode[adhttp.LinkSession](t, other); got.Wallet != "" || !got.BuyerChoosesWallet || !got.ExpiresAt.Equal(got.CreatedAt.Add(time.Hour)) ||
+		got.ReturnURL != "https://pay.example.net/link/done" {
 		t.Fatalf("session for the buyer's choice: %+v", got)
 	}
 	w = doKey(t, s, "GET", "/v1/link-sessions?customerId=cus_42&status=open", "", "")
@@ -154,7 +159,6 @@ func TestLinkSessions_BadInput(t *testing.T) {
 		name, body, want string
 	}{
 		// Bad URLs.
-		{"NoReturnURL", with("returnUrl", ""), `Field "returnUrl" is required`},
 		{"RelativeReturnURL", with("returnUrl", `"/linked"`), `"returnUrl" must be an absolute http:// or https:// URL`},
 		{"JavascriptReturnURL", with("returnUrl", `"javascript:alert(document.cookie)"`), `"returnUrl" must be an absolute`},
 		{"DataReturnURL", with("returnUrl", `"data:text/html,hi"`), `"returnUrl" must be an absolute`},

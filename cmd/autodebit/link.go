@@ -20,26 +20,45 @@ func newLinkCommand() *cobra.Command {
 	var customer, wallet string
 	var noWait bool
 	var poll time.Duration
+	var session sessionFlags
 	cmd := &cobra.Command{
 		Use:   "link --customer ID --wallet WALLET",
 		Short: "Link a customer's wallet: show the QR code and wait until the token is issued",
 		Long: `link starts a wallet authorization, prints its QR code in the terminal with
 the QR URL, and waits (polling the authorization) until it ends: ACTIVE prints
 the token ID; FAILED or EXPIRED exits non-zero. --no-wait returns at once.
+
+With --session it makes a link session instead: it prints the URL of the page
+to send the buyer (who picks the wallet unless --wallet names it, and may try
+again on the page), and waits until the session is complete (the token ID),
+cancelled or expired (non-zero).
 Wallets: ` + strings.Join(walletCodes(), ", ") + `.`,
-		Example: "  autodebit link --customer cus_42 --wallet GCASH",
+		Example: "  autodebit link --customer cus_42 --wallet GCASH\n  autodebit link --session --customer cus_42 --return-url https://shop.example/linked",
 		Args:    cobra.NoArgs,
 	}
 	api := addAPIFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&customer, "customer", "", "merchant's customer ID (required)")
-	f.StringVar(&wallet, "wallet", "", "wallet, e.g. GCASH (required)")
-	f.BoolVar(&noWait, "no-wait", false, "print the QR code and return without waiting")
+	f.StringVar(&wallet, "wallet", "", "wallet, e.g. GCASH (required, except with --session, where the buyer may choose)")
+	f.BoolVar(&noWait, "no-wait", false, "print the QR code (or the link) and return without waiting")
 	f.DurationVar(&poll, "poll-interval", time.Second, "how often to check the authorization while waiting")
+	session.add(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := func() error {
 			if customer == "" {
 				return fmt.Errorf("--customer is required")
+			}
+			if session.on {
+				if wallet != "" {
+					wallet = strings.ToUpper(wallet)
+					if err := checkChoice("--wallet", wallet, "a Scan to Link wallet", walletCodes()); err != nil {
+						return err
+					}
+				}
+				return linkSession(cmd, api, session, customer, wallet, noWait, poll)
+			}
+			if session.set(cmd) {
+				return fmt.Errorf("--return-url, --cancel-url, --locale and --lifetime need --session")
 			}
 			if wallet == "" {
 				return fmt.Errorf("--wallet is required, e.g. --wallet GCASH")

@@ -27,9 +27,11 @@ import (
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
 	"github.com/autodebit/autodebit/console"
+	"github.com/autodebit/autodebit/demoshop"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
 	"github.com/autodebit/autodebit/jobs"
+	"github.com/autodebit/autodebit/linkpage"
 	"github.com/autodebit/autodebit/metrics"
 	"github.com/autodebit/autodebit/postgres"
 	"github.com/autodebit/autodebit/sqldb"
@@ -292,7 +294,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: consoleHandler, Limiter: limiter})
+	extra, err := m.pages(consoleHandler, publicURL)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: extra, Limiter: limiter})
 	if err != nil {
 		ln.Close()
 		return err
@@ -354,8 +361,33 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
 	}
 	fmt.Fprintf(out, "  notifications:   %s/antom/notify/{authorization,payment,refund}\n", publicURL)
+	fmt.Fprintf(out, "  buyers' pages:   %s/link/… (POST /v1/link-sessions makes one)\n", publicURL)
+	if m.Sim != nil {
+		fmt.Fprintf(out, "  demo shop:       %s%s (links a wallet through a link session and charges it)\n", publicURL, demoshop.Prefix)
+	}
 	m.log.Info("engine started", "url", m.URL, "publicUrl", publicURL, "simulator", m.Sim != nil)
 	return nil
+}
+
+// pages serves what the HTTP server does not itself: the buyers' link
+// session pages at /link/{secret}, with the in-process simulator the demo
+// shop at /demo/, and the console at every other path.
+func (m *Main) pages(consoleHandler http.Handler, publicURL string) (http.Handler, error) {
+	lp, err := linkpage.New(linkpage.Config{Engine: m.Engine, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	lp.Mount(mux)
+	if m.Sim != nil {
+		shop, err := demoshop.New(demoshop.Config{Engine: m.Engine, BaseURL: publicURL, Logger: m.log})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(demoshop.Prefix, shop)
+	}
+	mux.Handle("/", consoleHandler)
+	return mux, nil
 }
 
 // antomClient builds the Antom client: against the configured gateway, or
