@@ -10,7 +10,7 @@ import (
 // LinkSessionParams are the fields of a new link session.
 type LinkSessionParams struct {
 	CustomerID string `json:"customerId"`
-	Wallet     string `json:"wallet,omitempty"` // empty: the buyer chooses
+	Wallet     string `json:"wallet,omitempty"`    // empty: the buyer chooses
 	ReturnURL  string `json:"returnUrl,omitempty"` // empty: the engine's "linked" page
 	CancelURL  string `json:"cancelUrl,omitempty"`
 	Locale     string `json:"locale,omitempty"`

@@ -16,7 +16,7 @@ type LinkSession = api.LinkSession
 type createLinkSessionRequest struct {
 	CustomerID string `json:"customerId"`
 	// Wallet is the wallet to link; omitted, the buyer chooses on the page.
-	Wallet    string `json:"wallet,omitempty"`
+	Wallet string `json:"wallet,omitempty"`
 	// ReturnURL is where the browser goes once linked; omitted, a page of
 	// the engine's saying the wallet is linked.
 	ReturnURL string `json:"returnUrl,omitempty"`
