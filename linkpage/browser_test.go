@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/autodebit/autodebit"
@@ -327,6 +328,37 @@ func TestBrowser(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestBrowser_Narrowest checks the pages at 320 px, the narrowest phone
+// screens: nothing sticks out, the buttons stay whole.
+func TestBrowser_Narrowest(t *testing.T) {
+	browser := chrome(t)
+	s := newStack(t)
+	ls, page := s.newSession(t, "", "th", 0) // Thai: long words without spaces
+	bt := openTab(t, browser, "phone", 320, 568)
+	bt.step("wallet choice", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#wallet-TNG`)), fitsWidth)
+	bt.step("QR step", chromedp.Click(chromedp.CSS(`#wallet-TNG`)), chromedp.WaitVisible(chromedp.CSS(`#open-app`)),
+		chromedp.WaitVisible(chromedp.CSS(`#qr`)), fitsWidth)
+	s.advance(t, autodebit.AuthorizationTTL+time.Second)
+	s.work(t, engine.ExpireAuthorizationArgs{AuthorizationID: s.session(t, ls.ID).AuthorizationID})
+	bt.step("expired attempt", chromedp.WaitVisible(chromedp.CSS(`#try-again`)), shows("#failure", "โค้ดหมดอายุก่อนที่จะถูกใช้"), fitsWidth)
+}
+
+// TestBrowser_WithoutJavaScript: with scripts off, the page still moves
+// on by itself (its <noscript> refresh) and reaches the shop.
+func TestBrowser_WithoutJavaScript(t *testing.T) {
+	browser := chrome(t)
+	s := newStack(t)
+	ls, page := s.newSession(t, "GCASH", "", 0)
+	bt := openTab(t, browser, "desktop", 1280, 800)
+	bt.step("scripts off", func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return chromedp.Void{}, err
+	})
+	bt.step("open", chromedp.Navigate(page))
+	approve(bt, qrShown(bt, "GCash"), "approve")
+	bt.step("the refresh brings the shop", arrives(s.Shop+"/return"), shows("#session", ls.ID), shows("#token", "tok_"))
 }
 
 func attempts(t *testing.T, s *stack, sessionID string) []*autodebit.Authorization {
