@@ -270,7 +270,14 @@ func TestBrowser(t *testing.T) {
 				bt.step("open", chromedp.Navigate(page), shows("h1", "Link your DANA wallet"))
 				first := qrShown(bt, "DANA")
 				approve(bt, first, "deny") // Antom tells the merchant nothing of a denial
-				bt.step("a new code", shows("#new-code", "Get a new code"), chromedp.Click(chromedp.CSS(`#new-code`)))
+				bt.step("a new code", shows("#new-code", "Get a new code"), chromedp.Click(chromedp.CSS(`#new-code`)),
+					until("a new QR link", func(ctx context.Context, tg *chromedp.Target) error {
+						v, err := chromedp.Evaluate[string](`(document.querySelector("#open-app, #open-here") || {}).href || ""`)(ctx, tg)
+						if err == nil && (v == first || v == "") {
+							err = fmt.Errorf("still the old code")
+						}
+						return err
+					}))
 				second := qrShown(bt, "DANA")
 				if second == first {
 					t.Fatalf("the new code is the old one: %s", second)

@@ -206,6 +206,13 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if ss.state == stateComplete && r.URL.Query().Get("live") == "1" {
+		// The page moving on by itself (its script or refresh, through
+		// next) found the session complete: on to the returnUrl. A buyer
+		// who opens the link again gets the "linked" page instead.
+		http.Redirect(w, r, ss.s.CompleteURL(), http.StatusSeeOther)
+		return
+	}
 	if ss.state == stateStart && r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		if _, _, err := h.engine.StartLinkAttempt(ctx, ss.s.ID, ""); err != nil && !shownOnPage(err) {
 			h.fail(w, r, err)
@@ -265,7 +272,8 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, ss.s.CompleteURL(), http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, engine.LinkPagePrefix+secret, http.StatusSeeOther)
+	// live: the session may complete before the page loads again.
+	http.Redirect(w, r, engine.LinkPagePrefix+secret+"?live=1", http.StatusSeeOther)
 }
 
 // posted reads a form posted to a session's page and the session it names.

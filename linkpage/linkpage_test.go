@@ -238,6 +238,11 @@ func TestPage_CompleteAndCancel(t *testing.T) {
 	if next.status != 303 || next.header.Get("Location") != want {
 		t.Fatalf("next: %d to %q, want %q", next.status, next.header.Get("Location"), want)
 	}
+	// The page moving on by itself, which went to the page while the
+	// session was still linking, goes on to the shop.
+	if live := fetch(t, "GET", page+"?live=1", nil, true, ""); live.status != 303 || live.header.Get("Location") != want {
+		t.Fatalf("live reload of a complete session: %d to %q", live.status, live.header.Get("Location"))
+	}
 	// Coming back later: a clear page with the way back, no new attempt.
 	back := fetch(t, "GET", page, nil, true, "")
 	if back.status != 200 || !strings.Contains(back.body, "Wallet linked") || !strings.Contains(back.body, `href="`+strings.ReplaceAll(want, "&", "&amp;")+`"`) {
