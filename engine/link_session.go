@@ -49,6 +49,10 @@ const (
 	CancelledByMerchant = "merchant"
 )
 
+// Now is the engine's clock (Config.NowFunc), for the pages that judge a
+// session's expiry as the engine does.
+func (e *Engine) Now() time.Time { return e.now() }
+
 // LinkSessionURL is the URL of a session's page: what the merchant sends
 // the buyer to.
 func (e *Engine) LinkSessionURL(s *autodebit.LinkSession) string {

@@ -47,8 +47,8 @@ type Config struct {
 	// PollInterval is how often the page's script asks for the status.
 	// Zero means 2s.
 	PollInterval time.Duration
-	// NowFunc returns the current time (the engine's clock). Nil means
-	// time.Now.
+	// NowFunc returns the current time. Nil means the engine's clock
+	// (Engine.Now), which is what judges a session's expiry.
 	NowFunc func() time.Time
 	// Logger receives errors. Nil means slog.Default().
 	Logger *slog.Logger
@@ -78,7 +78,7 @@ func New(cfg Config) (*Handler, error) {
 		h.poll = 2 * time.Second
 	}
 	if h.now == nil {
-		h.now = time.Now
+		h.now = cfg.Engine.Now
 	}
 	if h.log == nil {
 		h.log = slog.Default()

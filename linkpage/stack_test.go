@@ -88,7 +88,7 @@ func newStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	page, err := linkpage.New(linkpage.Config{Engine: eng, NowFunc: sim.Now, Logger: log, PollInterval: 200 * time.Millisecond})
+	page, err := linkpage.New(linkpage.Config{Engine: eng, Logger: log, PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
