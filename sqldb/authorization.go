@@ -65,33 +65,12 @@ func (t *tx) FindAuthorizationByAuthStateForUpdate(ctx context.Context, authStat
 // FindAuthorizations implements autodebit.Reader.
 func (r reader) FindAuthorizations(ctx context.Context, f autodebit.AuthorizationFilter) ([]*autodebit.Authorization, int, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
-	if f.CustomerID != "" {
-		w.add("customer_id = ?", f.CustomerID)
-	}
-	if f.Wallet != "" {
-		w.add("wallet = ?", f.Wallet)
-	}
+	w.addOwner(string(f.Status), f.CustomerID, f.Wallet)
 	if f.LinkSessionID != "" {
 		w.add("link_session_id = ?", f.LinkSessionID)
 	}
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
-	total, err := r.count(ctx, "SELECT COUNT(*) FROM authorizations"+w.String(), w.args)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count authorizations: %w", err)
-	}
-	page, args := w.page(f.Limit, f.Offset)
-	rows, err := r.q.QueryContext(ctx, "SELECT "+authorizationColumns+" FROM authorizations"+w.String()+" ORDER BY created_at DESC, id DESC"+page, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find authorizations: %w", err)
-	}
-	out, err := collect(rows, r.scanAuthorization)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find authorizations: %w", err)
-	}
-	return out, total, nil
+	return findPage(ctx, r, "authorizations", authorizationColumns, "authorizations", w, f.Limit, f.Offset, r.scanAuthorization)
 }
 
 // CreateAuthorization implements autodebit.Tx.

@@ -147,6 +147,20 @@ func (w *where) add(cond string, arg any) {
 	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
 }
 
+// addOwner adds the filters every list of a customer's objects takes:
+// status, customer and wallet, each when set.
+func (w *where) addOwner(status, customerID, wallet string) {
+	if status != "" {
+		w.add("status = ?", status)
+	}
+	if customerID != "" {
+		w.add("customer_id = ?", customerID)
+	}
+	if wallet != "" {
+		w.add("wallet = ?", wallet)
+	}
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""

@@ -70,30 +70,9 @@ func (t *tx) FindLinkSessionForUpdate(ctx context.Context, id string) (*autodebi
 // FindLinkSessions implements autodebit.Reader.
 func (r reader) FindLinkSessions(ctx context.Context, f autodebit.LinkSessionFilter) ([]*autodebit.LinkSession, int, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
-	if f.CustomerID != "" {
-		w.add("customer_id = ?", f.CustomerID)
-	}
-	if f.Wallet != "" {
-		w.add("wallet = ?", f.Wallet)
-	}
+	w.addOwner(string(f.Status), f.CustomerID, f.Wallet)
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
-	total, err := r.count(ctx, "SELECT COUNT(*) FROM link_sessions"+w.String(), w.args)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count link sessions: %w", err)
-	}
-	page, args := w.page(f.Limit, f.Offset)
-	rows, err := r.q.QueryContext(ctx, "SELECT "+linkSessionColumns+" FROM link_sessions"+w.String()+" ORDER BY created_at DESC, id DESC"+page, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find link sessions: %w", err)
-	}
-	out, err := collect(rows, r.scanLinkSession)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find link sessions: %w", err)
-	}
-	return out, total, nil
+	return findPage(ctx, r, "link_sessions", linkSessionColumns, "link sessions", w, f.Limit, f.Offset, r.scanLinkSession)
 }
 
 // CreateLinkSession implements autodebit.Tx. Returns ECONFLICT if the ID

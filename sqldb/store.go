@@ -275,6 +275,26 @@ func findDue[T any](ctx context.Context, r reader, table, columns, cond, at stri
 	return out, nil
 }
 
+// findPage returns one page of table's rows matching w, newest first (by
+// creation time, then ID), and the number of all matches; noun names the
+// rows in errors.
+func findPage[T any](ctx context.Context, r reader, table, columns, noun string, w where, limit, offset int, scan func(scanner) (*T, error)) ([]*T, int, error) {
+	total, err := r.count(ctx, "SELECT COUNT(*) FROM "+table+w.String(), w.args)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count %s: %w", noun, err)
+	}
+	page, args := w.page(limit, offset)
+	rows, err := r.q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+w.String()+" ORDER BY created_at DESC, id DESC"+page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find %s: %w", noun, err)
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find %s: %w", noun, err)
+	}
+	return out, total, nil
+}
+
 func collect[T any](rows *sql.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
 	var out []*T

@@ -75,30 +75,9 @@ func (r reader) FindDueRevokes(ctx context.Context, t time.Time, limit int) ([]*
 // FindTokens implements autodebit.Reader.
 func (r reader) FindTokens(ctx context.Context, f autodebit.TokenFilter) ([]*autodebit.Token, int, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
-	if f.CustomerID != "" {
-		w.add("customer_id = ?", f.CustomerID)
-	}
-	if f.Wallet != "" {
-		w.add("wallet = ?", f.Wallet)
-	}
+	w.addOwner(string(f.Status), f.CustomerID, f.Wallet)
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
-	total, err := r.count(ctx, "SELECT COUNT(*) FROM tokens"+w.String(), w.args)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count tokens: %w", err)
-	}
-	page, args := w.page(f.Limit, f.Offset)
-	rows, err := r.q.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens"+w.String()+" ORDER BY created_at DESC, id DESC"+page, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find tokens: %w", err)
-	}
-	out, err := collect(rows, r.scanToken)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find tokens: %w", err)
-	}
-	return out, total, nil
+	return findPage(ctx, r, "tokens", tokenColumns, "tokens", w, f.Limit, f.Offset, r.scanToken)
 }
 
 // CreateToken implements autodebit.Tx. Returns ECONFLICT if the access
