@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,66 @@ func TestDemoShop(t *testing.T) {
 	}
 	if n := countCharges(t, m); n != 1 {
 		t.Fatalf("%d charges, want 1", n)
+	}
+}
+
+// TestLinkSessionSchemas checks the link session routes' answers against
+// /openapi.json: create, read, list, timeline, cancel, and the completed
+// event's data.object.
+func TestLinkSessionSchemas(t *testing.T) {
+	m, _ := startMain(t)
+	_, raw := call(t, m, "GET", "/openapi.json", nil)
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	v := &validator{spec: spec}
+	check := func(pattern string, status int, body []byte) map[string]any {
+		t.Helper()
+		method, path, _ := strings.Cut(pattern, " ")
+		op := spec["paths"].(map[string]any)[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+		r := op["responses"].(map[string]any)[strconv.Itoa(status)]
+		schema := r.(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+		var doc any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.validate(doc, schema, "body"); err != nil {
+			t.Fatalf("%s → %d does not match the spec: %v\n%s", pattern, status, err, body)
+		}
+		obj, _ := doc.(map[string]any)
+		return obj
+	}
+	status, body := call(t, m, "POST", "/v1/link-sessions", map[string]string{"customerId": "cus_schema", "wallet": "GCASH", "returnUrl": "https://shop.example/linked"})
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	ls := check("POST /v1/link-sessions", 201, body)
+	id, page := ls["id"].(string), ls["url"].(string)
+	status, body = call(t, m, "GET", "/v1/link-sessions/"+id, nil)
+	check("GET /v1/link-sessions/{id}", status, body)
+	buyerLinks(t, m, page)
+	deadline := time.Now().Add(10 * time.Second)
+	for ls["status"] != "complete" && time.Now().Before(deadline) {
+		status, body = call(t, m, "GET", "/v1/link-sessions/"+id, nil)
+		ls = check("GET /v1/link-sessions/{id}", status, body)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ls["status"] != "complete" || !strings.HasPrefix(ls["tokenId"].(string), "tok_") {
+		t.Fatalf("session %v", ls)
+	}
+	status, body = call(t, m, "GET", "/v1/link-sessions?customerId=cus_schema", nil)
+	check("GET /v1/link-sessions", status, body)
+	status, body = call(t, m, "GET", "/v1/link-sessions/"+id+"/timeline", nil)
+	check("GET /v1/link-sessions/{id}/timeline", status, body)
+	status, body = call(t, m, "GET", "/v1/events?objectId="+id, nil)
+	if evs := check("GET /v1/events", status, body); len(evs["data"].([]any)) != 1 {
+		t.Fatalf("events of the session: %s", body)
+	}
+	status, body = call(t, m, "POST", "/v1/link-sessions", map[string]string{"customerId": "cus_schema"})
+	other := check("POST /v1/link-sessions", status, body)
+	status, body = call(t, m, "POST", "/v1/link-sessions/"+other["id"].(string)+"/cancel", nil)
+	if got := check("POST /v1/link-sessions/{id}/cancel", status, body); got["status"] != "cancelled" {
+		t.Fatalf("cancel: %s", body)
 	}
 }
