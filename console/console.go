@@ -141,6 +141,21 @@ func (h *Handler) routes() {
 	page("POST /charges/{id}/cancel", h.cancelCharge)
 	page("POST /charges/{id}/refunds", h.createRefund)
 	page("GET /health", h.healthPage)
+	page("GET /webhook-endpoints", h.webhookEndpointsPage)
+	page("GET /webhook-endpoints/new", h.newWebhookEndpointPage)
+	page("POST /webhook-endpoints", h.createWebhookEndpoint)
+	page("GET /webhook-endpoints/{id}", h.webhookEndpointPage)
+	page("POST /webhook-endpoints/{id}", h.updateWebhookEndpoint)
+	page("GET /webhook-endpoints/{id}/edit", h.editWebhookEndpointPage)
+	page("POST /webhook-endpoints/{id}/disable", h.setWebhookEndpointEnabled(false))
+	page("POST /webhook-endpoints/{id}/enable", h.setWebhookEndpointEnabled(true))
+	page("GET /webhook-endpoints/{id}/rotate", h.confirmWebhookEndpointPage("webhook_rotate", "Rotate the secret of"))
+	page("POST /webhook-endpoints/{id}/rotate", h.rotateWebhookEndpointSecret)
+	page("GET /webhook-endpoints/{id}/delete", h.confirmWebhookEndpointPage("webhook_delete", "Delete"))
+	page("POST /webhook-endpoints/{id}/delete", h.deleteWebhookEndpoint)
+	page("GET /events", h.eventsPage)
+	page("GET /events/{id}", h.eventPage)
+	page("POST /events/{id}/redeliver", h.redeliverEvent)
 	page("/", func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	})
@@ -232,6 +247,8 @@ type noticer interface{ notice() notice }
 var navOf = map[string]string{
 	"link": "link", "authorization": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
 	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
+	"webhook_endpoints": "webhooks", "webhook_endpoint": "webhooks", "webhook_endpoint_form": "webhooks", "webhook_secret": "webhooks",
+	"webhook_rotate": "webhooks", "webhook_delete": "webhooks", "events": "events", "event": "events",
 }
 
 // notices are the messages a redirect can ask a page to show (?notice=).
@@ -242,6 +259,14 @@ var notices = map[string]notice{
 	"revoking":      {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
 	"logged-out":    {"You are logged out.", "ok"},
 	"session-ended": {"Your session has ended. Log in again.", "info"},
+
+	"endpoint-saved":    {"Saved.", "ok"},
+	"endpoint-disabled": {"Disabled: nothing is sent to this endpoint until you enable it, and events meanwhile are not queued for it.", "ok"},
+	"endpoint-enabled":  {"Enabled: new events are sent to this endpoint again. Events from while it was disabled are not sent by themselves: redeliver them from their pages.", "ok"},
+	"endpoint-deleted":  {"The webhook endpoint is deleted. Nothing more is sent to it.", "ok"},
+	"endpoint-replayed": {"This form was already sent: the endpoint was added then, and its secret shown then. If you did not keep the secret, rotate it.", "info"},
+	"redelivered":       {"Redelivery queued: it is sent now, with the same webhook-id. Reload this page to see the attempt.", "ok"},
+	"redelivered-all":   {"Redelivery queued to every enabled endpoint subscribed to this event's type: it is sent now, with the same webhook-id. Reload this page to see the attempts.", "ok"},
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
@@ -280,6 +305,16 @@ func (h *Handler) parseTemplates() error {
 		"lag":        lag,
 		"pretty":     prettyJSON,
 		"list":       func(s ...string) []string { return s },
+		"relative":   func(t time.Time) string { return relative(h.now(), t) },
+		"objectPath": objectPath,
+		"eventsPath": eventsPath,
+		"deliveries": func(ds []*autodebit.Delivery, eps map[string]*autodebit.WebhookEndpoint, empty string) any {
+			return struct {
+				Deliveries []*autodebit.Delivery
+				Endpoints  map[string]*autodebit.WebhookEndpoint // nil: the table is one endpoint's
+				Empty      string
+			}{ds, eps, empty}
+		},
 	}
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html")
 	if err != nil {

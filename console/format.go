@@ -143,6 +143,19 @@ func since(now, then time.Time) string {
 	return duration(d)
 }
 
+// relative renders when t is from now: "in 4s" ahead, "3m 10s ago"
+// behind.
+func relative(now, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return "in " + duration(d)
+	}
+	return duration(-d) + " ago"
+}
+
 // duration renders a non-negative duration in its two largest units.
 func duration(d time.Duration) string {
 	switch {

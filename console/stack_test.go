@@ -35,7 +35,9 @@ type stack struct {
 	Engine *engine.Engine
 }
 
-func newStack(tb testing.TB) *stack {
+// newStack starts the stack; opts change the engine's configuration. Webhook
+// endpoints may be on this machine, as with serve's in-process simulator.
+func newStack(tb testing.TB, opts ...func(*engine.Config)) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -79,7 +81,11 @@ func newStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: store, Antom: client, PublicURL: srv.URL, Logger: log})
+	cfg := engine.Config{Store: store, Antom: client, PublicURL: srv.URL, Logger: log, WebhookURLPolicy: engine.WebhookURLsAny}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng, err := engine.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
