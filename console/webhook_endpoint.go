@@ -74,7 +74,9 @@ func (endpointFormView) EventTypes() [][]autodebit.EventType {
 }
 
 // Checked reports whether the box of t is checked.
-func (v endpointFormView) Checked(t autodebit.EventType) bool { return slices.Contains(v.Types, string(t)) }
+func (v endpointFormView) Checked(t autodebit.EventType) bool {
+	return slices.Contains(v.Types, string(t))
+}
 
 func (h *Handler) newWebhookEndpointPage(w http.ResponseWriter, r *http.Request) error {
 	h.render(w, r, http.StatusOK, "webhook_endpoint_form", "Add a webhook endpoint", endpointFormView{Key: newKey()})
