@@ -303,6 +303,7 @@ func (h *Handler) parseTemplates() error {
 		"since":      func(t time.Time) string { return since(h.now(), t) },
 		"until":      func(t time.Time) string { return since(t, h.now()) },
 		"lag":        lag,
+		"took":       took,
 		"pretty":     prettyJSON,
 		"list":       func(s ...string) []string { return s },
 		"relative":   func(t time.Time) string { return relative(h.now(), t) },

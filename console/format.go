@@ -195,6 +195,18 @@ func prettyJSON(s string) string {
 	return b.String()
 }
 
+// took renders how long a finished call took, kept in milliseconds: "<1
+// ms" for less than one, "2.5 s" from ten seconds on.
+func took(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1 ms"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
 // lag renders a short duration such as a notification lag: "—" for none,
 // milliseconds below a second.
 func lag(d time.Duration) string {
