@@ -304,6 +304,7 @@ func (h *Handler) parseTemplates() error {
 		"until":      func(t time.Time) string { return since(t, h.now()) },
 		"lag":        lag,
 		"took":       took,
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"pretty":     prettyJSON,
 		"list":       func(s ...string) []string { return s },
 		"relative":   func(t time.Time) string { return relative(h.now(), t) },

@@ -250,13 +250,23 @@ func (h *Handler) confirmWebhookEndpointPage(page, title string) func(w http.Res
 }
 
 // rotateWebhookEndpointSecret makes a new secret, once confirmed, and shows
-// it.
+// it. The confirmation carries the endpoint's latest rotation as the page
+// saw it (rotation: its PreviousSecretExpiresAt, or "never").
 func (h *Handler) rotateWebhookEndpointSecret(w http.ResponseWriter, r *http.Request) error {
-	if r.PostForm.Get("confirm") != "yes" {
+	last, err := time.Parse(time.RFC3339Nano, r.PostForm.Get("rotation"))
+	if r.PostForm.Get("rotation") == "never" {
+		last, err = time.Time{}, nil
+	}
+	if r.PostForm.Get("confirm") != "yes" || err != nil {
 		return autodebit.Errorf(autodebit.EINVALID, "Confirm the rotation with the button on the confirmation page.")
 	}
-	ep, err := h.engine.RotateWebhookEndpointSecret(r.Context(), r.PathValue("id"))
-	if err != nil {
+	// The confirmation names the rotation it saw, so that sending it twice
+	// (a reload) rotates once instead of ending the old secret's overlap.
+	ep, err := h.engine.RotateWebhookEndpointSecretOnce(r.Context(), r.PathValue("id"), last)
+	if autodebit.ErrorCode(err) == autodebit.ECONFLICT {
+		return h.renderEndpoint(w, r, http.StatusConflict, endpointView{Message: autodebit.ErrorMessage(err) +
+			" If you did not keep that secret, rotate again."})
+	} else if err != nil {
 		return err
 	}
 	overlap := duration(max(ep.PreviousSecretExpiresAt.Sub(h.now()).Round(time.Minute), 0))

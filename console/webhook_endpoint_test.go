@@ -270,7 +270,15 @@ func TestConsoleWebhookEndpoints(t *testing.T) {
 		if got, _ := s.Store.FindWebhookEndpointByID(ctx, ep.ID); got.Secret != secret || got.PreviousSecret != "" {
 			t.Fatalf("an unconfirmed rotation changed the secret")
 		}
-		status, page, _ = b.do("POST", rotate, url.Values{"csrf": {csrf}, "confirm": {"yes"}})
+		if status, page, _ = b.do("POST", rotate, url.Values{"csrf": {csrf}, "confirm": {"yes"}, "rotation": {"yesterday"}}); status != http.StatusBadRequest {
+			t.Errorf("rotate with a bad rotation field: %d\n%s", status, extract(page))
+		}
+		_, page, _ = b.do("GET", rotate, nil)
+		confirm := url.Values{"csrf": {csrf}, "confirm": {"yes"}, "rotation": {find(t, regexp.MustCompile(`name="rotation" value="([^"]+)"`), page)}}
+		if confirm.Get("rotation") != "never" {
+			t.Fatalf("the confirmation of a first rotation names %q, want never", confirm.Get("rotation"))
+		}
+		status, page, _ = b.do("POST", rotate, confirm)
 		if status != http.StatusOK {
 			t.Fatalf("rotate: %d\n%s", status, extract(page))
 		}
@@ -290,6 +298,20 @@ func TestConsoleWebhookEndpoints(t *testing.T) {
 		_, page, _ = b.do("GET", "/webhook-endpoints/"+ep.ID, nil)
 		if shows(page, fresh) || shows(page, secret) || !strings.Contains(page, "the previous secret also signs until") {
 			t.Errorf("endpoint page after the rotation shows a secret, or not the overlap")
+		}
+		// The confirmation sent again (a reload) rotates nothing: a second
+		// rotation would end the overlap of the secret the receiver uses.
+		status, page, _ = b.do("POST", rotate, confirm)
+		if status != http.StatusConflict || !strings.Contains(page, "was rotated again since this rotation was asked for") || shows(page, fresh) {
+			t.Errorf("the rotation sent twice: %d\n%s", status, extract(page))
+		}
+		if again, _ := s.Store.FindWebhookEndpointByID(ctx, ep.ID); again.Secret != fresh || again.PreviousSecret != secret {
+			t.Fatalf("the rotation sent twice rotated again")
+		}
+		// A new confirmation page names this rotation, and rotates.
+		_, page, _ = b.do("GET", rotate, nil)
+		if !strings.Contains(page, `name="rotation" value="`+got.PreviousSecretExpiresAt.UTC().Format(time.RFC3339Nano)+`"`) {
+			t.Errorf("the confirmation after a rotation does not name it:\n%s", page)
 		}
 		secret = fresh
 	})
@@ -330,7 +352,7 @@ func TestConsoleWebhookEndpoints(t *testing.T) {
 		for name, token := range map[string][]string{"Missing": nil, "Wrong": {"x" + csrf}, "OtherSession": {other}} {
 			for _, path := range []string{"/webhook-endpoints", "/webhook-endpoints/" + id, "/webhook-endpoints/" + id + "/disable",
 				"/webhook-endpoints/" + id + "/enable", "/webhook-endpoints/" + id + "/rotate", "/webhook-endpoints/" + id + "/delete"} {
-				form := url.Values{"url": {rc.URL + "/csrf"}, "confirm": {"yes"}, "csrf": token}
+				form := url.Values{"url": {rc.URL + "/csrf"}, "confirm": {"yes"}, "rotation": {"never"}, "csrf": token}
 				if status, page, _ := b.do("POST", path, form); status != http.StatusForbidden || strings.Contains(page, "whsec_") {
 					t.Errorf("%s: POST %s: %d, want 403 without a secret", name, path, status)
 				}
