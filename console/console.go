@@ -347,6 +347,15 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) error {
 	return nil
 }
 
+// filterStatus is the status of a list page: 400 when a filter was refused
+// (message says why; the list ignores that filter), 200 otherwise.
+func filterStatus(message string) int {
+	if message != "" {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
 // formError reports whether err is one a form shows next to the input
 // (bad input or a refusal) rather than as an error page.
 func formError(err error) bool {

@@ -37,11 +37,7 @@ func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request) error {
 	if v.Events, v.Pager.Total, err = h.store.FindEvents(r.Context(), f); err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if v.Message != "" {
-		status = http.StatusBadRequest
-	}
-	h.render(w, r, status, "events", "Events", v)
+	h.render(w, r, filterStatus(v.Message), "events", "Events", v)
 	return nil
 }
 

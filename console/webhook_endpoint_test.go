@@ -171,9 +171,14 @@ func TestConsoleWebhookEndpoints(t *testing.T) {
 	if !t.Run("Create", func(t *testing.T) {
 		form := url.Values{"csrf": {csrf}, "url": {rc.URL}, "eventTypes": {"charge.succeeded", "refund.succeeded"},
 			"description": {"Order service"}, "key": {"console_create_1"}}
-		status, page, _ := b.do("POST", "/webhook-endpoints", form)
+		status, page, hd := b.do("POST", "/webhook-endpoints", form)
 		if status != http.StatusCreated {
 			t.Fatalf("create: %d\n%s", status, extract(page))
+		}
+		// Never cached; the console's headers as everywhere.
+		if hd.Get("Cache-Control") != "no-store" || !strings.Contains(hd.Get("Content-Security-Policy"), "default-src 'self'") ||
+			hd.Get("X-Frame-Options") != "DENY" || hd.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("secret page headers: %v", hd)
 		}
 		secret = findSecret(t, page)
 		for _, want := range []string{"you won't see it again", `data-copy="secret"`, rc.URL} {
