@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,8 +19,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
-	"github.com/autodebit/autodebit/antom"
-	"github.com/autodebit/autodebit/antomsim"
 	"github.com/autodebit/autodebit/client"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
@@ -45,26 +41,10 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 		t.Skip("starts two serve processes and waits out an attempt's timeout (about 25s)")
 	}
 	dsn := storetest.PostgresSchemaURL(t)
-	merchant, err := antom.GenerateKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &merchant.PrivateKey.PublicKey, Seed: 11, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(func() { simSrv.Close(); sim.Close() })
-
-	apiKey := "replica-kill-api-key-0123"
-	tokenKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--antom-url", simSrv.URL,
-		"--client-id", sim.ClientID(), "--private-key", merchant.PrivateKeyBase64, "--antom-public-key", sim.AntomPublicKeyBase64(),
-		"--api-key", apiKey, "--token-key", tokenKey, "--job-timeout", "10s", "--job-rescue-after", "11s",
-		"--webhook-allow-private"} // the receiver is on 127.0.0.1
+	sim, started, apiKey := startReplicas(t, dsn, 11, "--job-timeout", "10s", "--job-rescue-after", "11s",
+		"--webhook-allow-private") // the receiver is on 127.0.0.1
 	replicas := map[int]*child{}
-	for _, name := range []string{"serve-a", "serve-b"} {
-		c := startChild(t, name, args...)
+	for _, c := range started {
 		replicas[c.cmd.Process.Pid] = c
 	}
 	ctx := context.Background()
@@ -83,19 +63,7 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 	rc.verifier = &webhook.Verifier{Secrets: []string{ep.Secret}}
 
 	// Link a token: its events reach the receiver through either replica.
-	auth, err := first.CreateAuthorization(ctx, "cus_replicas", "GCASH")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Approve(auth.QR.Text, ""); err != nil {
-		t.Fatal(err)
-	}
-	var tokenID string
-	waitUntil(t, 20*time.Second, "token ACTIVE", func() bool {
-		got, err := first.Authorization(ctx, auth.ID)
-		tokenID = got.TokenID
-		return err == nil && got.Status == "ACTIVE"
-	})
+	tokenID := linkOn(t, sim, first, first, "cus_replicas")
 
 	// The first charge's charge.succeeded is held by the receiver: find the
 	// process whose connection it came on, and kill it.
