@@ -258,7 +258,7 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 		now := e.now()
 		a := c.attempt
 		// The delivery first, then its attempt, then the endpoint: the
-		// lock order (above).
+		// lock order (see "Lock order" at the top of this file).
 		d, err := tx.FindDeliveryForUpdate(ctx, a.DeliveryID)
 		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
 			return nil // deleted with its endpoint (or event) meanwhile
