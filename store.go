@@ -188,8 +188,9 @@ type Tx interface {
 	FindWebhookSubscribers(ctx context.Context) ([]*WebhookEndpoint, error)
 	CreateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
 	UpdateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
-	// DeleteWebhookEndpoint removes endpoint id; ENOTFOUND if there is none.
-	DeleteWebhookEndpoint(ctx context.Context, id string) error
+	// DeleteWebhookEndpoint removes endpoint id, with its deliveries and
+	// their attempts, and returns it as it was; ENOTFOUND if there is none.
+	DeleteWebhookEndpoint(ctx context.Context, id string) (*WebhookEndpoint, error)
 
 	// Deliveries: CreateDelivery returns ECONFLICT if the event already has
 	// a delivery to the endpoint (one per pair). UpdateDelivery writes

@@ -229,11 +229,11 @@ func (e *Engine) DeleteWebhookEndpoint(ctx context.Context, id string) (*autodeb
 	now := e.now()
 	var out *autodebit.WebhookEndpoint
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		w, err := tx.FindWebhookEndpointForUpdate(ctx, id)
+		// Not FindWebhookEndpointForUpdate first: the store's delete locks
+		// the endpoint's deliveries before the endpoint (the lock order, see
+		// engine/webhook.go), and returns the endpoint as it deleted it.
+		w, err := tx.DeleteWebhookEndpoint(ctx, id)
 		if err != nil {
-			return err
-		}
-		if err := tx.DeleteWebhookEndpoint(ctx, id); err != nil {
 			return err
 		}
 		out = w

@@ -164,3 +164,14 @@ func (w *where) page(limit, offset int) (string, []any) {
 	}
 	return fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), append(append([]any(nil), w.args...), l, max(offset, 0))
 }
+
+// inList returns "($1, $2, …)" with one placeholder per value, and the
+// values as arguments.
+func inList(values []string) (string, []any) {
+	ph := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		ph[i], args[i] = "$"+strconv.Itoa(i+1), v
+	}
+	return "(" + strings.Join(ph, ", ") + ")", args
+}
