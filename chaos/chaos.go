@@ -162,7 +162,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "receiver faults\t%d\t%s\n", r.Receiver.Faults[receiverFail5xx]+r.Receiver.Faults[receiverTimeout]+r.Receiver.Faults[receiverSlow],
 		fmt.Sprintf("5xx %d, timeout %d, slow %d; %d answered at once", r.Receiver.Faults[receiverFail5xx], r.Receiver.Faults[receiverTimeout], r.Receiver.Faults[receiverSlow], r.Receiver.Faults[receiverOK]))
 	fmt.Fprintf(tw, "events delivered\t%d\tdeduplicated by webhook-id; p50 %s, p99 %s after the event\n", e.Delivered,
-		r.Receiver.LatencyPercentile(50).Round(time.Millisecond), r.Receiver.LatencyPercentile(99).Round(time.Millisecond))
+		e.DeliveryP50.Round(time.Millisecond), e.DeliveryP99.Round(time.Millisecond))
 	fmt.Fprintf(tw, "events lost (not received)\t%d\t%s\n", len(e.Lost), lostLine(r))
 	fmt.Fprintf(tw, "duplicate deliveries received\t%d\tallowed (at least once)\n", e.DuplicateDeliveries)
 	fmt.Fprintf(tw, "bad signatures\t%d\t%s\n", e.BadSignatures, verdict(r.Receiver.Reasons))
@@ -326,7 +326,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Faults: r.sim.FaultStats(), Kills: kills, LogFile: r.logFile.Name(),
 		Comparison: Compare(truth, recs, time.Now()), TokensEnded: ended, Receiver: rc.Stats(), Undelivered: undelivered,
 	}
-	rep.Events = CompareEvents(recs, rep.Receiver.Received, rep.Receiver.Refused)
+	rep.Events = CompareEvents(recs, rep.Receiver)
 	for _, d := range recs.Deliveries {
 		if d.Status == autodebit.DeliveryFailed {
 			rep.Failed++

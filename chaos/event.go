@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/autodebit/autodebit"
 )
@@ -40,6 +41,10 @@ type EventComparison struct {
 	// BadSignatures counts deliveries the receiver refused: a signature,
 	// timestamp or body that did not verify.
 	BadSignatures int `json:"badSignatures"`
+	// DeliveryP50 and DeliveryP99 are the time from an event's creation
+	// (the store's, to the microsecond) to its first accepted delivery.
+	DeliveryP50 time.Duration `json:"deliveryP50"`
+	DeliveryP99 time.Duration `json:"deliveryP99"`
 }
 
 // OK reports whether every change produced exactly one event, nothing
@@ -99,11 +104,11 @@ func (r Records) objects() []object {
 // in r (each authorization, token, charge and refund whose state is final
 // has exactly one event of its type, whose data.object shows that state;
 // no other event exists; each object's sequences run 1, 2, … without a
-// gap), and against what the receiver accepted: received counts
-// deliveries per event ID, refused the deliveries that failed
-// verification.
-func CompareEvents(r Records, received map[string]int, refused int) EventComparison {
-	out := EventComparison{Produced: len(r.Events), ByType: map[string]int{}, BadSignatures: refused}
+// gap), and against what the receiver accepted (s: the deliveries it
+// accepted per event ID, and those that failed verification).
+func CompareEvents(r Records, s ReceiverStats) EventComparison {
+	received := s.Received
+	out := EventComparison{Produced: len(r.Events), ByType: map[string]int{}, BadSignatures: s.Refused}
 	byObject := map[string][]*autodebit.Event{}
 	stored := map[string]bool{}
 	for _, e := range r.Events {
@@ -150,6 +155,7 @@ func CompareEvents(r Records, received map[string]int, refused int) EventCompari
 	}
 	events := append([]*autodebit.Event(nil), r.Events...)
 	sort.Slice(events, func(i, j int) bool { return events[i].ID < events[j].ID })
+	var lat []time.Duration
 	for _, e := range events {
 		switch n := received[e.ID]; {
 		case n == 0:
@@ -157,8 +163,12 @@ func CompareEvents(r Records, received map[string]int, refused int) EventCompari
 		default:
 			out.Delivered++
 			out.DuplicateDeliveries += n - 1
+			if at, ok := s.FirstAt[e.ID]; ok {
+				lat = append(lat, at.Sub(e.CreatedAt))
+			}
 		}
 	}
+	out.DeliveryP50, out.DeliveryP99 = Percentile(lat, 50), Percentile(lat, 99)
 	for _, id := range sortedKeys(received) {
 		if !stored[id] {
 			out.Extra = append(out.Extra, fmt.Sprintf("the receiver got event %s, which the store does not hold", id))

@@ -56,9 +56,13 @@ func TestCompareEvents(t *testing.T) {
 		r := eventRecords(t)
 		got := receivedAll(r)
 		got["evt_c1"] = 3 // two duplicate deliveries: allowed
-		c := chaos.CompareEvents(r, got, 0)
+		first := map[string]time.Time{"evt_c1": r.Events[2].CreatedAt.Add(250 * time.Millisecond)}
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: got, FirstAt: first})
 		if !c.OK() || c.Expected != 5 || c.Produced != 5 || c.Delivered != 5 || c.DuplicateDeliveries != 2 {
 			t.Fatalf("CompareEvents = %+v, want OK with 5 expected, produced and delivered, 2 duplicates", c)
+		}
+		if c.DeliveryP50 != 250*time.Millisecond || c.DeliveryP99 != 250*time.Millisecond {
+			t.Fatalf("delivery p50/p99 = %s/%s, want 250ms from the stored createdAt", c.DeliveryP50, c.DeliveryP99)
 		}
 		if c.ByType["charge.succeeded"] != 1 || c.ByType["token.revoked"] != 1 {
 			t.Fatalf("ByType = %v", c.ByType)
@@ -67,7 +71,7 @@ func TestCompareEvents(t *testing.T) {
 	t.Run("Missing", func(t *testing.T) {
 		r := eventRecords(t)
 		r.Events = r.Events[:4] // the refund's event is gone
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if c.OK() || len(c.Missing) != 1 || !strings.Contains(c.Missing[0], "ref_ok") || len(c.Extra) != 0 {
 			t.Fatalf("CompareEvents = %+v, want ref_ok missing", c)
 		}
@@ -77,7 +81,7 @@ func TestCompareEvents(t *testing.T) {
 		// the cancellation has no event and the failure never happened.
 		r := eventRecords(t)
 		r.Charges[1].Status = autodebit.ChargeCancelled
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if len(c.Missing) != 1 || !strings.Contains(c.Missing[0], "charge.cancelled") || len(c.Extra) != 1 || !strings.Contains(c.Extra[0], "evt_c2") {
 			t.Fatalf("CompareEvents = %+v, want the cancellation missing and evt_c2 extra", c)
 		}
@@ -92,7 +96,7 @@ func TestCompareEvents(t *testing.T) {
 		)
 		got := receivedAll(r)
 		got["evt_z"] = 1 // the receiver got an event the store never held
-		c := chaos.CompareEvents(r, got, 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: got, Refused: 0})
 		if c.OK() || len(c.Extra) != 3 || len(c.Missing) != 0 {
 			t.Fatalf("Extra = %q, want evt_x, evt_y and evt_z", c.Extra)
 		}
@@ -105,7 +109,7 @@ func TestCompareEvents(t *testing.T) {
 	t.Run("WrongData", func(t *testing.T) {
 		r := eventRecords(t)
 		r.Events[2].Data = json.RawMessage(`{"id":"chg_ok","status":"INIT"}`)
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if len(c.Extra) != 1 || !strings.Contains(c.Extra[0], "data.object is chg_ok INIT") {
 			t.Fatalf("Extra = %q, want evt_c1's data.object", c.Extra)
 		}
@@ -115,7 +119,7 @@ func TestCompareEvents(t *testing.T) {
 		dup := *r.Events[2]
 		dup.ID, dup.Sequence = "evt_c1b", 2
 		r.Events = append(r.Events, &dup)
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if c.OK() || len(c.DuplicateProduced) != 1 || !strings.Contains(c.DuplicateProduced[0], "chg_ok has 2") || len(c.SequenceGaps) != 0 {
 			t.Fatalf("CompareEvents = %+v, want chg_ok's event produced twice", c)
 		}
@@ -123,7 +127,7 @@ func TestCompareEvents(t *testing.T) {
 	t.Run("SequenceGap", func(t *testing.T) {
 		r := eventRecords(t)
 		r.Events[1].Sequence = 2
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if c.OK() || len(c.SequenceGaps) != 1 || !strings.Contains(c.SequenceGaps[0], "tok_1") {
 			t.Fatalf("SequenceGaps = %q, want tok_1's", c.SequenceGaps)
 		}
@@ -133,7 +137,7 @@ func TestCompareEvents(t *testing.T) {
 		second := *r.Events[0]
 		second.ID, second.Sequence, second.CreatedAt = "evt_a2", 2, r.Events[0].CreatedAt.Add(-time.Minute)
 		r.Events = append(r.Events, &second)
-		c := chaos.CompareEvents(r, receivedAll(r), 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 0})
 		if len(c.SequenceGaps) != 1 || !strings.Contains(c.SequenceGaps[0], "created before") {
 			t.Fatalf("SequenceGaps = %q, want sequence 2 created before 1", c.SequenceGaps)
 		}
@@ -144,7 +148,7 @@ func TestCompareEvents(t *testing.T) {
 		got := receivedAll(r)
 		delete(got, "evt_r")
 		delete(got, "evt_t")
-		c := chaos.CompareEvents(r, got, 0)
+		c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: got, Refused: 0})
 		if c.OK() || len(c.Lost) != 2 || c.Delivered != 3 {
 			t.Fatalf("CompareEvents = %+v, want 2 lost, 3 delivered", c)
 		}
@@ -154,7 +158,7 @@ func TestCompareEvents(t *testing.T) {
 	})
 	t.Run("BadSignatures", func(t *testing.T) {
 		r := eventRecords(t)
-		if c := chaos.CompareEvents(r, receivedAll(r), 2); c.OK() || c.BadSignatures != 2 {
+		if c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r), Refused: 2}); c.OK() || c.BadSignatures != 2 {
 			t.Fatalf("CompareEvents = %+v, want 2 bad signatures and not OK", c)
 		}
 	})

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,11 +69,11 @@ type ReceiverStats struct {
 	// receiver accepted with a 2xx; a count above 1 is a duplicate
 	// delivery, which at-least-once allows.
 	Received map[string]int `json:"-"`
-	// Events holds the first accepted copy of each event, by ID.
-	Events map[string]*webhook.Event `json:"-"`
-	// Latencies holds, per event, the time from its createdAt to its
-	// first accepted delivery.
-	Latencies []time.Duration `json:"-"`
+	// Events holds the first accepted copy of each event, by ID, and
+	// FirstAt when it was accepted. (An event's createdAt is in whole
+	// seconds, as every time the API shows: too coarse for a latency.)
+	Events  map[string]*webhook.Event `json:"-"`
+	FirstAt map[string]time.Time      `json:"-"`
 	// Faults counts the deliveries by what the receiver did: ok, 5xx,
 	// timeout, slow.
 	Faults map[string]int `json:"faults"`
@@ -112,7 +113,7 @@ func NewReceiver(faults ReceiverFaults, seed int64) (*Receiver, error) {
 	}
 	rc := &Receiver{
 		faults: faults, ln: ln, rng: mrand.New(mrand.NewPCG(uint64(seed), 11)),
-		stats: ReceiverStats{Received: map[string]int{}, Events: map[string]*webhook.Event{}, Faults: map[string]int{}},
+		stats: ReceiverStats{Received: map[string]int{}, Events: map[string]*webhook.Event{}, FirstAt: map[string]time.Time{}, Faults: map[string]int{}},
 	}
 	rc.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
 	go rc.srv.Serve(ln)
@@ -138,18 +139,8 @@ func (rc *Receiver) Stats() ReceiverStats {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	s := rc.stats
-	s.Received, s.Events, s.Faults = make(map[string]int, len(s.Received)), make(map[string]*webhook.Event, len(s.Events)), make(map[string]int, len(s.Faults))
-	for k, v := range rc.stats.Received {
-		s.Received[k] = v
-	}
-	for k, v := range rc.stats.Events {
-		s.Events[k] = v
-	}
-	for k, v := range rc.stats.Faults {
-		s.Faults[k] = v
-	}
-	s.Latencies = append([]time.Duration(nil), rc.stats.Latencies...)
-	s.Reasons = append([]string(nil), rc.stats.Reasons...)
+	s.Received, s.Events, s.FirstAt, s.Faults = maps.Clone(s.Received), maps.Clone(s.Events), maps.Clone(s.FirstAt), maps.Clone(s.Faults)
+	s.Reasons = slices.Clone(s.Reasons)
 	return s
 }
 
@@ -231,8 +222,7 @@ func (rc *Receiver) accept(ev *webhook.Event) {
 	defer rc.mu.Unlock()
 	rc.stats.Received[ev.ID]++
 	if rc.stats.Received[ev.ID] == 1 {
-		rc.stats.Events[ev.ID] = ev
-		rc.stats.Latencies = append(rc.stats.Latencies, time.Since(ev.CreatedAt))
+		rc.stats.Events[ev.ID], rc.stats.FirstAt[ev.ID] = ev, time.Now()
 	}
 }
 
@@ -246,14 +236,14 @@ func (rc *Receiver) refuse(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), http.StatusBadRequest)
 }
 
-// LatencyPercentile returns the p-th percentile (nearest rank) of the
-// event → first accepted delivery latencies, zero if there are none.
-func (s ReceiverStats) LatencyPercentile(p float64) time.Duration {
-	if len(s.Latencies) == 0 {
+// Percentile returns the p-th percentile (nearest rank) of ds, zero if
+// there are none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	l := append([]time.Duration(nil), s.Latencies...)
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	l := slices.Clone(ds)
+	slices.Sort(l)
 	i := int(float64(len(l))*p/100+0.5) - 1
 	return l[min(max(i, 0), len(l)-1)]
 }

@@ -113,8 +113,8 @@ func TestReceiver(t *testing.T) {
 		if s.Received["evt_1"] != 2 || s.Received["evt_2"] != 1 || s.Duplicates() != 1 || rc.Unique() != 2 || s.Refused != 0 {
 			t.Fatalf("stats = %+v, want evt_1 twice, evt_2 once", s)
 		}
-		if s.Events["evt_2"] == nil || s.Events["evt_2"].ObjectID != "chg_1" || len(s.Latencies) != 2 || s.LatencyPercentile(99) <= 0 {
-			t.Fatalf("events = %v, latencies %v", s.Events, s.Latencies)
+		if s.Events["evt_2"] == nil || s.Events["evt_2"].ObjectID != "chg_1" || len(s.FirstAt) != 2 || s.FirstAt["evt_1"].IsZero() {
+			t.Fatalf("events = %v, first accepted at %v", s.Events, s.FirstAt)
 		}
 	})
 	t.Run("RefusesBadSignatures", func(t *testing.T) {
@@ -180,6 +180,17 @@ func TestReceiver(t *testing.T) {
 			t.Fatalf("stats = %+v, want one slow answer, accepted", s)
 		}
 	})
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	ds := []time.Duration{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
+	if p50, p99, p10 := chaos.Percentile(ds, 50), chaos.Percentile(ds, 99), chaos.Percentile(ds, 10); p50 != 5 || p99 != 10 || p10 != 1 {
+		t.Fatalf("p50/p99/p10 = %d/%d/%d, want 5/10/1", p50, p99, p10)
+	}
+	if chaos.Percentile(nil, 50) != 0 || ds[0] != 5 {
+		t.Fatal("Percentile of nothing is not 0, or it sorted its argument")
+	}
 }
 
 func TestGauge(t *testing.T) {
