@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +34,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/chaos"
 	"github.com/autodebit/autodebit/client"
 	adhttp "github.com/autodebit/autodebit/http"
 	"github.com/autodebit/autodebit/postgres"
@@ -88,22 +88,15 @@ type Process struct {
 
 // Report holds every figure of a run.
 type Report struct {
-	Cores          int      `json:"cores"`
-	Tokens         int      `json:"tokens"`
-	Concurrency    int      `json:"concurrency"`
-	DurationS      float64  `json:"durationSeconds"`
-	SeedCharges    int      `json:"seedCharges"`
-	DB             string   `json:"db"`
-	Charges        int      `json:"charges"`
-	Errors         int      `json:"errors"`
-	ChargesPerSec  float64  `json:"chargesPerSecond"`
-	LatencyP50Ms   float64  `json:"latencyP50Ms"`
-	LatencyP95Ms   float64  `json:"latencyP95Ms"`
-	LatencyP99Ms   float64  `json:"latencyP99Ms"`
+	Cores       int     `json:"cores"`
+	Tokens      int     `json:"tokens"`
+	Concurrency int     `json:"concurrency"`
+	DurationS   float64 `json:"durationSeconds"`
+	SeedCharges int     `json:"seedCharges"`
+	DB          string  `json:"db"`
+	Phase
 	SignMs         float64  `json:"rsa2048SignMs"`
 	VerifyMs       float64  `json:"rsa2048VerifyMs"`
-	Engine         Process  `json:"engine"`
-	Sim            Process  `json:"simulator"`
 	CryptoBound    float64  `json:"cryptoBoundChargesPerSecond"` // cores ÷ (sign+verify work per charge in both processes)
 	BoundRatio     float64  `json:"ratioToCryptoBound"`
 	Notifications  int      `json:"notifications"`
@@ -117,11 +110,9 @@ type Report struct {
 	Webhook *WebhookPass `json:"webhook,omitempty"`
 }
 
-// WebhookPass is the charge phase run again with one webhook endpoint
-// whose receiver verifies and accepts every delivery. CPU is measured
-// from the phase's start until the receiver has every event, so that it
-// includes delivering them.
-type WebhookPass struct {
+// Phase is what one charge phase got: how many charges, how fast, and what
+// each cost each process (zero when targeting a running engine).
+type Phase struct {
 	Charges       int     `json:"charges"`
 	Errors        int     `json:"errors"`
 	ChargesPerSec float64 `json:"chargesPerSecond"`
@@ -130,6 +121,28 @@ type WebhookPass struct {
 	LatencyP99Ms  float64 `json:"latencyP99Ms"`
 	Engine        Process `json:"engine"`
 	Sim           Process `json:"simulator"`
+}
+
+// phase computes a Phase from the latencies of its charges, its errors
+// and length, and the CPU seconds each process used meanwhile. one is one
+// RSA-2048 signature in CPU seconds.
+func (r *run) phase(lat []float64, errs int, elapsed time.Duration, engCPU, simCPU, one float64) Phase {
+	p := Phase{Charges: len(lat), Errors: errs, ChargesPerSec: float64(len(lat)) / elapsed.Seconds(),
+		LatencyP50Ms: pct(lat, 50), LatencyP95Ms: pct(lat, 95), LatencyP99Ms: pct(lat, 99)}
+	if r.engine != nil && p.Charges > 0 {
+		n := float64(p.Charges)
+		p.Engine = Process{PID: r.engine.Process.Pid, CPUSeconds: engCPU, CPUPerCharge: engCPU / n, SignsPerCharge: engCPU / n / one}
+		p.Sim = Process{PID: r.sim.Process.Pid, CPUSeconds: simCPU, CPUPerCharge: simCPU / n, SignsPerCharge: simCPU / n / one}
+	}
+	return p
+}
+
+// WebhookPass is the charge phase run again with one webhook endpoint
+// whose receiver verifies and accepts every delivery. CPU is measured
+// from the phase's start until the receiver has every event, so that it
+// includes delivering them.
+type WebhookPass struct {
+	Phase
 	// Events is how many events the engine made while the endpoint
 	// existed; Received how many of them the receiver accepted (each
 	// counted once), Duplicates the deliveries beyond the first, and
@@ -228,16 +241,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	eng0, sim0 := cpuOf(r.engine), cpuOf(r.sim)
 	ids, _, lat, errs, elapsed := r.charge(ctx, tokens)
 	eng1, sim1 := cpuOf(r.engine), cpuOf(r.sim)
-	rep.Charges, rep.Errors = len(lat), errs
-	rep.ChargesPerSec = float64(len(lat)) / elapsed.Seconds()
-	rep.LatencyP50Ms, rep.LatencyP95Ms, rep.LatencyP99Ms = pct(lat, 50), pct(lat, 95), pct(lat, 99)
 	one := rep.SignMs / 1000
-	if r.engine != nil && rep.Charges > 0 {
-		rep.Engine = Process{PID: r.engine.Process.Pid, CPUSeconds: eng1 - eng0, CPUPerCharge: (eng1 - eng0) / float64(rep.Charges)}
-		rep.Engine.SignsPerCharge = rep.Engine.CPUPerCharge / one
-		rep.Sim = Process{PID: r.sim.Process.Pid, CPUSeconds: sim1 - sim0, CPUPerCharge: (sim1 - sim0) / float64(rep.Charges)}
-		rep.Sim.SignsPerCharge = rep.Sim.CPUPerCharge / one
-	}
+	rep.Phase = r.phase(lat, errs, elapsed, eng1-eng0, sim1-sim0, one)
 	// Per charge three messages are signed: the pay request (engine), its
 	// answer and the payment notification (simulator).
 	perCharge := 3 * one
@@ -663,15 +668,7 @@ func hwm(c *exec.Cmd) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // pct returns the p-th percentile of xs (nearest rank).
-func pct(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
+func pct(xs []float64, p float64) float64 { return chaos.Percentile(xs, p) }
 
 // redact hides every password in the database setting the report shows.
 func redact(db string) string {

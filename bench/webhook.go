@@ -53,8 +53,7 @@ func (r *run) webhookPass(ctx context.Context, tokens []string, one float64) (*W
 	eng1, sim1 := cpuOf(r.engine), cpuOf(r.sim)
 	st := rc.Stats()
 	p := &WebhookPass{
-		Charges: len(lat), Errors: errs, ChargesPerSec: float64(len(lat)) / elapsed.Seconds(),
-		LatencyP50Ms: pct(lat, 50), LatencyP95Ms: pct(lat, 95), LatencyP99Ms: pct(lat, 99),
+		Phase:  r.phase(lat, errs, elapsed, eng1-eng0, sim1-sim0, one),
 		Events: made, Received: len(st.Received), Duplicates: st.Duplicates(), BadSignatures: st.Refused,
 		DrainSeconds: time.Since(end).Seconds(),
 	}
@@ -72,12 +71,6 @@ func (r *run) webhookPass(ctx context.Context, tokens []string, one float64) (*W
 		}
 	}
 	p.DeliveryP50Ms, p.DeliveryP99Ms = pct(dl, 50), pct(dl, 99)
-	if r.engine != nil && p.Charges > 0 {
-		p.Engine = Process{PID: r.engine.Process.Pid, CPUSeconds: eng1 - eng0, CPUPerCharge: (eng1 - eng0) / float64(p.Charges)}
-		p.Engine.SignsPerCharge = p.Engine.CPUPerCharge / one
-		p.Sim = Process{PID: r.sim.Process.Pid, CPUSeconds: sim1 - sim0, CPUPerCharge: (sim1 - sim0) / float64(p.Charges)}
-		p.Sim.SignsPerCharge = p.Sim.CPUPerCharge / one
-	}
 	return p, nil
 }
 

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -236,13 +237,14 @@ func (rc *Receiver) refuse(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), http.StatusBadRequest)
 }
 
-// Percentile returns the p-th percentile (nearest rank) of ds, zero if
-// there are none.
-func Percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
+// Percentile returns the p-th percentile (nearest rank) of xs, zero if
+// there are none. xs is not changed.
+func Percentile[T cmp.Ordered](xs []T, p float64) T {
+	if len(xs) == 0 {
+		var zero T
+		return zero
 	}
-	l := slices.Clone(ds)
+	l := slices.Clone(xs)
 	slices.Sort(l)
 	i := int(float64(len(l))*p/100+0.5) - 1
 	return l[min(max(i, 0), len(l)-1)]

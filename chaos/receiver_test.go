@@ -188,7 +188,7 @@ func TestPercentile(t *testing.T) {
 	if p50, p99, p10 := chaos.Percentile(ds, 50), chaos.Percentile(ds, 99), chaos.Percentile(ds, 10); p50 != 5 || p99 != 10 || p10 != 1 {
 		t.Fatalf("p50/p99/p10 = %d/%d/%d, want 5/10/1", p50, p99, p10)
 	}
-	if chaos.Percentile(nil, 50) != 0 || ds[0] != 5 {
+	if chaos.Percentile([]time.Duration(nil), 50) != 0 || ds[0] != 5 {
 		t.Fatal("Percentile of nothing is not 0, or it sorted its argument")
 	}
 }
