@@ -68,6 +68,13 @@ type ServeConfig struct {
 	// resolves to, a private, loopback or link-local address. It is implied
 	// when the simulator runs in-process (a development engine).
 	WebhookAllowPrivate bool
+	// WebhookTimeout and WebhookRetryDelays override the delivery
+	// attempt's timeout (zero: 15s) and the retry schedule (empty: the
+	// day-long engine.DefaultWebhookRetryDelays). Hidden flags, for
+	// `autodebit chaos` and tests only: a shorter schedule breaks the
+	// contract of at least 24 hours of retries.
+	WebhookTimeout     time.Duration
+	WebhookRetryDelays []time.Duration
 	// The in-process simulator (no AntomURL): where it listens (default the
 	// Addr host, loopback only, port 8081; port 0 when Addr's port is 0),
 	// the file keeping its state (default <db path>.sim.json; required with
@@ -126,6 +133,10 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", cfg.WebhookAllowPrivate, "accept webhook endpoint URLs on private, loopback and link-local addresses (implied with the in-process simulator; never in production)")
+	f.DurationVar(&cfg.WebhookTimeout, "webhook-timeout", cfg.WebhookTimeout, "bound on one webhook delivery attempt (0: 15s; testing only)")
+	f.DurationSliceVar(&cfg.WebhookRetryDelays, "webhook-retry-delays", cfg.WebhookRetryDelays, "waits after each failed webhook delivery attempt, e.g. 100ms,1s,5s (default: about a day of retries; testing only)")
+	f.MarkHidden("webhook-timeout")
+	f.MarkHidden("webhook-retry-delays")
 	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
@@ -262,7 +273,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		webhookPolicy = engine.WebhookURLsAny
 	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
-		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy}); err != nil {
+		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy,
+		WebhookTimeout: c.WebhookTimeout, WebhookRetryDelays: c.WebhookRetryDelays}); err != nil {
 		ln.Close()
 		return err
 	}
