@@ -41,9 +41,17 @@ type Config struct {
 	// Nil means slog.Default().
 	Logger *slog.Logger
 	// NowFunc, when set, is River's clock: when a scheduled or snoozed job
-	// falls due. Tests give it the simulator's clock so that advancing that
-	// clock runs the jobs due. Nil means the real time.
+	// falls due (see clock.go for how River decides). In simulator mode
+	// serve gives it the one clock, and tests a manual one, so that
+	// advancing that clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
+	// PromoteInterval, with NowFunc set, is how often the runner itself
+	// makes the jobs NowFunc has made due available, rather than wait for
+	// River's scheduler, which looks every 5s of real time: on a clock that
+	// runs N times as fast that is 5N seconds late. Zero means only Settle
+	// does (enough for real time and for a manual clock, which moves only
+	// through clock.Advance).
+	PromoteInterval time.Duration
 	// SweepInterval is how often the leader runs the sweep that re-queues
 	// work whose job was lost (charge and refund inquiries, revokes). Zero
 	// means 5s.
@@ -55,8 +63,9 @@ type Config struct {
 	// may resend for a minute).
 	JobTimeout time.Duration
 	// RescueAfter is how long a job left running by a process that died
-	// waits before another process runs it again. It must exceed
-	// JobTimeout. Zero means JobTimeout + 1 minute.
+	// waits before another process runs it again, measured on NowFunc's
+	// clock (on a clock N times as fast, give N times the real wait). It
+	// must exceed JobTimeout. Zero means JobTimeout + 1 minute.
 	RescueAfter time.Duration
 	// FailedFunc, when set, is called with the job kind each time a job
 	// attempt fails with an error or a panic (not a snooze), for metrics.
@@ -115,9 +124,13 @@ func (c stubClock) NowOrNil() *time.Time {
 
 // Runner inserts and runs jobs. It is safe for concurrent use.
 type Runner struct {
-	client *river.Client[*sql.Tx]
-	engine atomic.Pointer[engine.Engine]
-	log    *slog.Logger
+	client       *river.Client[*sql.Tx]
+	driver       riverdriver.Driver[*sql.Tx]
+	engine       atomic.Pointer[engine.Engine]
+	log          *slog.Logger
+	now          func() time.Time
+	promoteEvery time.Duration // Config.PromoteInterval, when NowFunc is set
+	settlePoll   time.Duration // how often Settle looks again while jobs run
 }
 
 // New builds a Runner. Jobs can be enqueued at once; Start runs them.
@@ -153,7 +166,13 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.RescueAfter <= cfg.JobTimeout {
 		return nil, fmt.Errorf("jobs: RescueAfter %s must exceed JobTimeout %s", cfg.RescueAfter, cfg.JobTimeout)
 	}
-	r := &Runner{log: cfg.Logger}
+	r := &Runner{log: cfg.Logger, driver: cfg.Driver, now: time.Now, settlePoll: min(cfg.PollInterval, 20*time.Millisecond)}
+	// River's periodic schedule, or, on a steppable clock, catchUp.
+	every := river.PeriodicInterval
+	if cfg.NowFunc != nil {
+		r.now, r.promoteEvery = cfg.NowFunc, cfg.PromoteInterval
+		every = func(d time.Duration) river.PeriodicSchedule { return catchUp{interval: d, now: cfg.NowFunc} }
+	}
 	workers := river.NewWorkers()
 	addWorker[engine.ApplyTokenArgs](workers, r)
 	addWorker[engine.ExpireAuthorizationArgs](workers, r)
@@ -177,7 +196,7 @@ func New(cfg Config) (*Runner, error) {
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(
-				river.PeriodicInterval(cfg.SweepInterval),
+				every(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
 			),
@@ -185,7 +204,7 @@ func New(cfg Config) (*Runner, error) {
 			// the leader, in memory), which retention can afford: an event
 			// kept an hour longer harms nothing.
 			river.NewPeriodicJob(
-				river.PeriodicInterval(cfg.CleanupInterval),
+				every(cfg.CleanupInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return engine.CleanupEventsArgs{}, nil },
 				&river.PeriodicJobOpts{ID: engine.CleanupEventsArgs{}.Kind(), RunOnStart: true},
 			),
@@ -233,6 +252,9 @@ func (r *Runner) Start(ctx context.Context, e *engine.Engine) error {
 	r.engine.Store(e)
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
+	}
+	if r.promoteEvery > 0 {
+		go r.promoteLoop(ctx, r.promoteEvery)
 	}
 	return nil
 }
