@@ -362,7 +362,7 @@ func TestWebhook_ExhaustedFails(t *testing.T) {
 		d := s.onlyDelivery(ev.ID)
 		for n, delay := range []time.Duration{time.Second, time.Minute} {
 			s.wantScheduled(s.waitAttempts(d.ID, n+1)) // before the clock moves, or the snooze counts from the new time
-			s.advance(delay + delay/5)                  // runs the next attempt, and only it
+			s.advance(delay + delay/5)                 // runs the next attempt, and only it
 			s.settle()
 		}
 		d = s.waitAttempts(d.ID, 3)
