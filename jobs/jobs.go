@@ -59,8 +59,8 @@ type Config struct {
 	// CleanupInterval is how often the leader deletes the events past the
 	// engine's retention (CleanupEventsArgs). Zero means an hour.
 	CleanupInterval time.Duration
-	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
-	// may resend for a minute).
+	// JobTimeout bounds one run of a job, in real time. Zero means
+	// DefaultJobTimeout.
 	JobTimeout time.Duration
 	// RescueAfter is how long a job left running by a process that died
 	// waits before another process runs it again, measured on NowFunc's
@@ -122,6 +122,10 @@ func (c stubClock) NowOrNil() *time.Time {
 	return &t
 }
 
+// DefaultJobTimeout bounds one run of a job when Config.JobTimeout is zero:
+// applyToken may resend for a minute.
+const DefaultJobTimeout = 2 * time.Minute
+
 // Runner inserts and runs jobs. It is safe for concurrent use.
 type Runner struct {
 	client       *river.Client[*sql.Tx]
@@ -157,7 +161,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg.CleanupInterval = time.Hour
 	}
 	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 2 * time.Minute
+		cfg.JobTimeout = DefaultJobTimeout
 	}
 	if cfg.RescueAfter <= 0 {
 		// River's default is an hour: far too long for a payment left INIT.
