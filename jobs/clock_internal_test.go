@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,5 +28,22 @@ func TestCatchUp(t *testing.T) {
 	}
 	if runs != 1 {
 		t.Fatalf("%d runs for a month jumped over, want 1", runs)
+	}
+}
+
+// On a steppable clock River's early step-down warning is lowered to DEBUG;
+// other warnings, and that one on real time, still show.
+func TestQuietInfoStepDown(t *testing.T) {
+	const stepDown = "leadership.Elector: Current leader stepping down because the reelection deadline elapsed"
+	for _, steppable := range []bool{true, false} {
+		var b strings.Builder
+		log := slog.New(quietInfo{h: slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelInfo}), steppable: steppable})
+		log.Warn(stepDown)
+		log.Warn("jobs: something else")
+		log.Info("routine")
+		out := b.String()
+		if strings.Contains(out, "stepping down") == steppable || !strings.Contains(out, "something else") || strings.Contains(out, "routine") {
+			t.Errorf("steppable %v logged:\n%s", steppable, out)
+		}
 	}
 }

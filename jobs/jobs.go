@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -88,19 +89,40 @@ func (f failureCounter) HandlePanic(ctx context.Context, job *rivertype.JobRow, 
 
 // quietInfo is a slog.Handler that passes River's INFO records on as DEBUG
 // and every other level unchanged, so warnings and errors still show.
-type quietInfo struct{ h slog.Handler }
+//
+// On a steppable clock (Config.NowFunc) it also lowers River's warning that
+// the leader steps down because its reelection deadline elapsed: River
+// measures its leader's term on that clock, so a jump of the clock, or a
+// clock running more than 3× as fast (a 15s term against a reelection
+// every 5s of real time), ends the term early. The leader steps down and is
+// elected again at once (simulator mode is one process); River's leader-only
+// maintenance restarts, which it is built to do.
+type quietInfo struct {
+	h         slog.Handler
+	steppable bool
+}
 
 func (q quietInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	// A warning that may be lowered must reach Handle to be looked at.
 	return q.h.Enabled(ctx, demote(l))
 }
 
 func (q quietInfo) Handle(ctx context.Context, r slog.Record) error {
 	r.Level = demote(r.Level)
+	if q.steppable && r.Level == slog.LevelWarn && strings.Contains(r.Message, "stepping down because the reelection deadline elapsed") {
+		if r.Level = slog.LevelDebug; !q.h.Enabled(ctx, r.Level) {
+			return nil
+		}
+	}
 	return q.h.Handle(ctx, r)
 }
 
-func (q quietInfo) WithAttrs(as []slog.Attr) slog.Handler { return quietInfo{q.h.WithAttrs(as)} }
-func (q quietInfo) WithGroup(name string) slog.Handler    { return quietInfo{q.h.WithGroup(name)} }
+func (q quietInfo) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietInfo{q.h.WithAttrs(as), q.steppable}
+}
+func (q quietInfo) WithGroup(name string) slog.Handler {
+	return quietInfo{q.h.WithGroup(name), q.steppable}
+}
 
 func demote(l slog.Level) slog.Level {
 	if l == slog.LevelInfo {
@@ -188,7 +210,7 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.DeliverWebhookArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	rc := &river.Config{
-		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),
+		Logger:               slog.New(quietInfo{h: cfg.Logger.Handler(), steppable: cfg.NowFunc != nil}),
 		FetchCooldown:        cfg.PollInterval / 5,
 		FetchPollInterval:    cfg.PollInterval,
 		JobTimeout:           cfg.JobTimeout,

@@ -154,3 +154,31 @@ func TestServe_TimeScale(t *testing.T) {
 		t.Fatal("the simulator runs on a clock of its own")
 	}
 }
+
+// The one clock carries on across a restart: every time stored against it
+// (jobs, charges, events) stays where it was on that clock.
+func TestServe_ClockSurvivesRestart(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "autodebit.db")
+	start := func() *Main {
+		t.Helper()
+		cfg := DefaultServeConfig()
+		cfg.Addr, cfg.DB, cfg.LogLevel = "127.0.0.1:0", db, "error"
+		m := &Main{Config: cfg, Stderr: io.Discard}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := start()
+	if _, err := m.Clock.Advance(context.Background(), 30*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m = start()
+	t.Cleanup(func() { m.Close(context.Background()) })
+	if ahead := m.Clock.Clock.Now().Sub(time.Now()); ahead < 30*24*time.Hour-time.Second || ahead > 30*24*time.Hour+time.Minute {
+		t.Fatalf("after a restart the clock is %s ahead of the real time, want the 30 days it was advanced", ahead)
+	}
+}
