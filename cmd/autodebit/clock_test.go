@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,20 +89,7 @@ func TestServe_ClockNotWithRealAntom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &merchant.PrivateKey.PublicKey, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(func() { simSrv.Close(); sim.Close() })
-	cfg := DefaultServeConfig()
-	cfg.Addr, cfg.DB, cfg.LogLevel = "127.0.0.1:0", "sqlite:"+filepath.Join(t.TempDir(), "autodebit.db"), "error"
-	cfg.AntomURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = simSrv.URL, sim.ClientID(), merchant.PrivateKeyBase64, sim.AntomPublicKeyBase64()
-	m := &Main{Config: cfg, Stderr: io.Discard}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	m, _ := startMainOnAntom(t, merchant, antomsim.Config{}, nil)
 	if m.Clock != nil {
 		t.Fatal("serve with --antom-url has a simulated clock")
 	}
@@ -120,6 +105,7 @@ func TestServe_ClockNotWithRealAntom(t *testing.T) {
 	mustFail(t, m, "", "no simulated clock", "clock")
 	mustFail(t, m, "", "no simulated clock", "clock", "advance", "1d")
 	// --time-scale needs the in-process simulator.
+	cfg := m.Config
 	cfg.TimeScale = 60
 	m2 := &Main{Config: cfg, Stderr: io.Discard}
 	if err := m2.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "--time-scale") {
