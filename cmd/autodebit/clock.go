@@ -64,7 +64,12 @@ to each moment something falls due on the way, lets it run, and returns once
 all of it has settled (no job due or running, the simulator idle), or fails
 after --timeout saying where the clock got to.`,
 		Example: "  autodebit clock advance 1h\n  autodebit clock advance 30d --timeout 80s",
-		Args:    oneArg("DURATION"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("clock advance: want one DURATION, got %d arguments (usage: autodebit clock advance DURATION, e.g. 30d)", len(args))
+			}
+			return nil
+		},
 	}
 	api := addAPIFlags(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", adhttp.DefaultAdvanceTimeout, fmt.Sprintf("how long the server waits for what fell due to settle, at most %s", adhttp.MaxAdvanceTimeout))
