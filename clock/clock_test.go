@@ -24,7 +24,6 @@ type fake struct {
 	mu    sync.Mutex
 	due   []time.Time
 	then  map[time.Time]func() // work a run schedules
-	calls int
 }
 
 func (f *fake) at(t time.Time) {
@@ -47,7 +46,6 @@ func (f *fake) Settle(context.Context) error {
 	now := f.clk.Now()
 	for {
 		f.mu.Lock()
-		f.calls++
 		if len(f.due) == 0 || f.due[0].After(now) {
 			f.mu.Unlock()
 			return nil
