@@ -18,12 +18,12 @@ var t0 = time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
 // fake is a waiter with a list of due times; settling runs (records) each
 // one due, and a run may schedule more work on another fake.
 type fake struct {
-	name  string
-	clk   *clock.Clock
-	log   *[]string
-	mu    sync.Mutex
-	due   []time.Time
-	then  map[time.Time]func() // work a run schedules
+	name string
+	clk  *clock.Clock
+	log  *[]string
+	mu   sync.Mutex
+	due  []time.Time
+	then map[time.Time]func() // work a run schedules
 }
 
 func (f *fake) at(t time.Time) {
