@@ -144,7 +144,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp := s.process(req, s.clock.Now(), s.baseURL(r))
+	resp := s.process(req, s.now(), requestTime(r), s.baseURL(r))
 	if fault != nil {
 		switch fault.Kind {
 		case FaultUnknownAfterCommit:
@@ -231,6 +231,17 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
+// requestTime is when the merchant sent r by its own clock: its
+// Request-Time header (signed, when the simulator checks signatures), or
+// zero when the header is missing or unreadable.
+func requestTime(r *http.Request) time.Time {
+	t, err := antom.ParseRequestTime(r.Header.Get("Request-Time"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
 func requestURI(r *http.Request) string {
 	if r.RequestURI != "" && !strings.Contains(r.RequestURI, "://") {
 		return r.RequestURI
@@ -262,7 +273,7 @@ func (s *Sim) writeAPI(w http.ResponseWriter, r *http.Request, clientID string, 
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("Client-Id", clientID)
 	if signed {
-		rt := s.timeHeader(s.clock.Now())
+		rt := s.timeHeader(s.headerNow())
 		sig, err := antom.Sign(s.key, r.Method, requestURI(r), clientID, rt, body)
 		if err != nil {
 			s.log.Error("antomsim: sign response", "err", err)

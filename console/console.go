@@ -22,6 +22,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
 )
@@ -53,8 +54,13 @@ type Config struct {
 	// Nil means a limiter of the console's own with adhttp.AuthLimitConfig's
 	// defaults.
 	Limiter *adhttp.AuthLimiter
-	// NowFunc returns the current time. Nil means time.Now.
+	// NowFunc returns the current time, for sessions and login limits. Nil
+	// means time.Now.
 	NowFunc func() time.Time
+	// Clock, in simulator mode, is the one clock with what falls due on it:
+	// the Health page shows it with buttons that advance it, and pages
+	// count ages and waits on it. Nil (a real Antom) shows no control.
+	Clock *clock.Stepper
 	// Logger receives errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -156,6 +162,9 @@ func (h *Handler) routes() {
 	page("GET /events", h.eventsPage)
 	page("GET /events/{id}", h.eventPage)
 	page("POST /events/{id}/redeliver", h.redeliverEvent)
+	if h.cfg.Clock != nil {
+		page("POST /clock/advance", h.advanceClock)
+	}
 	page("/", func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	})
@@ -255,10 +264,11 @@ var navOf = map[string]string{
 // Charges, cancels and refunds are not here: the charge page says what
 // came of them (see chargeView.notice).
 var notices = map[string]notice{
-	"revoked":       {"The token is revoked. It can no longer be charged.", "ok"},
-	"revoking":      {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
-	"logged-out":    {"You are logged out.", "ok"},
-	"session-ended": {"Your session has ended. Log in again.", "info"},
+	"revoked":        {"The token is revoked. It can no longer be charged.", "ok"},
+	"revoking":       {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
+	"logged-out":     {"You are logged out.", "ok"},
+	"session-ended":  {"Your session has ended. Log in again.", "info"},
+	"clock-advanced": {"The clock moved forward, and everything that fell due on the way has run.", "ok"},
 
 	"endpoint-saved":    {"Saved.", "ok"},
 	"endpoint-disabled": {"Disabled: nothing is sent to this endpoint until you enable it, and events meanwhile are not queued for it.", "ok"},
@@ -270,7 +280,7 @@ var notices = map[string]notice{
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.now().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
+	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.clockNow().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
 	if n, ok := data.(noticer); ok && n.notice().Text != "" {
 		v.Notice = n.notice()
 	}
@@ -300,8 +310,8 @@ func (h *Handler) parseTemplates() error {
 		"walletName": walletName,
 		"wallets":    antom.Wallets,
 		"lower":      func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
-		"since":      func(t time.Time) string { return since(h.now(), t) },
-		"until":      func(t time.Time) string { return since(t, h.now()) },
+		"since":      func(t time.Time) string { return since(h.clockNow(), t) },
+		"until":      func(t time.Time) string { return since(t, h.clockNow()) },
 		"lag":        lag,
 		"took":       took,
 		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },

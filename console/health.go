@@ -10,6 +10,7 @@ import (
 )
 
 type healthView struct {
+	Clock             *clockView // simulator mode only
 	Backlog           *autodebit.Backlog
 	OpenCharges       []*autodebit.Charge
 	ProcessingRefunds []*autodebit.Refund
@@ -48,7 +49,7 @@ const maxHealthEndpoints = 500
 // healthPage shows the open work and recent failures, all from the store.
 func (h *Handler) healthPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	var v healthView
+	v := healthView{Clock: h.clockView()}
 	var err error
 	if v.Backlog, err = h.store.FindBacklog(ctx); err != nil {
 		return err

@@ -308,11 +308,13 @@ func TestWebhook_RetriesThenDelivers(t *testing.T) {
 		d := s.onlyDelivery(ev.ID)
 
 		for n, delay := range []time.Duration{5 * time.Second, 5 * time.Minute} {
-			start := s.sim.Now()
 			d = s.waitAttempts(d.ID, n+1)
 			if d.Status != autodebit.DeliveryPending || d.LastStatusCode != 500 || !strings.Contains(d.LastError, "HTTP 500") {
 				t.Fatalf("after attempt %d: %+v", n+1, *d)
 			}
+			// Counted from the attempt, which an advance runs at its own
+			// due time, not at the end of the advance.
+			start := s.attempts(d.ID)[n].FinishedAt
 			if wait := d.NextAttemptAt.Sub(start); wait < delay || wait > delay+delay/5 {
 				t.Fatalf("attempt %d retries in %s, want %s plus up to 20%%", n+1, wait, delay)
 			}
@@ -359,9 +361,9 @@ func TestWebhook_ExhaustedFails(t *testing.T) {
 		s.endpoint(rc.srv.URL)
 		ev := s.publish(autodebit.EventChargeFailed, "chg_9")
 		d := s.onlyDelivery(ev.ID)
-		for n := 1; n <= 2; n++ {
-			s.wantScheduled(s.waitAttempts(d.ID, n)) // before the clock moves, or the snooze counts from the new time
-			s.advance(2 * time.Minute)
+		for n, delay := range []time.Duration{time.Second, time.Minute} {
+			s.wantScheduled(s.waitAttempts(d.ID, n+1)) // before the clock moves, or the snooze counts from the new time
+			s.advance(delay + delay/5)                 // runs the next attempt, and only it
 			s.settle()
 		}
 		d = s.waitAttempts(d.ID, 3)

@@ -146,7 +146,8 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...) {
+	ops := append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...)
+	for _, op := range append(ops, clockOperations...) {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -370,6 +371,8 @@ func schemaName(t reflect.Type) string {
 		return "CreateWebhookEndpoint"
 	case "updateWebhookEndpointRequest":
 		return "UpdateWebhookEndpoint"
+	case "advanceClockRequest":
+		return "AdvanceClock"
 	}
 	return name
 }

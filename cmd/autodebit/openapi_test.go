@@ -151,6 +151,9 @@ func TestOpenAPI(t *testing.T) {
 		do("POST /v1/webhook-endpoints", "/v1/webhook-endpoints", map[string]any{"url": "ftp://127.0.0.1/hooks"}, 400)
 		do("DELETE /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, nil, 200)
 		do("GET /v1/webhook-endpoints/{id}/timeline", "/v1/webhook-endpoints/"+weID+"/timeline", nil, 200)
+		do("GET /v1/clock", "/v1/clock", nil, 200)
+		do("POST /v1/clock/advance", "/v1/clock/advance", map[string]string{"by": "1m"}, 200)
+		do("POST /v1/clock/advance", "/v1/clock/advance", map[string]string{"by": "0d"}, 400)
 	})
 
 	t.Run("ValidatorCatchesDrift", func(t *testing.T) {

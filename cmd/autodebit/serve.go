@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -26,6 +27,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/console"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
@@ -83,13 +85,17 @@ type ServeConfig struct {
 	SimAddr  string
 	SimState string
 	SimKey   string
+	// TimeScale is how fast the one clock of simulator mode runs: 1 (or 0)
+	// is real time, 60 a minute per second. Only with the in-process
+	// simulator.
+	TimeScale float64
 }
 
 // DefaultServeConfig returns the defaults of every flag.
 func DefaultServeConfig() ServeConfig {
 	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info",
 		NotifyMaxAge: antom.DefaultNotificationMaxAge, NotifySkew: antom.DefaultNotificationMaxSkew,
-		EventRetention: engine.DefaultEventRetention}
+		EventRetention: engine.DefaultEventRetention, TimeScale: 1}
 }
 
 func newServeCommand() *cobra.Command {
@@ -124,6 +130,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.SimAddr, "sim-addr", cfg.SimAddr, "address of the in-process simulator, kept across restarts so QR links keep working (default: the --addr host, port 8081)")
 	f.StringVar(&cfg.SimState, "sim-state", cfg.SimState, "file keeping the in-process simulator's accounts, tokens, payments and notifications across restarts, encrypted with the token key (default: DB.sim.json beside a SQLite database; required with PostgreSQL)")
 	f.StringVar(&cfg.SimKey, "sim-key", cfg.SimKey, "control key of the in-process simulator, at least 16 characters, or @FILE (default: generated and kept beside the simulator's state)")
+	f.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "speed of the one clock the engine and the in-process simulator share: 1 = real time, 60 = a minute per second (simulator mode only)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifyMaxAge, "notify-max-age", cfg.NotifyMaxAge, "reject notifications whose request-time is older than this; covers Antom's whole ~24h resend schedule (negative: no limit)")
@@ -167,6 +174,10 @@ type Main struct {
 	Engine *engine.Engine
 	// Store is the open store.
 	Store *sqldb.Store
+	// Clock is the one clock of simulator mode, with what falls due on it
+	// (the simulator, the jobs, the engine's periodic work); nil with a
+	// real Antom, whose clock is the real time.
+	Clock *clock.Stepper
 
 	log            *slog.Logger
 	antomPublicKey *rsa.PublicKey
@@ -239,10 +250,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return errSimStateNeeded
 	}
+	now, err := m.oneClock()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	// The store needs the job runner's insert function and the runner needs
 	// the store's River driver: bind the function late.
-	storeCfg := sqldb.Config{TokenKey: tokenKey, EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
+	storeCfg := sqldb.Config{TokenKey: tokenKey, NowFunc: now, EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
 		return m.runner.Enqueue(ctx, tx, js)
 	}}
 	if isSQLite {
@@ -254,9 +270,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log})
-	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: met.JobFailed,
-		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter}); err != nil {
+	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log, NowFunc: now})
+	if m.runner, err = jobs.New(m.jobsConfig(met.JobFailed, now)); err != nil {
 		ln.Close()
 		return err
 	}
@@ -273,20 +288,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		webhookPolicy = engine.WebhookURLsAny
 	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
-		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy,
+		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy, NowFunc: now,
 		WebhookTimeout: c.WebhookTimeout, WebhookRetryDelays: c.WebhookRetryDelays}); err != nil {
 		ln.Close()
 		return err
 	}
-	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxAge: c.NotifyMaxAge, MaxSkew: c.NotifySkew}
+	if m.Sim != nil {
+		// In the order things fall due at one time: Antom's side, the
+		// jobs it sets off, the engine's periodic work.
+		m.Clock.Waiters = []clock.Waiter{m.Sim, m.runner, m.Engine}
+	}
+	// In simulator mode the simulator stamps notifications on the one
+	// clock, and they are judged on it (now is nil with a real Antom).
+	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxAge: c.NotifyMaxAge, MaxSkew: c.NotifySkew, NowFunc: now}
 	// One budget of failed attempts per address for the console and the API.
 	limiter := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{TrustForwardedFor: c.TrustForwardedFor, CountFunc: met.AuthFailure, Logger: m.log})
-	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter})
+	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter, Clock: m.Clock})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: consoleHandler, Limiter: limiter})
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: consoleHandler, Limiter: limiter, Clock: m.Clock})
 	if err != nil {
 		ln.Close()
 		return err
@@ -344,6 +366,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
 		fmt.Fprintf(out, "  simulator key:   %s; its control API and %s/?key=KEY need it\n", simKeyShown, m.SimURL)
 		fmt.Fprintf(out, "  simulator state: %s (accounts, tokens, payments, notifications; kept across restarts)\n", m.SimState)
+		fmt.Fprintf(out, "  clock:           %s, one for the engine and the simulator, %s; move it with `autodebit clock advance 30d`\n",
+			m.Clock.Clock.Now().UTC().Format(time.RFC3339), scaleText(m.Clock.Clock.Scale()))
 	} else {
 		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
 	}
@@ -388,7 +412,8 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 			return nil, fmt.Errorf("derive the simulator state key: %w", err)
 		}
 		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey,
-			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim")})
+			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim"),
+			Clock: m.Clock.Clock})
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("start simulator: %w", err)
@@ -397,6 +422,7 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 		m.simSrv = &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 		go m.simSrv.Serve(ln)
 		cfg.BaseURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = m.SimURL, sim.ClientID(), kp.PrivateKey, sim.AntomPublicKey()
+		cfg.NowFunc = m.Clock.Clock.Now
 		m.antomPublicKey = sim.AntomPublicKey()
 		return antom.NewClient(cfg)
 	}
@@ -425,6 +451,61 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 		return nil, fmt.Errorf("--antom-url: %w", err)
 	}
 	return client, nil
+}
+
+// oneClock makes the one clock of simulator mode (no --antom-url) and
+// returns its Now for every component's NowFunc: the store, the jobs, the
+// engine, the Antom client, the notification verifier and the metrics. The
+// simulator sets it to the time its state file saved, so the clock, and
+// every time stored against it, carry on across restarts. With a real Antom
+// it returns nil: everything keeps the real time. Console sessions and
+// login limits stay on the real time in both modes (an advance must not log
+// the operator out), and so do webhook-timestamp headers.
+func (m *Main) oneClock() (func() time.Time, error) {
+	c := &m.Config
+	if c.TimeScale == 0 {
+		c.TimeScale = 1
+	}
+	if c.TimeScale < 0 {
+		return nil, fmt.Errorf("--time-scale %v must be positive: 1 is real time, 60 a minute per second", c.TimeScale)
+	}
+	if c.AntomURL != "" {
+		if c.TimeScale != 1 {
+			return nil, errors.New("--time-scale needs the in-process simulator: with --antom-url the clock is the real time")
+		}
+		return nil, nil
+	}
+	m.Clock = &clock.Stepper{Clock: clock.New(time.Now(), c.TimeScale)}
+	return m.Clock.Clock.Now, nil
+}
+
+// jobsConfig is the job runner's configuration. On a clock that runs N
+// times as fast, the runner promotes due jobs itself every 100ms (River's
+// scheduler looks every 5s of real time, 5N seconds of the clock) and the
+// rescue of a job left running waits N times as long on the clock, the same
+// real time.
+func (m *Main) jobsConfig(failed func(kind string), now func() time.Time) jobs.Config {
+	c := &m.Config
+	cfg := jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: failed,
+		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter, NowFunc: now}
+	if scale := c.TimeScale; now != nil && scale > 1 {
+		cfg.PromoteInterval = 100 * time.Millisecond
+		timeout := cmp.Or(c.JobTimeout, jobs.DefaultJobTimeout)
+		rescue := cmp.Or(c.JobRescueAfter, timeout+time.Minute)
+		cfg.RescueAfter = time.Duration(float64(rescue) * scale)
+	}
+	return cfg
+}
+
+// scaleText says how fast the clock runs.
+func scaleText(scale float64) string {
+	switch scale {
+	case 0:
+		return "stopped"
+	case 1:
+		return "at real speed"
+	}
+	return fmt.Sprintf("%v× real speed", scale)
 }
 
 // errSimStateNeeded: PostgreSQL has no file beside which the simulator's
