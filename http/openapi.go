@@ -54,20 +54,24 @@ func listQuery[S ~string](statuses []S, extra ...queryParam) []queryParam {
 func fieldEnums() map[string][]string {
 	wallets := walletCodes()
 	return map[string][]string{
-		"Authorization.status":       strs(autodebit.AuthorizationStatuses()),
-		"Authorization.wallet":       wallets,
-		"Token.status":               strs(autodebit.TokenStatuses()),
-		"Token.wallet":               wallets,
-		"Token.revokedBy":            {autodebit.RevokedByMerchant, autodebit.RevokedByWallet, autodebit.RevokedByAntom},
-		"Charge.status":              strs(autodebit.ChargeStatuses()),
-		"Charge.wallet":              wallets,
-		"Charge.settledBy":           {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
-		"Refund.status":              strs(autodebit.RefundStatuses()),
-		"CreateAuthorization.wallet": wallets,
-		"TimelineEntry.direction":    {autodebit.TimelineOut, autodebit.TimelineIn},
-		"TimelineEntry.resultStatus": {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
-		"Event.type":                 strs(autodebit.EventTypes()),
-		"Delivery.status":            strs(autodebit.DeliveryStatuses()),
+		"Authorization.status":        strs(autodebit.AuthorizationStatuses()),
+		"Authorization.wallet":        wallets,
+		"Token.status":                strs(autodebit.TokenStatuses()),
+		"Token.wallet":                wallets,
+		"Token.revokedBy":             {autodebit.RevokedByMerchant, autodebit.RevokedByWallet, autodebit.RevokedByAntom},
+		"Charge.status":               strs(autodebit.ChargeStatuses()),
+		"Charge.wallet":               wallets,
+		"Charge.settledBy":            {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
+		"Refund.status":               strs(autodebit.RefundStatuses()),
+		"CreateAuthorization.wallet":  wallets,
+		"TimelineEntry.direction":     {autodebit.TimelineOut, autodebit.TimelineIn},
+		"TimelineEntry.resultStatus":  {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
+		"Event.type":                  strs(autodebit.EventTypes()),
+		"Delivery.status":             strs(autodebit.DeliveryStatuses()),
+		"Subscription.status":         strs(autodebit.SubscriptionStatuses()),
+		"Subscription.interval":       strs(autodebit.Intervals()),
+		"Subscription.wallet":         wallets,
+		"CreateSubscription.interval": strs(autodebit.Intervals()),
 	}
 }
 
@@ -116,7 +120,8 @@ var apiOperations = []apiOperation{
 		Description: "Sends pay and returns the charge: SUCCESS or FAIL when Antom answered at once, else INIT until a notification or inquiry settles it. The same Idempotency-Key with the same body returns the first charge; with a different body it is a 409.",
 		Body:        createChargeRequest{}, Idempotent: true, Status: 201, Response: Charge{}},
 	{Pattern: "GET /v1/charges", ID: "listCharges", Summary: "List charges, newest first",
-		Query: listQuery(autodebit.ChargeStatuses(), queryParam{"tokenId", "string", "Only charges of this token.", nil}), Status: 200, Response: List[Charge]{}},
+		Query: listQuery(autodebit.ChargeStatuses(), queryParam{"tokenId", "string", "Only charges of this token.", nil},
+			queryParam{"subscriptionId", "string", "Only the charges of this subscription.", nil}), Status: 200, Response: List[Charge]{}},
 	{Pattern: "GET /v1/charges/{id}", ID: "getCharge", Summary: "Read a charge", Status: 200, Response: Charge{}},
 	{Pattern: "GET /v1/charges/{id}/timeline", ID: "listChargeTimeline", Summary: "Timeline (audit trail) of a charge: every Antom exchange and notification", Status: 200, Response: List[TimelineEntry]{}},
 	{Pattern: "POST /v1/charges/{id}/cancel", ID: "cancelCharge", Summary: "Cancel a charge that is not yet SUCCESS",
@@ -146,7 +151,9 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...) {
+	ops := append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...)
+	ops = append(ops, subscriptionOperations...)
+	for _, op := range ops {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -155,7 +162,7 @@ func OpenAPI() map[string]any {
 		var params []any
 		if strings.Contains(path, "{id}") {
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
-				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…)."})
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…, sub_…)."})
 		}
 		for _, q := range op.Query {
 			schema := map[string]any{"type": q.Type}
@@ -339,10 +346,10 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 // object's GET returns.
 func (g *schemaGen) eventObject() map[string]any {
 	var views []any
-	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}} {
+	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}, Subscription{}} {
 		views = append(views, g.schema(reflect.TypeOf(v)))
 	}
-	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund."}
+	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund, subscription.* a Subscription."}
 }
 
 // schemaName names a struct type's component: Charge, ChargeList, Error;
@@ -370,6 +377,10 @@ func schemaName(t reflect.Type) string {
 		return "CreateWebhookEndpoint"
 	case "updateWebhookEndpointRequest":
 		return "UpdateWebhookEndpoint"
+	case "createSubscriptionRequest":
+		return "CreateSubscription"
+	case "cancelSubscriptionRequest":
+		return "CancelSubscription"
 	}
 	return name
 }
