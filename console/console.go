@@ -141,6 +141,14 @@ func (h *Handler) routes() {
 	page("POST /charges/{id}/cancel", h.cancelCharge)
 	page("POST /charges/{id}/refunds", h.createRefund)
 	page("GET /health", h.healthPage)
+	// Subscriptions (issue 13).
+	page("GET /subscriptions", h.subscriptionsPage)
+	page("GET /subscriptions/{id}", h.subscriptionPage)
+	page("POST /subscriptions/{id}/pause", h.pauseSubscription)
+	page("POST /subscriptions/{id}/resume", h.resumeSubscription)
+	page("GET /subscriptions/{id}/cancel", h.cancelSubscriptionPage)
+	page("POST /subscriptions/{id}/cancel", h.cancelSubscription)
+	page("POST /tokens/{id}/subscriptions", h.createSubscription)
 	page("/", func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	})
@@ -232,6 +240,7 @@ type noticer interface{ notice() notice }
 var navOf = map[string]string{
 	"link": "link", "authorization": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
 	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
+	"subscriptions": "subscriptions", "subscription": "subscriptions", "subscription_cancel": "subscriptions",
 }
 
 // notices are the messages a redirect can ask a page to show (?notice=).
