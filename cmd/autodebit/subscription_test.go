@@ -37,6 +37,12 @@ func TestCLI_Subscriptions(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The engine tells the metrics of the renewal.
+	if got := scrape(t, m.URL, m.APIKey); got[`autodebit_subscription_renewals_total{outcome="paid"}`] != 1 ||
+		got[`autodebit_subscriptions{status="active"}`] != 1 || got[`autodebit_subscriptions{status="cancelled"}`] != 0 {
+		t.Fatalf("metrics after period 1: renewals paid %v, active %v", got[`autodebit_subscription_renewals_total{outcome="paid"}`],
+			got[`autodebit_subscriptions{status="active"}`])
+	}
 	show := mustRun(t, m, "subscription", "show", sub)
 	if !strings.Contains(show, "Paid periods:") || !regexp.MustCompile(`(?m)^1\s+\S.*chg_\S+.*SUCCESS`).MatchString(show) {
 		t.Fatalf("subscription show:\n%s", show)
