@@ -133,10 +133,10 @@ var apiOperations = []apiOperation{
 	{Pattern: "GET /v1/refunds/{id}/timeline", ID: "listRefundTimeline", Summary: "Timeline (audit trail) of a refund", Status: 200, Response: List[TimelineEntry]{}},
 	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
 	{Pattern: "GET /v1/events", ID: "listEvents", Summary: "List events, newest first",
-		Description: "Every final change of an authorization, token, charge or refund, written in the change's own transaction: data.object is the object as its GET returned it right after the change, and sequence counts each object's events from 1. Events are kept for the retention period (serve --event-retention, 30 days by default).",
+		Description: "Every final change of an authorization, token, charge or refund, and every status change of a subscription, written in the change's own transaction: data.object is the object as its GET returned it right after the change, and sequence counts each object's events from 1. Events are kept for the retention period (serve --event-retention, 30 days by default).",
 		Query: []queryParam{
 			{"type", "string", "Only events of this type.", strs(autodebit.EventTypes())},
-			{"objectId", "string", "Only events of this object (auth_…, tok_…, chg_…, rfd_…).", nil},
+			{"objectId", "string", "Only events of this object (auth_…, tok_…, chg_…, rfd_…, sub_…).", nil},
 			{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
 			{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
 			{"limit", "integer", "Page size, 1 to 100; default 100.", nil},
