@@ -14,10 +14,11 @@ import (
 	"github.com/autodebit/autodebit/storetest"
 )
 
-// TestClient_Subscriptions runs every subscription call against a server
-// whose token was stored directly (no Antom call is made: the first period
-// starts tomorrow).
-func TestClient_Subscriptions(t *testing.T) {
+// newTestServer serves the API of an engine on a fresh SQLite store whose
+// Antom cannot be reached, for calls that need no Antom, and returns a
+// client of it and the store.
+func newTestServer(t *testing.T, configure func(*engine.Config)) (*client.Client, autodebit.Store) {
+	t.Helper()
 	kp, err := antom.GenerateKeyPair()
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +29,11 @@ func TestClient_Subscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := storetest.OpenSQLite(t, storetest.Config())
-	eng, err := engine.New(engine.Config{Store: store, Antom: ac, PublicURL: "http://127.0.0.1"})
+	cfg := engine.Config{Store: store, Antom: ac, PublicURL: "http://127.0.0.1"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	eng, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +44,18 @@ func TestClient_Subscriptions(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	c, ctx := client.New(hs.URL, key), context.Background()
+	return client.New(hs.URL, key), store
+}
+
+// TestClient_Subscriptions runs every subscription call against a server
+// whose token was stored directly (no Antom call is made: the first period
+// starts tomorrow).
+func TestClient_Subscriptions(t *testing.T) {
+	c, store := newTestServer(t, nil)
+	ctx := context.Background()
 
 	tok := &autodebit.Token{CustomerID: "cus_1", Wallet: "GCASH", AccessToken: "2811" + autodebit.NewID("at"), UserLoginID: "63****1234"}
-	err = store.WithTx(ctx, func(tx autodebit.Tx) error {
+	err := store.WithTx(ctx, func(tx autodebit.Tx) error {
 		a := &autodebit.Authorization{CustomerID: "cus_1", Wallet: "GCASH", AuthState: autodebit.NewAuthState(), QRText: "q", QRImageURL: "q.png",
 			ExpiresAt: time.Now().Add(time.Minute)}
 		if err := tx.CreateAuthorization(ctx, a); err != nil {

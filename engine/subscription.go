@@ -216,15 +216,7 @@ func subscriptionSummary(s *autodebit.Subscription) string {
 // with other parameters.
 func (e *Engine) subscriptionForKey(ctx context.Context, key, hash string) (*autodebit.Subscription, error) {
 	s, err := e.store.FindSubscriptionByIdempotencyKey(ctx, key)
-	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	if s.RequestHash != hash {
-		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for subscription %s with different parameters.", key, s.ID)
-	}
-	return s, nil
+	return sameRequest(s, err, "subscription", key, hash, func(s *autodebit.Subscription) (string, string) { return s.ID, s.RequestHash })
 }
 
 // subscriptionEvents names the event of each status a subscription moves

@@ -2,8 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"flag"
-	"os"
 	"testing"
 	"time"
 
@@ -27,14 +25,7 @@ import (
 // with the faults off and everything settled, every charge equals Antom's
 // truth and Antom kept at most one payment per period.
 func TestProperty_SubscriptionsOneSuccessPerPeriod(t *testing.T) {
-	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" && os.Getenv("RAPID_CHECKS") == "" {
-		flag.Set("rapid.checks", "6")
-		defer flag.Set("rapid.checks", "100")
-	}
-	if f := flag.Lookup("rapid.steps"); f != nil && f.Value.String() == "30" && os.Getenv("RAPID_STEPS") == "" {
-		flag.Set("rapid.steps", "40")
-		defer flag.Set("rapid.steps", "30")
-	}
+	defer fewerRapidChecks(6, 40)()
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
 		rapid.Check(t, func(rt *rapid.T) {
 			checkSubscriptions(t, rt, open)

@@ -87,11 +87,7 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.store.FindSubscriptionByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toSubscription(sub))
+	return writeSubscription(w)(s.store.FindSubscriptionByID(r.Context(), r.PathValue("id")))
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) error {
@@ -137,19 +133,22 @@ func (s *Server) subscriptionCharges(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) pauseSubscription(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.engine.PauseSubscription(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toSubscription(sub))
+	return writeSubscription(w)(s.engine.PauseSubscription(r.Context(), r.PathValue("id")))
 }
 
 func (s *Server) resumeSubscription(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.engine.ResumeSubscription(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
+	return writeSubscription(w)(s.engine.ResumeSubscription(r.Context(), r.PathValue("id")))
+}
+
+// writeSubscription answers with the subscription an action returned, or
+// its error.
+func writeSubscription(w http.ResponseWriter) func(*autodebit.Subscription, error) error {
+	return func(sub *autodebit.Subscription, err error) error {
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, toSubscription(sub))
 	}
-	return writeJSON(w, http.StatusOK, toSubscription(sub))
 }
 
 // cancelSubscription serves POST /v1/subscriptions/{id}/cancel: the body
@@ -161,11 +160,7 @@ func (s *Server) cancelSubscription(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 	}
-	sub, err := s.engine.CancelSubscription(r.Context(), r.PathValue("id"), req.Reason)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toSubscription(sub))
+	return writeSubscription(w)(s.engine.CancelSubscription(r.Context(), r.PathValue("id"), req.Reason))
 }
 
 // subscriptionOperations document the subscription routes; OpenAPI adds
