@@ -315,7 +315,9 @@ func (s *Subscription) Validate() error {
 		return Errorf(EINVALID, "Subscription period must be at least 1.")
 	case s.Attempt < 0 || s.CyclesCompleted < 0 || s.CyclesCompleted > s.Period:
 		return Errorf(EINVALID, "Subscription attempt and cyclesCompleted must be between zero and the period.")
-	case len(s.FailureMessage) > 256 || utf8.RuneCountInString(s.CancelReason) > MaxSubscriptionReason || !IsPrintable(s.CancelReason):
+	case len(s.FailureCode) > 64 || len(s.FailureMessage) > 256:
+		return Errorf(EINVALID, "Subscription failure code and message must be at most 64 and 256 characters.")
+	case utf8.RuneCountInString(s.CancelReason) > MaxSubscriptionReason || !IsPrintable(s.CancelReason):
 		return Errorf(EINVALID, "Subscription cancel reason must be printable text of at most %d characters.", MaxSubscriptionReason)
 	case len(s.IdempotencyKey) > 255:
 		return Errorf(EINVALID, "Idempotency-Key must be at most 255 characters.")
