@@ -552,7 +552,7 @@ func (e *Engine) subscriptionChargeSettledTx(ctx context.Context, tx autodebit.T
 	if c.Status == autodebit.ChargeSuccess {
 		return e.periodPaidTx(ctx, tx, s, c, now)
 	}
-	s.FailureCode, s.FailureMessage = c.ResultCode, c.ResultMessage
+	s.FailureCode, s.FailureMessage = truncate(c.ResultCode, 64), truncate(c.ResultMessage, 256)
 	failed := fmt.Sprintf("period %d attempt %d failed (%s %s)", s.Period, s.Attempt, c.Status, c.ResultCode)
 	if !s.Status.Charging() {
 		e.renewalOutcome(RenewalIgnored)
