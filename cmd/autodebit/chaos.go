@@ -30,12 +30,15 @@ in-process Antom simulator with faults on (30% of notifications dropped, 10%
 duplicated, 10% reordered; 10% of API calls answered U, 5% timing out after the
 work is committed, 2% HTTP 5xx), links wallets, creates --charges charges at
 --concurrency (and refunds some), kills the engine with SIGKILL --kills times at
-random moments and restarts it on the same database. It then waits until every
+random moments and restarts it on the same database. A renewal phase follows
+(--subscriptions): subscriptions whose first period falls due within 15 seconds
+and is retried after 3, 6, 12 and 24 seconds, half of the accounts short of money
+until they are topped up, and --kills more kills (at least one). It then waits until every
 charge is final, moves the simulator's clock a day on so that every resend
 happens, and compares every charge, token and refund with the simulator's truth.
 
 It prints a table and exits non-zero if any order diverged, any buyer was
-debited twice, any token was lost or any charge is still INIT two minutes after
+debited twice, any subscription period was paid twice, any token was lost or any charge is still INIT two minutes after
 its order closed.`,
 		Example: "  autodebit chaos --charges 500 --kills 3 --db sqlite:$(mktemp -d)/chaos.db",
 		Args:    cobra.NoArgs,
@@ -77,6 +80,7 @@ its order closed.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 8, "charges created at once")
 	f.IntVar(&cfg.Kills, "kills", 3, "times the engine is killed with SIGKILL and restarted")
 	f.IntVar(&cfg.Tokens, "tokens", 8, "wallets linked before charging")
+	f.IntVar(&cfg.Subscriptions, "subscriptions", 40, "subscriptions of the renewal phase (first periods due within 15s, retries after 3s, 6s, 12s and 24s, some accounts short of money until topped up, kills during it); 0 skips the phase")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed for fault decisions and kill moments (0: random, printed)")
 	f.DurationVar(&cfg.Wait, "wait", 3*time.Minute, "longest wait for every charge to be final")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file")
