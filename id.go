@@ -12,6 +12,7 @@ const (
 	TokenIDPrefix         = "tok_"
 	ChargeIDPrefix        = "chg_"
 	RefundIDPrefix        = "rfd_"
+	SubscriptionIDPrefix  = "sub_"
 	EventIDPrefix         = "evt_" // merchant-facing events
 	TimelineEntryIDPrefix = "tle_"
 

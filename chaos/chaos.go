@@ -67,6 +67,9 @@ type Config struct {
 	// RefundEvery refunds every RefundEvery-th charge that succeeds at once.
 	// Zero means 10; negative means no refunds.
 	RefundEvery int
+	// Subscriptions is how many subscriptions the renewal phase makes
+	// (chaos/subscription.go). Zero makes none.
+	Subscriptions int
 	// Wait bounds the wait for every charge to be final. Zero means 3m.
 	Wait time.Duration
 	// ReceiverFaults are the faults of the run's webhook receiver. Nil
@@ -131,6 +134,8 @@ type Report struct {
 	Receiver    ReceiverStats `json:"receiver"`
 	Undelivered int           `json:"undelivered"`
 	Failed      int           `json:"failedDeliveries"`
+	// Subscriptions is the renewal phase's report; nil without the phase.
+	Subscriptions *SubscriptionReport `json:"subscriptions,omitempty"`
 	Comparison
 	Events EventComparison `json:"events"`
 }
@@ -149,6 +154,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "faults %s\t%d\t\n", k, r.Faults[k])
 	}
 	fmt.Fprintf(tw, "kills (SIGKILL)\t%d\t\n", r.Kills)
+	r.Subscriptions.writeRows(tw)
 	fmt.Fprintf(tw, "divergent orders\t%d\t%s\n", len(r.Divergent), verdict(r.Divergent))
 	fmt.Fprintf(tw, "double debits\t%d\t%s\n", len(r.DoubleDebits), verdict(r.DoubleDebits))
 	fmt.Fprintf(tw, "lost tokens\t%d\t%s\n", len(r.LostTokens), verdict(r.LostTokens))
@@ -298,6 +304,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	renewalKills, err := r.renewals(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
 	ended, err := r.endTokens(ctx, tokens)
 	if err != nil {
 		return nil, err
@@ -312,6 +322,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	r.sim.Settle(sctx)
 	cancel()
+	subs, err := r.subscriptionsNow(ctx)
+	if err != nil {
+		return nil, err
+	}
 	undelivered := r.drain(ctx, rc)
 	if err := r.stopEngine(); err != nil {
 		return nil, err
@@ -323,7 +337,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	truth := r.sim.Truth()
 	rep := &Report{
 		Seed: cfg.Seed, Charges: len(recs.Charges), ByStatus: map[string]int{}, Tokens: len(recs.Tokens), Refunds: len(recs.Refunds),
-		Faults: r.sim.FaultStats(), Kills: kills, LogFile: r.logFile.Name(),
+		Faults: r.sim.FaultStats(), Kills: kills + renewalKills, LogFile: r.logFile.Name(),
 		Comparison: Compare(truth, recs, time.Now()), TokensEnded: ended, Receiver: rc.Stats(), Undelivered: undelivered,
 	}
 	rep.Events = CompareEvents(recs, rep.Receiver)
@@ -331,6 +345,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if d.Status == autodebit.DeliveryFailed {
 			rep.Failed++
 		}
+	}
+	if rep.Subscriptions = CheckRenewals(subs, truth, recs, &rep.Comparison); rep.Subscriptions != nil {
+		rep.Subscriptions.Kills = renewalKills
 	}
 	for _, c := range recs.Charges {
 		rep.ByStatus[string(c.Status)]++

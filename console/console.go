@@ -165,6 +165,14 @@ func (h *Handler) routes() {
 	if h.cfg.Clock != nil {
 		page("POST /clock/advance", h.advanceClock)
 	}
+	// Subscriptions (issue 13).
+	page("GET /subscriptions", h.subscriptionsPage)
+	page("GET /subscriptions/{id}", h.subscriptionPage)
+	page("POST /subscriptions/{id}/pause", h.pauseSubscription)
+	page("POST /subscriptions/{id}/resume", h.resumeSubscription)
+	page("GET /subscriptions/{id}/cancel", h.cancelSubscriptionPage)
+	page("POST /subscriptions/{id}/cancel", h.cancelSubscription)
+	page("POST /tokens/{id}/subscriptions", h.createSubscription)
 	page("/", func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	})
@@ -258,6 +266,7 @@ var navOf = map[string]string{
 	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
 	"webhook_endpoints": "webhooks", "webhook_endpoint": "webhooks", "webhook_endpoint_form": "webhooks", "webhook_secret": "webhooks",
 	"webhook_rotate": "webhooks", "webhook_delete": "webhooks", "events": "events", "event": "events",
+	"subscriptions": "subscriptions", "subscription": "subscriptions", "subscription_cancel": "subscriptions",
 }
 
 // notices are the messages a redirect can ask a page to show (?notice=).

@@ -128,6 +128,15 @@ func (s *Server) routes() {
 	api("GET /v1/webhook-endpoints/{id}/timeline", s.webhookEndpointTimeline)
 	api("GET /v1/clock", s.getClock)
 	api("POST /v1/clock/advance", s.advanceClock)
+	// Subscriptions (issue 13).
+	api("POST /v1/subscriptions", s.createSubscription)
+	api("GET /v1/subscriptions", s.listSubscriptions)
+	api("GET /v1/subscriptions/{id}", s.getSubscription)
+	api("GET /v1/subscriptions/{id}/charges", s.subscriptionCharges)
+	api("GET /v1/subscriptions/{id}/timeline", s.timeline)
+	api("POST /v1/subscriptions/{id}/pause", s.pauseSubscription)
+	api("POST /v1/subscriptions/{id}/resume", s.resumeSubscription)
+	api("POST /v1/subscriptions/{id}/cancel", s.cancelSubscription)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
 	// in the API's error shape. It matches every method, so the mux never
 	// answers a known path's wrong method with 405 itself: noRoute does.

@@ -57,6 +57,11 @@ type Config struct {
 	// work whose job was lost (charge and refund inquiries, revokes). Zero
 	// means 5s.
 	SweepInterval time.Duration
+	// RenewInterval is how often the leader runs RenewDue
+	// (RenewSubscriptionsArgs), which charges the subscriptions that fell
+	// due: a renewal is made at most this long after its time. Zero means
+	// 5s.
+	RenewInterval time.Duration
 	// CleanupInterval is how often the leader deletes the events past the
 	// engine's retention (CleanupEventsArgs). Zero means an hour.
 	CleanupInterval time.Duration
@@ -179,6 +184,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 5 * time.Second
 	}
+	if cfg.RenewInterval <= 0 {
+		cfg.RenewInterval = 5 * time.Second
+	}
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = time.Hour
 	}
@@ -209,6 +217,8 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.CleanupEventsArgs](workers, r)
 	addWorker[engine.DeliverWebhookArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
+	addWorker[engine.RenewSubscriptionsArgs](workers, r)
+	addWorker[engine.ChargeSubscriptionArgs](workers, r)
 	rc := &river.Config{
 		Logger:               slog.New(quietInfo{h: cfg.Logger.Handler(), steppable: cfg.NowFunc != nil}),
 		FetchCooldown:        cfg.PollInterval / 5,
@@ -225,6 +235,13 @@ func New(cfg Config) (*Runner, error) {
 				every(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
+			),
+			// Only a trigger: the schedule lives in the subscriptions'
+			// rows, so a missed or doubled run charges nothing twice.
+			river.NewPeriodicJob(
+				river.PeriodicInterval(cfg.RenewInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return engine.RenewSubscriptionsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: engine.RenewSubscriptionsArgs{}.Kind(), RunOnStart: true},
 			),
 			// The schedule is approximate (River's periodic jobs live on
 			// the leader, in memory), which retention can afford: an event

@@ -102,6 +102,14 @@ func nullString(s string) any {
 	return s
 }
 
+// nullInt returns n as a query argument: nil (NULL) when zero.
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
 // stringScanner scans a nullable text column, leaving "" for NULL.
 type stringScanner struct{ s *string }
 

@@ -35,19 +35,22 @@ a webhook receiver of its own on 127.0.0.1, registered as an endpoint for every
 event type, that verifies each delivery's signature and at random answers 503
 (10%), holds a delivery past the engine's --webhook-timeout (3%) or answers
 slowly (10%); the engine retries on a schedule of seconds instead of a day.
-After the charges it revokes one token and unlinks another in the wallet. It
-then waits until every charge is final, moves the simulator's clock a day on so
-that every resend happens, waits (at most --drain-wait) until no webhook
-delivery is pending, and compares every charge, token and refund with the
-simulator's truth, and every event with those records and with what the
-receiver got (deduplicated by webhook-id).
+A renewal phase follows the charges (--subscriptions): subscriptions whose
+first period falls due within 15 seconds and is retried after 3, 6, 12 and 24
+seconds, half of the accounts short of money until they are topped up, and
+--kills more kills (at least one). After that it revokes one token and unlinks
+another in the wallet. It then waits until every charge is final, moves the
+simulator's clock a day on so that every resend happens, waits (at most
+--drain-wait) until no webhook delivery is pending, and compares every charge,
+token and refund with the simulator's truth, and every event with those records
+and with what the receiver got (deduplicated by webhook-id).
 
 It prints a table and exits non-zero if any order diverged, any buyer was
-debited twice, any token was lost, any charge is still INIT two minutes after
-its order closed, any final change has no event or more than one, any event
-has no change, sequences have a gap, any event never reached the receiver, or
-any delivery failed verification. Duplicate deliveries are counted, not
-failures.`,
+debited twice, any subscription period was paid twice, any token was lost, any
+charge is still INIT two minutes after its order closed, any final change has
+no event or more than one, any event has no change, sequences have a gap, any
+event never reached the receiver, or any delivery failed verification.
+Duplicate deliveries are counted, not failures.`,
 		Example: "  autodebit chaos --charges 500 --kills 3 --db sqlite:$(mktemp -d)/chaos.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,6 +91,7 @@ failures.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 8, "charges created at once")
 	f.IntVar(&cfg.Kills, "kills", 3, "times the engine is killed with SIGKILL and restarted")
 	f.IntVar(&cfg.Tokens, "tokens", 8, "wallets linked before charging")
+	f.IntVar(&cfg.Subscriptions, "subscriptions", 40, "subscriptions of the renewal phase (first periods due within 15s, retries after 3s, 6s, 12s and 24s, some accounts short of money until topped up, kills during it); 0 skips the phase")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed for fault decisions and kill moments (0: random, printed)")
 	f.DurationVar(&cfg.Wait, "wait", 3*time.Minute, "longest wait for every charge to be final")
 	f.DurationVar(&cfg.WebhookTimeout, "webhook-timeout", time.Second, "the engine's webhook delivery timeout in the run; the receiver holds some deliveries longer")
