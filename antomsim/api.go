@@ -55,6 +55,7 @@ func newRequest(api string) antom.Request {
 // Every answer is HTTP 200 with an Antom result, except injected HTTP 5xx
 // and timeouts.
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	clientID := r.Header.Get("Client-Id")
 	respClientID := clientID
 	if respClientID == "" {
@@ -144,7 +145,16 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp := s.process(req, s.now(), requestTime(r), s.baseURL(r))
+	// The times a request carries are judged against its Request-Time plus
+	// the real time it spent here before being processed (an injected
+	// latency above all): a pay that arrives after its paymentExpiryTime is
+	// refused, as Antom does, or the engine, which takes an order closed
+	// without an answer as never debited, would record FAIL for a debit.
+	sent := requestTime(r)
+	if !sent.IsZero() {
+		sent = sent.Add(time.Since(received))
+	}
+	resp := s.process(req, s.now(), sent, s.baseURL(r))
 	if fault != nil {
 		switch fault.Kind {
 		case FaultUnknownAfterCommit:

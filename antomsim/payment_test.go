@@ -386,3 +386,37 @@ func TestPay_ExpiryJudgedAgainstRequestTime(t *testing.T) {
 		}
 	}
 }
+
+// A pay held up longer than its paymentExpiryTime leaves (here by an
+// injected latency) arrives after its expiry and is refused, as Antom
+// refuses it: the engine, its pay timed out and the order closed, settles
+// such a charge as never debited, so a debit here would be one it never
+// learns of.
+func TestPay_ArrivingAfterExpiryRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	tok := e.link(t, "GCASH", "")
+	mk, _ := keys(t)
+	realTime, err := antom.NewClient(antom.Config{BaseURL: e.srv.URL, ClientID: "SANDBOX_TEST", PrivateKey: mk,
+		AntomPublicKey: e.sim.AntomPublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(antomsim.Faults{API: map[string][]antomsim.APIFault{antom.APIPay: {{Kind: antomsim.FaultLatency, Probability: 1, Times: 1,
+		Latency: antomsim.Duration(2500 * time.Millisecond)}}}})
+	req := payReq("p-late", tok.AccessToken, "GCASH", php(100))
+	req.PaymentExpiryTime = antom.NewTime(time.Now().Add(2 * time.Second)) // whole seconds on the wire: 1–2 s ahead
+	r, err := realTime.Pay(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Result.ResultCode != antom.CodeParamIllegal || !strings.Contains(r.Result.ResultMessage, "paymentExpiryTime") {
+		t.Fatalf("pay arriving after its expiry = %+v, want PARAM_ILLEGAL naming paymentExpiryTime", r.Result)
+	}
+	for _, p := range e.sim.Payments() {
+		if p.PaymentRequestID == "p-late" {
+			t.Fatalf("the late pay made a payment: %+v", p)
+		}
+	}
+}

@@ -25,11 +25,15 @@ type DueRunner struct {
 }
 
 // dueRunners is the engine's periodic work, in the order Settle runs it.
-// Work with a due time of its own (subscription renewals) joins this list
-// with a Next.
+// Work with a due time of its own has a Next: subscription renewals (and
+// their retries) at each subscription's nextChargeAt.
 func (e *Engine) dueRunners() []DueRunner {
 	return []DueRunner{
 		{Name: "sweep", Run: e.sweep},
+		{Name: "renew_subscriptions", Run: func(ctx context.Context) error {
+			_, err := e.RenewDue(ctx)
+			return err
+		}, Next: e.NextRenewalAt},
 		{Name: "cleanup_events", Run: func(ctx context.Context) error {
 			_, err := e.CleanupEvents(ctx)
 			return err

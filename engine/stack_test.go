@@ -70,6 +70,8 @@ type stackOptions struct {
 	// antom, when set, wraps the simulator's handler as the engine's
 	// Antom client sees it, to hold or change an exchange.
 	antom func(http.Handler) http.Handler
+	// start, when set, is where the one clock starts (default: now).
+	start time.Time
 }
 
 // tester is what the stack needs of a test: *testing.T and *rapid.T both
@@ -92,7 +94,11 @@ func newStack(tb testing.TB, open storetest.Opener, opt stackOptions) *stack {
 func newStackOn(res testing.TB, tb tester, open storetest.Opener, opt stackOptions) *stack {
 	tb.Helper()
 	keys(tb)
-	clk := clock.NewManual(time.Now())
+	start := opt.start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	clk := clock.NewManual(start)
 	simCfg := antomsim.Config{
 		AntomPrivateKey:   antomKey,
 		MerchantPublicKey: &merchantKey.PublicKey,

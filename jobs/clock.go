@@ -125,17 +125,18 @@ func (r *Runner) dbNow() time.Time {
 // busy returns the jobs running, or available and due, by kind.
 func (r *Runner) busy(ctx context.Context) ([]*rivertype.JobRow, error) {
 	now := r.dbNow()
+	// One query for both states: listed one after the other, a job a
+	// producer fetched in between (available → running) would be in
+	// neither list, and Settle would return while it runs.
+	res, err := r.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateRunning, rivertype.JobStateAvailable).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(100))
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list running and available jobs: %w", err)
+	}
 	var out []*rivertype.JobRow
-	for _, state := range []rivertype.JobState{rivertype.JobStateRunning, rivertype.JobStateAvailable} {
-		res, err := r.client.JobList(ctx, river.NewJobListParams().States(state).
-			OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(100))
-		if err != nil {
-			return nil, fmt.Errorf("jobs: list %s jobs: %w", state, err)
-		}
-		for _, j := range res.Jobs {
-			if state == rivertype.JobStateRunning || !j.ScheduledAt.After(now) {
-				out = append(out, j)
-			}
+	for _, j := range res.Jobs {
+		if j.State == rivertype.JobStateRunning || !j.ScheduledAt.After(now) {
+			out = append(out, j)
 		}
 	}
 	return out, nil

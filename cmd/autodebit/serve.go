@@ -466,8 +466,10 @@ func (m *Main) oneClock() (func() time.Time, error) {
 	if c.TimeScale == 0 {
 		c.TimeScale = 1
 	}
-	if c.TimeScale < 0 {
-		return nil, fmt.Errorf("--time-scale %v must be positive: 1 is real time, 60 a minute per second", c.TimeScale)
+	if c.TimeScale < 1 {
+		// Slower than real time would let River's rescuer (which measures
+		// on the wall clock) rescue a job still running on the slower one.
+		return nil, fmt.Errorf("--time-scale %v must be at least 1: 1 is real time, 60 a minute per second", c.TimeScale)
 	}
 	if c.AntomURL != "" {
 		if c.TimeScale != 1 {
