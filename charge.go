@@ -52,6 +52,16 @@ type Charge struct {
 	Description string       `json:"description"`
 	Status      ChargeStatus `json:"status"`
 
+	// SubscriptionID and Period name the subscription period a renewal
+	// charge pays for; empty and zero for a one-off charge. At most one
+	// charge per (subscription, period) is INIT or SUCCESS at any time,
+	// which the stores enforce with a unique index: a period can be paid
+	// only once, and never has two attempts in flight.
+	SubscriptionID string    `json:"subscriptionId,omitempty"`
+	Period         int       `json:"period,omitempty"`
+	PeriodStart    time.Time `json:"periodStart,omitzero"`
+	PeriodEnd      time.Time `json:"periodEnd,omitzero"`
+
 	PaymentRequestID string `json:"paymentRequestId"`
 	PaymentID        string `json:"paymentId,omitempty"` // Antom's, once known
 	ResultCode       string `json:"resultCode,omitempty"`
@@ -97,6 +107,10 @@ func (c *Charge) Validate() error {
 		return Errorf(EINVALID, "Idempotency-Key must be at most 255 characters.")
 	} else if c.RefundedValue < 0 || c.RefundedValue > c.Amount.Value {
 		return Errorf(EINVALID, "Charge refunded value must be between zero and the charge amount.")
+	} else if (c.SubscriptionID == "") != (c.Period == 0) {
+		return Errorf(EINVALID, "A subscription's charge needs both its subscription ID and its period.")
+	} else if c.SubscriptionID != "" && (c.Period < 1 || !c.PeriodEnd.After(c.PeriodStart)) {
+		return Errorf(EINVALID, "Charge period must be at least 1 and end after it starts.")
 	}
 	return nil
 }
@@ -113,12 +127,16 @@ type ChargeSettlement struct {
 
 // ChargeFilter selects charges. Zero fields match everything.
 type ChargeFilter struct {
-	Status        ChargeStatus
-	TokenID       string
-	CustomerID    string
-	Wallet        string
-	CreatedAfter  time.Time // inclusive
-	CreatedBefore time.Time // exclusive
-	Limit         int       // zero means no limit
-	Offset        int
+	Status     ChargeStatus
+	TokenID    string
+	CustomerID string
+	Wallet     string
+	// SubscriptionID selects a subscription's charges; with Period, those
+	// of one of its periods.
+	SubscriptionID string
+	Period         int
+	CreatedAfter   time.Time // inclusive
+	CreatedBefore  time.Time // exclusive
+	Limit          int       // zero means no limit
+	Offset         int
 }

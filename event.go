@@ -10,8 +10,8 @@ import (
 type EventType string
 
 // Event types: one per state change the merchant's backend is told of.
-// Link sessions and subscriptions are declared for the issues that build
-// them; nothing emits them yet.
+// Link sessions are declared for the issue that builds them; nothing emits
+// them yet.
 const (
 	EventAuthorizationActive  EventType = "authorization.active"
 	EventAuthorizationFailed  EventType = "authorization.failed"
@@ -74,7 +74,7 @@ func EventTypeList() string {
 type Event struct {
 	ID       string
 	Type     EventType
-	ObjectID string // the authorization, token, charge or refund that changed
+	ObjectID string // the authorization, token, charge, refund or subscription that changed
 	// Sequence counts the object's events from 1, in the order of its
 	// changes, so that a receiver can put them in order.
 	Sequence int64

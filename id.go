@@ -13,6 +13,7 @@ const (
 	ChargeIDPrefix        = "chg_"
 	RefundIDPrefix        = "rfd_"
 	LinkSessionIDPrefix   = "ls_"
+	SubscriptionIDPrefix  = "sub_"
 	EventIDPrefix         = "evt_" // merchant-facing events
 	TimelineEntryIDPrefix = "tle_"
 

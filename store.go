@@ -62,6 +62,19 @@ type Reader interface {
 	FindDueRefunds(ctx context.Context, t time.Time, limit int) ([]*Refund, error)
 	FindRefunds(ctx context.Context, f RefundFilter) ([]*Refund, int, error)
 
+	FindSubscriptionByID(ctx context.Context, id string) (*Subscription, error)
+	// FindSubscriptionByIdempotencyKey finds the subscription created with
+	// an Idempotency-Key; keys are unique across subscriptions.
+	FindSubscriptionByIdempotencyKey(ctx context.Context, key string) (*Subscription, error)
+	FindSubscriptions(ctx context.Context, f SubscriptionFilter) ([]*Subscription, int, error)
+	// FindDueSubscriptions returns up to limit subscriptions that charge
+	// on schedule (active, past_due, unpaid) whose next charge is due at
+	// or before t, the longest overdue first.
+	FindDueSubscriptions(ctx context.Context, t time.Time, limit int) ([]*Subscription, error)
+	// CountSubscriptions counts subscriptions by status; every status is
+	// in the map.
+	CountSubscriptions(ctx context.Context) (map[SubscriptionStatus]int, error)
+
 	// FindTimeline returns the timeline (audit trail) of one object, oldest first.
 	// An object with no entries has an empty timeline, not ENOTFOUND.
 	FindTimeline(ctx context.Context, objectID string) ([]*TimelineEntry, error)
@@ -156,6 +169,16 @@ type Tx interface {
 	// EINVALID if the settlement is not final.
 	SettleCharge(ctx context.Context, id string, s ChargeSettlement) (bool, error)
 
+	FindSubscriptionForUpdate(ctx context.Context, id string) (*Subscription, error)
+	// CreateSubscription stores s, which must be active (or have no
+	// status) at period 1; ECONFLICT if its Idempotency-Key is taken.
+	CreateSubscription(ctx context.Context, s *Subscription) error
+	// UpdateSubscription writes the subscription's mutable fields (Status
+	// as its transitions allow, Period, Attempt, NextChargeAt,
+	// CyclesCompleted, LastChargeID, failure, cancel and pause fields),
+	// compare-and-set on Version.
+	UpdateSubscription(ctx context.Context, s *Subscription) error
+
 	CreateRefund(ctx context.Context, r *Refund) error
 	UpdateRefund(ctx context.Context, r *Refund) error
 	// SettleRefund moves refund id from PROCESSING to the settlement's
@@ -206,8 +229,9 @@ type Tx interface {
 	FindWebhookSubscribers(ctx context.Context) ([]*WebhookEndpoint, error)
 	CreateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
 	UpdateWebhookEndpoint(ctx context.Context, w *WebhookEndpoint) error
-	// DeleteWebhookEndpoint removes endpoint id; ENOTFOUND if there is none.
-	DeleteWebhookEndpoint(ctx context.Context, id string) error
+	// DeleteWebhookEndpoint removes endpoint id, with its deliveries and
+	// their attempts, and returns it as it was; ENOTFOUND if there is none.
+	DeleteWebhookEndpoint(ctx context.Context, id string) (*WebhookEndpoint, error)
 
 	// Deliveries: CreateDelivery returns ECONFLICT if the event already has
 	// a delivery to the endpoint (one per pair). UpdateDelivery writes
@@ -233,6 +257,11 @@ type Backlog struct {
 	NextInquiryAt            time.Time // earliest inquiry due on an INIT charge; zero if none
 	ProcessingRefunds        int       // refunds still PROCESSING
 	OldestProcessingRefundAt time.Time // zero if none
+
+	// NextSubscriptionChargeAt is the earliest next charge of a
+	// subscription that charges on schedule (active, past_due, unpaid),
+	// zero if none.
+	NextSubscriptionChargeAt time.Time
 
 	PendingDeliveries       int       // webhook deliveries still pending
 	OldestPendingDeliveryAt time.Time // creation of the oldest pending delivery; zero if none

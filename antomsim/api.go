@@ -55,6 +55,7 @@ func newRequest(api string) antom.Request {
 // Every answer is HTTP 200 with an Antom result, except injected HTTP 5xx
 // and timeouts.
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	clientID := r.Header.Get("Client-Id")
 	respClientID := clientID
 	if respClientID == "" {
@@ -144,7 +145,16 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp := s.process(req, s.clock.Now(), s.baseURL(r))
+	// The times a request carries are judged against its Request-Time plus
+	// the real time it spent here before being processed (an injected
+	// latency above all): a pay that arrives after its paymentExpiryTime is
+	// refused, as Antom does, or the engine, which takes an order closed
+	// without an answer as never debited, would record FAIL for a debit.
+	sent := requestTime(r)
+	if !sent.IsZero() {
+		sent = sent.Add(time.Since(received))
+	}
+	resp := s.process(req, s.now(), sent, s.baseURL(r))
 	if fault != nil {
 		switch fault.Kind {
 		case FaultUnknownAfterCommit:
@@ -231,6 +241,17 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
+// requestTime is when the merchant sent r by its own clock: its
+// Request-Time header (signed, when the simulator checks signatures), or
+// zero when the header is missing or unreadable.
+func requestTime(r *http.Request) time.Time {
+	t, err := antom.ParseRequestTime(r.Header.Get("Request-Time"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
 func requestURI(r *http.Request) string {
 	if r.RequestURI != "" && !strings.Contains(r.RequestURI, "://") {
 		return r.RequestURI
@@ -262,7 +283,7 @@ func (s *Sim) writeAPI(w http.ResponseWriter, r *http.Request, clientID string, 
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("Client-Id", clientID)
 	if signed {
-		rt := s.timeHeader(s.clock.Now())
+		rt := s.timeHeader(s.headerNow())
 		sig, err := antom.Sign(s.key, r.Method, requestURI(r), clientID, rt, body)
 		if err != nil {
 			s.log.Error("antomsim: sign response", "err", err)

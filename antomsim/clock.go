@@ -2,68 +2,10 @@ package antomsim
 
 import (
 	"container/heap"
-	"sync"
+	"context"
+	"fmt"
 	"time"
 )
-
-// Clock is the simulator's clock: real time times a scale, plus whatever
-// Advance added. A manual clock moves only through Advance. It is safe for
-// concurrent use; its zero value is not usable.
-type Clock struct {
-	mu        sync.Mutex
-	start     time.Time // simulated time at realStart
-	realStart time.Time
-	scale     float64
-	manual    bool
-	offset    time.Duration
-}
-
-func newClock(start time.Time, scale float64, manual bool) *Clock {
-	return &Clock{start: start, realStart: time.Now(), scale: scale, manual: manual}
-}
-
-// Now returns the simulated time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.nowLocked()
-}
-
-func (c *Clock) nowLocked() time.Time {
-	if c.manual {
-		return c.start.Add(c.offset)
-	}
-	el := time.Duration(float64(time.Since(c.realStart)) * c.scale)
-	return c.start.Add(el + c.offset)
-}
-
-// Scale returns how many simulated seconds pass per real second (0 for a
-// manual clock).
-func (c *Clock) Scale() float64 {
-	if c.manual {
-		return 0
-	}
-	return c.scale
-}
-
-func (c *Clock) add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-	return c.nowLocked()
-}
-
-// realWait converts a simulated wait into real time; ok is false for a
-// manual clock, on which nothing happens by itself.
-func (c *Clock) realWait(d time.Duration) (time.Duration, bool) {
-	if c.manual {
-		return 0, false
-	}
-	if d <= 0 {
-		return 0, true
-	}
-	return time.Duration(float64(d) / c.scale), true
-}
 
 // event is something that happens at a simulated time: a state change run
 // under s.mu (fn), or a notification delivery attempt (delivery).
@@ -123,8 +65,20 @@ func (s *Sim) poke() {
 	}
 }
 
+// NextDue returns when the earliest scheduled event (an expiry, an order
+// close, a delivery attempt) falls due: the simulator's side of
+// clock.Waiter.
+func (s *Sim) NextDue(context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.st.events) == 0 {
+		return time.Time{}, false, nil
+	}
+	return s.st.events[0].due, true, nil
+}
+
 func (s *Sim) hasDue() bool {
-	now := s.clock.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.st.events) > 0 && !s.st.events[0].due.After(now)
@@ -133,7 +87,7 @@ func (s *Sim) hasDue() bool {
 // runDue processes, in time order, every event due by now. State events run
 // under s.mu; delivery attempts are started in the background.
 func (s *Sim) runDue() {
-	now := s.clock.Now()
+	now := s.now()
 	for {
 		s.mu.Lock()
 		if len(s.st.events) == 0 || s.st.events[0].due.After(now) {
@@ -170,7 +124,7 @@ func (s *Sim) run() {
 		}
 		s.mu.Unlock()
 		if !next.IsZero() {
-			if wait, ok := s.clock.realWait(next.Sub(s.clock.Now())); ok {
+			if wait, ok := s.clock.RealWait(next.Sub(s.now())); ok {
 				timer = time.NewTimer(wait + time.Millisecond)
 				fire = timer.C
 			}
@@ -199,10 +153,21 @@ func (s *Sim) addInflight(n int) {
 	s.flightMu.Unlock()
 }
 
-func (s *Sim) waitInflight() {
+// waitInflight waits until no delivery is in flight, or ctx ends.
+func (s *Sim) waitInflight(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.flightMu.Lock()
+		s.flightCond.Broadcast()
+		s.flightMu.Unlock()
+	})
+	defer stop()
 	s.flightMu.Lock()
+	defer s.flightMu.Unlock()
 	for s.inflight > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("antomsim: %d notification deliveries still in flight: %w", s.inflight, err)
+		}
 		s.flightCond.Wait()
 	}
-	s.flightMu.Unlock()
+	return nil
 }

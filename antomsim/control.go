@@ -240,7 +240,7 @@ type clockView struct {
 }
 
 func (s *Sim) clockView() clockView {
-	return clockView{Now: s.clock.Now(), Scale: s.clock.Scale(), Seed: s.seed}
+	return clockView{Now: s.now(), Scale: s.clock.Scale(), Seed: s.seed}
 }
 
 // Truth is everything the simulator knows, for checking a merchant's
@@ -286,7 +286,7 @@ func walletCurrency(code string) (string, bool) {
 func (s *Sim) serveHome(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	v := homeView{ClientID: s.cfg.ClientID, PublicKey: s.pubBase64, Now: s.clock.Now()}
+	v := homeView{ClientID: s.cfg.ClientID, PublicKey: s.pubBase64, Now: s.now()}
 	if key := r.URL.Query().Get("key"); key != "" && s.cfg.ControlSecret != "" {
 		if !s.secretMatches(key) {
 			v.Message = "The key in the address is not this simulator's control key."

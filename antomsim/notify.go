@@ -165,15 +165,15 @@ func (s *Sim) startAttempt(batch []*attempt) {
 // deliver makes one attempt and schedules the next one if it failed.
 func (s *Sim) deliver(a *attempt) {
 	n := a.n
-	now := s.clock.Now()
+	now := s.now()
 	rec := Attempt{Number: a.number, ScheduledTime: a.due, SentTime: now, Fault: a.fault}
 	switch a.fault {
 	case FaultDrop:
 		rec.Error = "dropped by fault injection"
 	default:
-		rec.StatusCode, rec.Acked, rec.Response, rec.Error = s.post(n, now)
+		rec.StatusCode, rec.Acked, rec.Response, rec.Error = s.post(n)
 		if a.fault == FaultDuplicate {
-			code, acked, resp, errText := s.post(n, now)
+			code, acked, resp, errText := s.post(n)
 			if !rec.Acked {
 				rec.StatusCode, rec.Acked, rec.Response, rec.Error = code, acked, resp, errText
 			}
@@ -195,11 +195,12 @@ func (s *Sim) deliver(a *attempt) {
 	}
 }
 
-// post sends n once, signed with Antom's key.
-func (s *Sim) post(n *notification, now time.Time) (status int, acked bool, response, errText string) {
+// post sends n once, signed with Antom's key. Its request-time is the
+// moment it is sent on the receiver's clock (see headerNow).
+func (s *Sim) post(n *notification) (status int, acked bool, response, errText string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := antom.NewNotificationRequest(ctx, n.URL, s.cfg.ClientID, s.timeHeader(now), s.key, antom.DefaultKeyVersion, n.Body)
+	req, err := antom.NewNotificationRequest(ctx, n.URL, s.cfg.ClientID, s.timeHeader(s.headerNow()), s.key, antom.DefaultKeyVersion, n.Body)
 	if err != nil {
 		return 0, false, "", err.Error()
 	}

@@ -102,7 +102,7 @@ func TestNotify_AckRules(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, nil)
 		other := newReceiver(t)
-		other.verifier = &antom.NotificationVerifier{ClientID: e.sim.ClientID(), AntomPublicKey: e.sim.AntomPublicKey(), NowFunc: e.sim.Now}
+		other.verifier = &antom.NotificationVerifier{ClientID: e.sim.ClientID(), AntomPublicKey: e.sim.AntomPublicKey()}
 		tok := e.link(t, "GCASH", "")
 		req := payReq("p1", tok.AccessToken, "GCASH", php(100))
 		req.PaymentNotifyURL = other.srv.URL + "/pay?x=1"

@@ -85,7 +85,10 @@ func (s *Sim) fail(code, format string, args ...any) *errorResponse {
 func t(v time.Time) antom.Time { return antom.NewTime(v) }
 
 // process runs one validated request and returns the response body.
-func (s *Sim) process(req antom.Request, now time.Time, baseURL string) any {
+// process answers one API request at the simulator's time now; sent is
+// the request's own Request-Time (zero if unknown), against which the times
+// it carries are judged.
+func (s *Sim) process(req antom.Request, now, sent time.Time, baseURL string) any {
 	defer s.changed()
 	switch r := req.(type) {
 	case *antom.ConsultRequest:
@@ -95,7 +98,7 @@ func (s *Sim) process(req antom.Request, now time.Time, baseURL string) any {
 	case *antom.RevokeRequest:
 		return s.revoke(r, now)
 	case *antom.PayRequest:
-		return s.pay(r, now)
+		return s.pay(r, now, sent)
 	case *antom.InquiryPaymentRequest:
 		return s.inquiryPayment(r)
 	case *antom.CancelRequest:
@@ -219,7 +222,13 @@ func payFingerprint(r *antom.PayRequest) string {
 		r.Order.OrderAmount.Currency, r.Order.OrderAmount.Value)
 }
 
-func (s *Sim) pay(req *antom.PayRequest, now time.Time) any {
+// pay debits the buyer. A paymentExpiryTime is judged against the
+// request's own Request-Time (sent), the merchant's clock, not against the
+// simulator's: a merchant on real time then works against a simulator that
+// runs fast or was advanced. The window it leaves (at most PaymentExpiry)
+// is counted on the simulator's clock from now. Without a readable
+// Request-Time the simulator's clock stands in for it.
+func (s *Sim) pay(req *antom.PayRequest, now, sent time.Time) any {
 	fp := payFingerprint(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,13 +240,17 @@ func (s *Sim) pay(req *antom.PayRequest, now time.Time) any {
 	}
 	closeAt := now.Add(s.cfg.PaymentExpiry)
 	if e := req.PaymentExpiryTime.Time; !e.IsZero() {
-		if !e.After(now) {
-			return s.fail(antom.CodeParamIllegal, "paymentExpiryTime %s is not in the future", e.Format(time.RFC3339))
+		if sent.IsZero() {
+			sent = now
 		}
-		if e.Sub(now) > s.cfg.PaymentExpiry+s.cfg.PaymentExpiryTolerance {
-			return s.fail(antom.CodeParamIllegal, "paymentExpiryTime is more than %s after now; Scan to Link allows at most %s", s.cfg.PaymentExpiry, s.cfg.PaymentExpiry)
+		window := e.Sub(sent)
+		if window <= 0 {
+			return s.fail(antom.CodeParamIllegal, "paymentExpiryTime %s is not after the request's Request-Time %s", e.Format(time.RFC3339), sent.Format(time.RFC3339))
 		}
-		closeAt = e
+		if window > s.cfg.PaymentExpiry+s.cfg.PaymentExpiryTolerance {
+			return s.fail(antom.CodeParamIllegal, "paymentExpiryTime is more than %s after the request's Request-Time; Scan to Link allows at most %s", s.cfg.PaymentExpiry, s.cfg.PaymentExpiry)
+		}
+		closeAt = now.Add(window)
 	}
 	tk := s.st.tokens[req.PaymentMethod.PaymentMethodID]
 	if tk == nil || !tk.usable(now) {

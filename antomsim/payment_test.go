@@ -1,8 +1,13 @@
 package antomsim_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -302,4 +307,116 @@ func TestRefund(t *testing.T) {
 			t.Fatalf("refund of unknown payment = %+v", r.Result)
 		}
 	})
+}
+
+// A merchant on real time pays against a simulator whose clock is elsewhere
+// (9 months behind at t0, or a year ahead after an advance): its
+// paymentExpiryTime is judged against the request's own Request-Time, and
+// the window it leaves is counted on the simulator's clock. Before, both
+// were refused (more than a minute ahead, or not in the future).
+func TestPay_ExpiryJudgedAgainstRequestTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	tok := e.link(t, "GCASH", "")
+	mk, _ := keys(t)
+	realTime, err := antom.NewClient(antom.Config{BaseURL: e.srv.URL, ClientID: "SANDBOX_TEST", PrivateKey: mk,
+		AntomPublicKey: e.sim.AntomPublicKey()}) // NowFunc nil: the wall clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(id string) *antom.PayResponse {
+		t.Helper()
+		req := payReq(id, tok.AccessToken, "GCASH", php(100))
+		req.PaymentExpiryTime = antom.NewTime(time.Now().Add(55 * time.Second))
+		r, err := realTime.Pay(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+	}{{"ClockBehind", 0}, {"ClockAhead", 400 * 24 * time.Hour}} {
+		e.advance(t, step.advance)
+		id := "p-" + step.name
+		if r := pay(id); !r.Result.Succeeded() {
+			t.Fatalf("%s (simulator at %s): pay = %+v", step.name, e.sim.Now(), r.Result)
+		}
+		for _, p := range e.sim.Payments() {
+			if p.PaymentRequestID == id {
+				if w := p.CloseTime.Sub(p.CreateTime); w < 50*time.Second || w > 56*time.Second {
+					t.Fatalf("%s: order closes %s after it was created, want the 55s the request left", step.name, w)
+				}
+			}
+		}
+	}
+
+	// Against its own Request-Time, a bad expiry is still refused, naming it.
+	for name, tc := range map[string]struct {
+		expiry time.Duration
+		want   string
+	}{
+		"Before":  {-time.Second, "is not after the request's Request-Time"},
+		"TooLate": {2 * time.Minute, "more than 1m0s after the request's Request-Time"},
+	} {
+		req := payReq("p-"+name, tok.AccessToken, "GCASH", php(100))
+		sent := time.Now()
+		req.PaymentExpiryTime = antom.NewTime(sent.Add(tc.expiry))
+		body := mustJSON(t, req)
+		rt := strconv.FormatInt(sent.UnixMilli(), 10)
+		sig, err := antom.Sign(mk, "POST", "/ams/api/v1/payments/pay", "SANDBOX_TEST", rt, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hreq, _ := http.NewRequest("POST", e.srv.URL+"/ams/api/v1/payments/pay", bytes.NewReader(body))
+		hreq.Header.Set("Content-Type", "application/json; charset=UTF-8")
+		hreq.Header.Set("Client-Id", "SANDBOX_TEST")
+		hreq.Header.Set("Request-Time", rt)
+		hreq.Header.Set("Signature", antom.SignatureHeader("1", sig))
+		resp, err := http.DefaultClient.Do(hreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if r := resultOf(t, b); r.ResultCode != antom.CodeParamIllegal || !strings.Contains(r.ResultMessage, tc.want) {
+			t.Errorf("%s: %+v, want PARAM_ILLEGAL saying %q", name, r, tc.want)
+		}
+	}
+}
+
+// A pay held up longer than its paymentExpiryTime leaves (here by an
+// injected latency) arrives after its expiry and is refused, as Antom
+// refuses it: the engine, its pay timed out and the order closed, settles
+// such a charge as never debited, so a debit here would be one it never
+// learns of.
+func TestPay_ArrivingAfterExpiryRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	tok := e.link(t, "GCASH", "")
+	mk, _ := keys(t)
+	realTime, err := antom.NewClient(antom.Config{BaseURL: e.srv.URL, ClientID: "SANDBOX_TEST", PrivateKey: mk,
+		AntomPublicKey: e.sim.AntomPublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(antomsim.Faults{API: map[string][]antomsim.APIFault{antom.APIPay: {{Kind: antomsim.FaultLatency, Probability: 1, Times: 1,
+		Latency: antomsim.Duration(2500 * time.Millisecond)}}}})
+	req := payReq("p-late", tok.AccessToken, "GCASH", php(100))
+	req.PaymentExpiryTime = antom.NewTime(time.Now().Add(2 * time.Second)) // whole seconds on the wire: 1–2 s ahead
+	r, err := realTime.Pay(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Result.ResultCode != antom.CodeParamIllegal || !strings.Contains(r.Result.ResultMessage, "paymentExpiryTime") {
+		t.Fatalf("pay arriving after its expiry = %+v, want PARAM_ILLEGAL naming paymentExpiryTime", r.Result)
+	}
+	for _, p := range e.sim.Payments() {
+		if p.PaymentRequestID == "p-late" {
+			t.Fatalf("the late pay made a payment: %+v", p)
+		}
+	}
 }

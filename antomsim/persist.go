@@ -189,7 +189,7 @@ func (s *Sim) snapshot() *savedState {
 	defer s.mu.Unlock()
 	st := &s.st
 	v := &savedState{Version: stateVersion, SavedAt: time.Now(), Seed: s.seed,
-		Clock: savedClock{Now: s.clock.Now(), Scale: s.clock.Scale()},
+		Clock: savedClock{Now: s.now(), Scale: s.clock.Scale()},
 		IDSeq: st.idSeq, NotifSeq: st.notifSeq, Settings: st.settings, Faults: st.faults,
 		// Copies: Save encodes after s.mu is released, while API calls
 		// and deliveries keep counting faults.

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/clock"
 )
 
 // DefaultClientID is the Client-Id the simulator accepts when
@@ -111,13 +112,26 @@ type Config struct {
 	// request are not sent (they are logged with status NO_URL).
 	NotifyURL string
 	// TimeScale is how fast the simulator's clock runs: 1 is real time, 60 a
-	// minute per second. Zero means 1. Ignored when ManualClock is set.
+	// minute per second. Zero means 1. Ignored when ManualClock or Clock is
+	// set.
 	TimeScale float64
 	// ManualClock stops the clock: it moves only through Advance (or the
 	// control API's clock/advance). Tests use it for repeatable times.
+	// Ignored when Clock is set.
 	ManualClock bool
-	// Start is the clock's initial time. Zero means time.Now().
+	// Start is the clock's initial time. Zero means time.Now(). Ignored
+	// when Clock is set.
 	Start time.Time
+	// Clock, when set, is a clock the simulator shares with its merchant,
+	// in one process (autodebit serve's one clock in simulator mode): the
+	// simulator runs on it, sets it to the time its StateFile saved, and
+	// writes the Request-Time of notifications and the Response-Time of
+	// answers on it, since the merchant judges them on the same clock.
+	// Nil makes a clock of the simulator's own (TimeScale, ManualClock,
+	// Start) and writes those headers on the wall clock instead: a
+	// standalone simulator may run fast or be advanced, while the merchants
+	// it serves run on real time (see headerNow).
+	Clock *clock.Clock
 	// Location is the time zone of the times the simulator writes. Nil means
 	// UTC+08:00, as Antom's examples show.
 	Location *time.Location
@@ -149,8 +163,10 @@ type Config struct {
 	// paymentExpiryTime; it is also the longest paymentExpiryTime accepted.
 	// Zero means 1 minute (antom.MaxPaymentExpiry).
 	PaymentExpiry time.Duration
-	// PaymentExpiryTolerance is the clock skew allowed when checking that
-	// paymentExpiryTime is at most PaymentExpiry after now. Zero means 2s.
+	// PaymentExpiryTolerance is the slack allowed when checking that
+	// paymentExpiryTime is at most PaymentExpiry after the request's own
+	// Request-Time (the merchant's clock, not the simulator's: see pay).
+	// Zero means 2s.
 	PaymentExpiryTolerance time.Duration
 	// ProcessingDelay is how long a payment of an account in PayModeProcessing
 	// stays PROCESSING before its final result, when the account sets none.
@@ -224,7 +240,7 @@ type Sim struct {
 	pubBase64   string
 	merchantKey *rsa.PublicKey
 	log         *slog.Logger
-	clock       *Clock
+	clock       *clock.Clock
 	httpClient  *http.Client
 	seed        int64
 	schedule    []time.Duration
@@ -369,7 +385,17 @@ func New(cfg Config) (*Sim, error) {
 	} else if start.IsZero() {
 		start = time.Now()
 	}
-	s.clock = newClock(start.In(cfg.Location), cfg.TimeScale, cfg.ManualClock)
+	switch {
+	case cfg.Clock != nil:
+		s.clock = cfg.Clock
+		if saved != nil {
+			s.clock.Set(start)
+		}
+	case cfg.ManualClock:
+		s.clock = clock.NewManual(start.In(cfg.Location))
+	default:
+		s.clock = clock.New(start.In(cfg.Location), cfg.TimeScale)
+	}
 	s.st.init(s.seed)
 	if saved != nil {
 		if err := s.restore(saved, cfg.StateFile); err != nil {
@@ -419,7 +445,7 @@ func (s *Sim) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.bg.Wait()
-		s.waitInflight()
+		s.waitInflight(context.Background())
 		s.closeErr = s.Save()
 		if s.stateLock != nil {
 			s.stateLock.Close() // releases the lock
@@ -452,10 +478,30 @@ func (s *Sim) AntomPublicKeyBase64() string { return s.pubBase64 }
 func (s *Sim) Seed() int64 { return s.seed }
 
 // Clock returns the simulator's clock.
-func (s *Sim) Clock() *Clock { return s.clock }
+func (s *Sim) Clock() *clock.Clock { return s.clock }
 
 // Now returns the simulator's current time.
-func (s *Sim) Now() time.Time { return s.clock.Now() }
+func (s *Sim) Now() time.Time { return s.now() }
+
+// now is the simulator's time in Config.Location, the zone of the times it
+// writes.
+func (s *Sim) now() time.Time { return s.clock.Now().In(s.cfg.Location) }
+
+// headerNow is the time written in the Request-Time of a notification and
+// the Response-Time of an answer: the moment it is sent, on the receiver's
+// clock, which is what a receiver checks freshness against. That is the
+// shared clock when the merchant runs on it (Config.Clock), and the wall
+// clock otherwise: a simulator that runs fast or was advanced a month still
+// sends its notifications now, so stamping them with its own clock would put
+// them a month in a real-time merchant's future (and its freshness check
+// would refuse them). What a notification reports (paymentTime, the
+// payment's status) stays on the simulator's clock.
+func (s *Sim) headerNow() time.Time {
+	if s.cfg.Clock != nil {
+		return s.now()
+	}
+	return time.Now().In(s.cfg.Location)
+}
 
 // ServeHTTP serves the Antom API, the wallet page and the control API, after
 // the Host and cross-origin checks (see guard).
@@ -515,36 +561,36 @@ func (s *Sim) tokenValidity(wallet string) TokenValidity {
 // Settle waits until every event that is due has been processed and every
 // notification delivery in flight has finished (including resends that
 // became due meanwhile). Tests call it after an API call to see its
-// notifications in the delivery log.
+// notifications in the delivery log. When ctx ends first it returns an
+// error saying what is still in flight. Settle is the simulator's side of
+// clock.Waiter.
 func (s *Sim) Settle(ctx context.Context) error {
+	s.poke() // the runner's timer was set before any move of the clock
 	for {
 		s.runDue()
-		s.waitInflight()
-		if err := ctx.Err(); err != nil {
+		if err := s.waitInflight(ctx); err != nil {
 			return err
 		}
 		if !s.hasDue() {
 			return nil
 		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("antomsim: events due are still waiting: %w", err)
+		}
 	}
 }
 
-// Advance moves the clock forward by d, processes everything that became
-// due in time order (expiries, order closes, notification attempts and
-// their resends) and waits for the deliveries to finish. It returns the new
-// time. A 24-hour advance runs a whole resend schedule.
+// Advance moves the clock forward by d, processes everything that becomes
+// due in time order, each at its own time (expiries, order closes,
+// notification attempts and their resends), waits for the deliveries to
+// finish and returns the new time. A 24-hour advance runs a whole resend
+// schedule. On a clock shared with an engine (Config.Clock) it waits only
+// for the simulator: move that clock with clock.Advance over every waiter.
 func (s *Sim) Advance(d time.Duration) (time.Time, error) {
 	if d < 0 {
 		return time.Time{}, fmt.Errorf("advance by %s: duration must not be negative", d)
 	}
-	// Finish what is already due and in flight at the current time first:
-	// a delivery signed before the jump must not reach a receiver whose clock
-	// is the simulator's and has meanwhile moved a day on (it would judge the
-	// request-time stale, as no real delivery could ever make it).
-	s.Settle(context.Background())
-	target := s.clock.add(d)
+	t, err := clock.Advance(context.Background(), s.clock, d, s)
 	s.changed()
-	s.poke()
-	err := s.Settle(context.Background())
-	return target, err
+	return t.In(s.cfg.Location), err
 }

@@ -573,7 +573,7 @@ func (s *Sim) act(code string, approve bool, login string) (Authorization, error
 	if approve && login != "" && (utf8.RuneCountInString(login) > 64 || strings.ContainsAny(login, "/?#")) {
 		return Authorization{}, errorf(ErrInvalid, "userLoginId must be at most 64 characters without / ? #")
 	}
-	now := s.clock.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.changed()
@@ -640,7 +640,7 @@ func (s *Sim) CancelToken(accessToken, reason string) (Token, error) {
 	if utf8.RuneCountInString(reason) > 256 {
 		return Token{}, errorf(ErrInvalid, "reason is over 256 characters")
 	}
-	now := s.clock.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.st.tokens[accessToken]

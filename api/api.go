@@ -165,6 +165,8 @@ type Charge struct {
 	Amount            Amount     `json:"amount"`
 	Description       string     `json:"description,omitempty"`
 	Status            string     `json:"status"`
+	SubscriptionID    string     `json:"subscriptionId,omitempty"` // set on a subscription's renewal charge
+	Period            *Period    `json:"period,omitempty"`         // the subscription period it pays for
 	PaymentRequestID  string     `json:"paymentRequestId"`
 	PaymentID         string     `json:"paymentId,omitempty"`
 	ResultCode        string     `json:"resultCode,omitempty"`
@@ -192,6 +194,77 @@ func ToCharge(c *autodebit.Charge) Charge {
 	}
 	if !c.Status.Final() {
 		out.NextInquiryAt = TimePtr(c.NextInquiryAt)
+	}
+	if c.SubscriptionID != "" {
+		out.SubscriptionID = c.SubscriptionID
+		out.Period = &Period{Number: c.Period, Start: Time(c.PeriodStart), End: Time(c.PeriodEnd)}
+	}
+	return out
+}
+
+// Period is one billing period of a subscription: from start (when its
+// charge is due) to end (when the next period starts).
+type Period struct {
+	Number int       `json:"number"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+}
+
+// Subscription is a subscription as the API shows it.
+type Subscription struct {
+	ID            string `json:"id"`
+	TokenID       string `json:"tokenId"`
+	CustomerID    string `json:"customerId"`
+	Wallet        string `json:"wallet"`
+	Amount        Amount `json:"amount"`
+	Description   string `json:"description,omitempty"`
+	Interval      string `json:"interval"`
+	IntervalCount int    `json:"intervalCount"`
+	// TimeZone is the IANA zone whose calendar the periods follow; absent
+	// means UTC.
+	TimeZone string    `json:"timeZone,omitempty"`
+	StartAt  time.Time `json:"startAt"`
+	// Cycles is how many periods are charged; absent means until cancelled.
+	Cycles        int      `json:"cycles,omitempty"`
+	RetrySchedule []string `json:"retrySchedule"`
+	Status        string   `json:"status"`
+	// Period is the period being charged, or the next one to charge once
+	// the latest is paid or given up.
+	Period Period `json:"period"`
+	// NextChargeAt is when the next charge (or retry) is due; absent while
+	// a charge is in flight and when nothing is scheduled.
+	NextChargeAt    *time.Time `json:"nextChargeAt,omitempty"`
+	Attempt         int        `json:"attempt"` // charges made for period so far
+	CyclesCompleted int        `json:"cyclesCompleted"`
+	LastChargeID    string     `json:"lastChargeId,omitempty"`
+	FailureCode     string     `json:"failureCode,omitempty"`
+	FailureMessage  string     `json:"failureMessage,omitempty"`
+	CancelReason    string     `json:"cancelReason,omitempty"`
+	PausedAt        *time.Time `json:"pausedAt,omitempty"`
+	CancelledAt     *time.Time `json:"cancelledAt,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+}
+
+// ToSubscription is the API view of a subscription: what its GET returns.
+func ToSubscription(s *autodebit.Subscription) Subscription {
+	p := s.PeriodOf(s.Period)
+	retries := make([]string, len(s.RetrySchedule))
+	for i, d := range s.RetrySchedule {
+		retries[i] = autodebit.FormatDuration(d)
+	}
+	out := Subscription{
+		ID: s.ID, TokenID: s.TokenID, CustomerID: s.CustomerID, Wallet: s.Wallet, Amount: ToAmount(s.Amount),
+		Description: s.Description, Interval: string(s.Interval), IntervalCount: s.IntervalCount, TimeZone: s.TimeZone,
+		StartAt: Time(s.StartAt), Cycles: s.Cycles, RetrySchedule: retries, Status: string(s.Status),
+		Period:       Period{Number: p.Number, Start: Time(p.Start), End: Time(p.End)},
+		NextChargeAt: TimePtr(s.NextChargeAt), Attempt: s.Attempt, CyclesCompleted: s.CyclesCompleted,
+		LastChargeID: s.LastChargeID, FailureCode: s.FailureCode, FailureMessage: s.FailureMessage,
+		CancelReason: s.CancelReason, PausedAt: TimePtr(s.PausedAt), CancelledAt: TimePtr(s.CancelledAt),
+		CreatedAt: Time(s.CreatedAt), UpdatedAt: Time(s.UpdatedAt),
+	}
+	if s.Status.Final() {
+		out.NextChargeAt = nil
 	}
 	return out
 }

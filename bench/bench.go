@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +34,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/chaos"
 	"github.com/autodebit/autodebit/client"
 	adhttp "github.com/autodebit/autodebit/http"
 	"github.com/autodebit/autodebit/postgres"
@@ -67,6 +67,10 @@ type Config struct {
 	// SeedCharges final charges are inserted into the database before the
 	// engine starts (for RSS with a big table).
 	SeedCharges int
+	// Webhook adds a second charge phase, as long as the first, with one
+	// webhook endpoint registered on a local receiver that verifies every
+	// delivery (Report.Webhook).
+	Webhook bool
 	// Progress shows a progress bar on Out.
 	Progress bool
 	// Out receives progress. Nil means io.Discard.
@@ -84,22 +88,15 @@ type Process struct {
 
 // Report holds every figure of a run.
 type Report struct {
-	Cores          int      `json:"cores"`
-	Tokens         int      `json:"tokens"`
-	Concurrency    int      `json:"concurrency"`
-	DurationS      float64  `json:"durationSeconds"`
-	SeedCharges    int      `json:"seedCharges"`
-	DB             string   `json:"db"`
-	Charges        int      `json:"charges"`
-	Errors         int      `json:"errors"`
-	ChargesPerSec  float64  `json:"chargesPerSecond"`
-	LatencyP50Ms   float64  `json:"latencyP50Ms"`
-	LatencyP95Ms   float64  `json:"latencyP95Ms"`
-	LatencyP99Ms   float64  `json:"latencyP99Ms"`
+	Cores       int     `json:"cores"`
+	Tokens      int     `json:"tokens"`
+	Concurrency int     `json:"concurrency"`
+	DurationS   float64 `json:"durationSeconds"`
+	SeedCharges int     `json:"seedCharges"`
+	DB          string  `json:"db"`
+	Phase
 	SignMs         float64  `json:"rsa2048SignMs"`
 	VerifyMs       float64  `json:"rsa2048VerifyMs"`
-	Engine         Process  `json:"engine"`
-	Sim            Process  `json:"simulator"`
 	CryptoBound    float64  `json:"cryptoBoundChargesPerSecond"` // cores ÷ (sign+verify work per charge in both processes)
 	BoundRatio     float64  `json:"ratioToCryptoBound"`
 	Notifications  int      `json:"notifications"`
@@ -108,6 +105,60 @@ type Report struct {
 	AuthToTokenP50 float64  `json:"authCodeToTokenP50Ms"`
 	AuthToTokenP99 float64  `json:"authCodeToTokenP99Ms"`
 	Targets        []Target `json:"targets"`
+	// Webhook holds the second charge phase's figures, with one webhook
+	// endpoint receiving every event; nil without Config.Webhook.
+	Webhook *WebhookPass `json:"webhook,omitempty"`
+}
+
+// Phase is what one charge phase got: how many charges, how fast, and what
+// each cost each process (zero when targeting a running engine).
+type Phase struct {
+	Charges       int     `json:"charges"`
+	Errors        int     `json:"errors"`
+	ChargesPerSec float64 `json:"chargesPerSecond"`
+	LatencyP50Ms  float64 `json:"latencyP50Ms"`
+	LatencyP95Ms  float64 `json:"latencyP95Ms"`
+	LatencyP99Ms  float64 `json:"latencyP99Ms"`
+	Engine        Process `json:"engine"`
+	Sim           Process `json:"simulator"`
+}
+
+// phase computes a Phase from the latencies of its charges, its errors
+// and length, and the CPU seconds each process used meanwhile. one is one
+// RSA-2048 signature in CPU seconds.
+func (r *run) phase(lat []float64, errs int, elapsed time.Duration, engCPU, simCPU, one float64) Phase {
+	p := Phase{Charges: len(lat), Errors: errs, ChargesPerSec: float64(len(lat)) / elapsed.Seconds(),
+		LatencyP50Ms: pct(lat, 50), LatencyP95Ms: pct(lat, 95), LatencyP99Ms: pct(lat, 99)}
+	if r.engine != nil && p.Charges > 0 {
+		n := float64(p.Charges)
+		p.Engine = Process{PID: r.engine.Process.Pid, CPUSeconds: engCPU, CPUPerCharge: engCPU / n, SignsPerCharge: engCPU / n / one}
+		p.Sim = Process{PID: r.sim.Process.Pid, CPUSeconds: simCPU, CPUPerCharge: simCPU / n, SignsPerCharge: simCPU / n / one}
+	}
+	return p
+}
+
+// WebhookPass is the charge phase run again with one webhook endpoint
+// whose receiver verifies and accepts every delivery. CPU is measured
+// from the phase's start until the receiver has every event, so that it
+// includes delivering them.
+type WebhookPass struct {
+	Phase
+	// Events is how many events the engine made while the endpoint
+	// existed; Received how many of them the receiver accepted (each
+	// counted once), Duplicates the deliveries beyond the first, and
+	// BadSignatures those that failed verification.
+	Events        int  `json:"events"`
+	Received      int  `json:"received"`
+	AllReceived   bool `json:"allReceived"`
+	Duplicates    int  `json:"duplicates"`
+	BadSignatures int  `json:"badSignatures"`
+	// DeliveryP50Ms and DeliveryP99Ms are the time from an event's
+	// creation to the receiver accepting it.
+	DeliveryP50Ms float64 `json:"deliveryP50Ms"`
+	DeliveryP99Ms float64 `json:"deliveryP99Ms"`
+	// DrainSeconds is how long after the charge phase the last event
+	// arrived.
+	DrainSeconds float64 `json:"drainSeconds"`
 }
 
 // Target is one of the issue's targets and whether this run met it.
@@ -188,23 +239,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.AuthToTokenP50, rep.AuthToTokenP99 = pct(authLat, 50), pct(authLat, 99)
 
 	eng0, sim0 := cpuOf(r.engine), cpuOf(r.sim)
-	ids, lat, errs, elapsed := r.charge(ctx, tokens)
+	ids, _, lat, errs, elapsed := r.charge(ctx, tokens)
 	eng1, sim1 := cpuOf(r.engine), cpuOf(r.sim)
-	rep.Charges, rep.Errors = len(lat), errs
-	rep.ChargesPerSec = float64(len(lat)) / elapsed.Seconds()
-	rep.LatencyP50Ms, rep.LatencyP95Ms, rep.LatencyP99Ms = pct(lat, 50), pct(lat, 95), pct(lat, 99)
 	one := rep.SignMs / 1000
-	if r.engine != nil && rep.Charges > 0 {
-		rep.Engine = Process{PID: r.engine.Process.Pid, CPUSeconds: eng1 - eng0, CPUPerCharge: (eng1 - eng0) / float64(rep.Charges)}
-		rep.Engine.SignsPerCharge = rep.Engine.CPUPerCharge / one
-		rep.Sim = Process{PID: r.sim.Process.Pid, CPUSeconds: sim1 - sim0, CPUPerCharge: (sim1 - sim0) / float64(rep.Charges)}
-		rep.Sim.SignsPerCharge = rep.Sim.CPUPerCharge / one
-	}
+	rep.Phase = r.phase(lat, errs, elapsed, eng1-eng0, sim1-sim0, one)
 	// Per charge three messages are signed: the pay request (engine), its
 	// answer and the payment notification (simulator).
 	perCharge := 3 * one
 	rep.CryptoBound = float64(rep.Cores) / perCharge
 	rep.BoundRatio = rep.ChargesPerSec / rep.CryptoBound
+
+	if cfg.Webhook {
+		if rep.Webhook, err = r.webhookPass(ctx, tokens, one); err != nil {
+			return nil, err
+		}
+	}
 
 	rep.Notifications, rep.NotifyErrors, rep.NotifyPerSec, err = r.notifyBurst(ctx, ids)
 	if err != nil {
@@ -270,7 +319,9 @@ func (r *run) start(ctx context.Context) error {
 	// environment too.
 	r.engine, err = r.spawnEnv("engine.log", []string{"AUTODEBIT_DB=" + r.cfg.DB, "AUTODEBIT_API_KEY=" + apiKey, "AUTODEBIT_TOKEN_KEY=" + tokenKey},
 		"serve", "--addr", engAddr, "--antom-url", r.simURL, "--client-id", r.clientID,
-		"--private-key", mPrivF, "--antom-public-key", aPubF, "--log-level", "warn")
+		"--private-key", mPrivF, "--antom-public-key", aPubF, "--log-level", "warn",
+		// The webhook phase's receiver listens on 127.0.0.1.
+		"--webhook-allow-private")
 	if err != nil {
 		return err
 	}
@@ -427,8 +478,9 @@ func (r *run) link(ctx context.Context) ([]string, []float64, error) {
 	return ids, lat, nil
 }
 
-// charge creates charges at cfg.Concurrency for cfg.Duration.
-func (r *run) charge(ctx context.Context, tokens []string) (ids []string, lat []float64, errs int, elapsed time.Duration) {
+// charge creates charges at cfg.Concurrency for cfg.Duration. It returns
+// the charges' IDs, when each answer arrived, and their latencies.
+func (r *run) charge(ctx context.Context, tokens []string) (ids []string, at []time.Time, lat []float64, errs int, elapsed time.Duration) {
 	var mu sync.Mutex
 	var nerr atomic.Int64
 	bar := r.bar(int(r.cfg.Duration/(100*time.Millisecond)), "charging")
@@ -440,14 +492,15 @@ func (r *run) charge(ctx context.Context, tokens []string) (ids []string, lat []
 			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
 				t0 := time.Now()
 				c, err := r.api.CreateCharge(ctx, client.ChargeParams{TokenID: tokens[(w+i*r.cfg.Concurrency)%len(tokens)], Amount: adhttp.Amount{Currency: "PHP", Value: "100"}})
-				d := ms(time.Since(t0))
+				t1 := time.Now()
 				if err != nil {
 					nerr.Add(1)
 					continue
 				}
 				mu.Lock()
-				lat = append(lat, d)
+				lat = append(lat, ms(t1.Sub(t0)))
 				ids = append(ids, c.ID)
+				at = append(at, t1)
 				mu.Unlock()
 			}
 		})
@@ -460,7 +513,7 @@ func (r *run) charge(ctx context.Context, tokens []string) (ids []string, lat []
 		select {
 		case <-done:
 			bar.Finish()
-			return ids, lat, int(nerr.Load()), time.Since(start)
+			return ids, at, lat, int(nerr.Load()), time.Since(start)
 		case <-tick.C:
 			bar.Add(1)
 		}
@@ -615,15 +668,7 @@ func hwm(c *exec.Cmd) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // pct returns the p-th percentile of xs (nearest rank).
-func pct(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
+func pct(xs []float64, p float64) float64 { return chaos.Percentile(xs, p) }
 
 // redact hides every password in the database setting the report shows.
 func redact(db string) string {
@@ -672,6 +717,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "verified notifications/s\t%.0f (%d acked, %d errors)\n", r.NotifyPerSec, r.Notifications, r.NotifyErrors)
 	fmt.Fprintf(tw, "authCode → token p50/p99\t%.1f / %.1f ms (%d tokens)\n", r.AuthToTokenP50, r.AuthToTokenP99, r.Tokens)
 	tw.Flush()
+	if r.Webhook != nil {
+		fmt.Fprintln(w)
+		r.writeWebhookTable(w)
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\twant\tgot\t")

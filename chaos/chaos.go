@@ -67,8 +67,22 @@ type Config struct {
 	// RefundEvery refunds every RefundEvery-th charge that succeeds at once.
 	// Zero means 10; negative means no refunds.
 	RefundEvery int
+	// Subscriptions is how many subscriptions the renewal phase makes
+	// (chaos/subscription.go). Zero makes none.
+	Subscriptions int
 	// Wait bounds the wait for every charge to be final. Zero means 3m.
 	Wait time.Duration
+	// ReceiverFaults are the faults of the run's webhook receiver. Nil
+	// means DefaultReceiverFaults(), with Hold and SlowMax derived from
+	// WebhookTimeout.
+	ReceiverFaults *ReceiverFaults
+	// WebhookTimeout is the engine's delivery timeout in the run (its
+	// --webhook-timeout), short so that held deliveries cost little.
+	// Zero means 1s.
+	WebhookTimeout time.Duration
+	// DrainWait bounds the wait, at the end, for every webhook delivery to
+	// be delivered or failed. Zero means 2m.
+	DrainWait time.Duration
 	// Out receives progress lines. Nil means io.Discard.
 	Out io.Writer
 }
@@ -91,6 +105,14 @@ func DefaultFaults() antomsim.Faults {
 	}
 }
 
+// webhookRetryDelays is the engine's retry schedule in a chaos run (its
+// --webhook-retry-delays): 13 attempts within about 35 s instead of a day,
+// so that the run can wait for every delivery to settle.
+var webhookRetryDelays = []time.Duration{
+	200 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second, 2 * time.Second, 2 * time.Second,
+	3 * time.Second, 3 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second,
+}
+
 // Report is the outcome of a run.
 type Report struct {
 	Seed         int64          `json:"seed"`
@@ -103,8 +125,24 @@ type Report struct {
 	Elapsed      time.Duration  `json:"elapsed"`
 	AccessTokens []string       `json:"-"` // every access token Antom issued, for secret scans
 	LogFile      string         `json:"logFile"`
+	// TokensEnded counts the tokens the run ended: revoked by the
+	// merchant or unlinked in the wallet.
+	TokensEnded int `json:"tokensEnded"`
+	// Receiver is what the webhook receiver saw; Undelivered counts the
+	// deliveries still pending when the drain's wait ran out, Failed those
+	// whose retries ran out.
+	Receiver    ReceiverStats `json:"receiver"`
+	Undelivered int           `json:"undelivered"`
+	Failed      int           `json:"failedDeliveries"`
+	// Subscriptions is the renewal phase's report; nil without the phase.
+	Subscriptions *SubscriptionReport `json:"subscriptions,omitempty"`
 	Comparison
+	Events EventComparison `json:"events"`
 }
+
+// OK reports whether nothing diverged from Antom's truth and every event
+// was produced once and reached the receiver.
+func (r *Report) OK() bool { return r.Comparison.OK() && r.Events.OK() }
 
 // WriteTable prints the report as a table.
 func (r *Report) WriteTable(w io.Writer) {
@@ -116,13 +154,28 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "faults %s\t%d\t\n", k, r.Faults[k])
 	}
 	fmt.Fprintf(tw, "kills (SIGKILL)\t%d\t\n", r.Kills)
+	r.Subscriptions.writeRows(tw)
 	fmt.Fprintf(tw, "divergent orders\t%d\t%s\n", len(r.Divergent), verdict(r.Divergent))
 	fmt.Fprintf(tw, "double debits\t%d\t%s\n", len(r.DoubleDebits), verdict(r.DoubleDebits))
 	fmt.Fprintf(tw, "lost tokens\t%d\t%s\n", len(r.LostTokens), verdict(r.LostTokens))
 	fmt.Fprintf(tw, "INIT after close + 2 min\t%d\t%s\n", len(r.StuckInit), verdict(r.StuckInit))
+	e := &r.Events
+	fmt.Fprintf(tw, "events expected / produced\t%d / %d\t%s\n", e.Expected, e.Produced, statusLine(e.ByType))
+	fmt.Fprintf(tw, "events missing\t%d\t%s\n", len(e.Missing), verdict(e.Missing))
+	fmt.Fprintf(tw, "events of no change\t%d\t%s\n", len(e.Extra), verdict(e.Extra))
+	fmt.Fprintf(tw, "events produced twice\t%d\t%s\n", len(e.DuplicateProduced), verdict(e.DuplicateProduced))
+	fmt.Fprintf(tw, "sequence gaps\t%d\t%s\n", len(e.SequenceGaps), verdict(e.SequenceGaps))
+	fmt.Fprintf(tw, "receiver faults\t%d\t%s\n", r.Receiver.Faults[receiverFail5xx]+r.Receiver.Faults[receiverTimeout]+r.Receiver.Faults[receiverSlow],
+		fmt.Sprintf("5xx %d, timeout %d, slow %d; %d answered at once", r.Receiver.Faults[receiverFail5xx], r.Receiver.Faults[receiverTimeout], r.Receiver.Faults[receiverSlow], r.Receiver.Faults[receiverOK]))
+	fmt.Fprintf(tw, "events delivered\t%d\tdeduplicated by webhook-id; p50 %s, p99 %s after the event\n", e.Delivered,
+		e.DeliveryP50.Round(time.Millisecond), e.DeliveryP99.Round(time.Millisecond))
+	fmt.Fprintf(tw, "events lost (not received)\t%d\t%s\n", len(e.Lost), lostLine(r))
+	fmt.Fprintf(tw, "duplicate deliveries received\t%d\tallowed (at least once)\n", e.DuplicateDeliveries)
+	fmt.Fprintf(tw, "bad signatures\t%d\t%s\n", e.BadSignatures, verdict(r.Receiver.Reasons))
 	fmt.Fprintf(tw, "elapsed\t%s\tseed %d\n", r.Elapsed.Round(time.Second), r.Seed)
 	tw.Flush()
-	for _, list := range [][]string{r.Divergent, r.DoubleDebits, r.LostTokens, r.StuckInit} {
+	for _, list := range [][]string{r.Divergent, r.DoubleDebits, r.LostTokens, r.StuckInit,
+		e.Missing, e.Extra, e.DuplicateProduced, e.SequenceGaps, e.Lost, r.Receiver.Reasons} {
 		for i, s := range list {
 			if i == 20 {
 				fmt.Fprintf(w, "  … and %d more\n", len(list)-20)
@@ -139,6 +192,14 @@ func statusLine(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func lostLine(r *Report) string {
+	l := verdict(r.Events.Lost)
+	if r.Undelivered > 0 || r.Failed > 0 {
+		l += fmt.Sprintf(" (%d deliveries still pending, %d failed)", r.Undelivered, r.Failed)
+	}
+	return l
 }
 
 func verdict(l []string) string {
@@ -196,6 +257,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		f := DefaultFaults()
 		cfg.Faults = &f
 	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = time.Second
+	}
+	if cfg.DrainWait <= 0 {
+		cfg.DrainWait = 2 * time.Minute
+	}
+	if cfg.ReceiverFaults == nil {
+		f := DefaultReceiverFaults()
+		f.Hold, f.SlowMax = cfg.WebhookTimeout+time.Second, cfg.WebhookTimeout/4
+		cfg.ReceiverFaults = &f
+	}
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "autodebit-chaos-")
 		if err != nil {
@@ -216,6 +288,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.startEngine(ctx); err != nil {
 		return nil, err
 	}
+	rc, err := r.listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
 	tokens, err := r.link(ctx)
 	if err != nil {
 		return nil, err
@@ -224,6 +301,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	kills, err := r.drive(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	renewalKills, err := r.renewals(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	ended, err := r.endTokens(ctx, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +322,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	r.sim.Settle(sctx)
 	cancel()
+	subs, err := r.subscriptionsNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	undelivered := r.drain(ctx, rc)
 	if err := r.stopEngine(); err != nil {
 		return nil, err
 	}
@@ -247,8 +337,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	truth := r.sim.Truth()
 	rep := &Report{
 		Seed: cfg.Seed, Charges: len(recs.Charges), ByStatus: map[string]int{}, Tokens: len(recs.Tokens), Refunds: len(recs.Refunds),
-		Faults: r.sim.FaultStats(), Kills: kills, LogFile: r.logFile.Name(),
-		Comparison: Compare(truth, recs, time.Now()),
+		Faults: r.sim.FaultStats(), Kills: kills + renewalKills, LogFile: r.logFile.Name(),
+		Comparison: Compare(truth, recs, time.Now()), TokensEnded: ended, Receiver: rc.Stats(), Undelivered: undelivered,
+	}
+	rep.Events = CompareEvents(recs, rep.Receiver)
+	for _, d := range recs.Deliveries {
+		if d.Status == autodebit.DeliveryFailed {
+			rep.Failed++
+		}
+	}
+	if rep.Subscriptions = CheckRenewals(subs, truth, recs, &rep.Comparison); rep.Subscriptions != nil {
+		rep.Subscriptions.Kills = renewalKills
 	}
 	for _, c := range recs.Charges {
 		rep.ByStatus[string(c.Status)]++
@@ -316,7 +415,10 @@ func (r *run) setup() error {
 		// The run ends by advancing the simulator's clock 25h to let every
 		// resend happen: its request-times are then a day ahead of the
 		// engine's real clock, which only this harness can cause.
-		"--notify-skew", "26h"}
+		"--notify-skew", "26h",
+		// The run's webhook receiver is on 127.0.0.1, and its deliveries
+		// retry within seconds instead of a day (see webhookRetryDelays).
+		"--webhook-allow-private", "--webhook-timeout", r.cfg.WebhookTimeout.String(), "--webhook-retry-delays", durations(webhookRetryDelays)}
 	if r.logFile, err = os.OpenFile(filepath.Join(r.cfg.Dir, "engine.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
 		return err
 	}
@@ -472,8 +574,16 @@ func (r *run) drive(ctx context.Context, tokens []string) (int, error) {
 					return
 				}
 				if r.cfg.RefundEvery > 0 && i%int64(r.cfg.RefundEvery) == 0 && c.Status == string(autodebit.ChargeSuccess) {
-					rp := client.RefundParams{Amount: adhttp.Amount{Currency: "PHP", Value: strconv.FormatInt(amounts[i]/2, 10)}, IdempotencyKey: "chaos-refund"}
-					retry(ctx, func() (*adhttp.Refund, error) { return r.api.CreateRefund(ctx, c.ID, rp) })
+					rp := client.RefundParams{Amount: adhttp.Amount{Currency: "PHP", Value: strconv.FormatInt(amounts[i]/2, 10)}, IdempotencyKey: fmt.Sprintf("chaos-refund-%d-%d", r.cfg.Seed, i)}
+					// A refused refund is a bug of the engine or of this
+					// run (as a key reused across charges once was): stop.
+					if _, err := retry(ctx, func() (*adhttp.Refund, error) { return r.api.CreateRefund(ctx, c.ID, rp) }); err != nil {
+						select {
+						case errc <- fmt.Errorf("refund of charge %d (%s): %w", i, c.ID, err):
+						default:
+						}
+						return
+					}
 				}
 				if d := done.Add(1); killAt[d] {
 					killc <- struct{}{}
@@ -544,7 +654,7 @@ func (r *run) waitFinal(ctx context.Context) {
 	}
 }
 
-// records reads every charge, token and refund from the engine's database.
+// records reads everything the comparisons need from the engine's database.
 func (r *run) records(ctx context.Context) (Records, error) {
 	key, _ := base64.StdEncoding.DecodeString(r.tokenKey)
 	cfg := sqldb.Config{TokenKey: key}
@@ -562,7 +672,8 @@ func (r *run) records(ctx context.Context) (Records, error) {
 	return ReadRecords(ctx, store)
 }
 
-// ReadRecords reads every charge, token and refund of store.
+// ReadRecords reads every charge, token, refund, authorization, event and
+// webhook delivery of store.
 func ReadRecords(ctx context.Context, store autodebit.Store) (Records, error) {
 	var out Records
 	const page = 1000
@@ -596,6 +707,134 @@ func ReadRecords(ctx context.Context, store autodebit.Store) (Records, error) {
 			break
 		}
 	}
+	// The three below are read whole (a zero Limit): a run makes a few
+	// thousand of each at most.
+	var err error
+	if out.Authorizations, _, err = store.FindAuthorizations(ctx, autodebit.AuthorizationFilter{}); err != nil {
+		return out, err
+	}
+	if out.Events, _, err = store.FindEvents(ctx, autodebit.EventFilter{}); err != nil {
+		return out, err
+	}
+	if out.Deliveries, _, err = store.FindDeliveries(ctx, autodebit.DeliveryFilter{}); err != nil {
+		return out, err
+	}
 	sort.Slice(out.Charges, func(i, j int) bool { return out.Charges[i].ID < out.Charges[j].ID })
 	return out, nil
+}
+
+// listen starts the run's webhook receiver and registers it as an endpoint
+// for every event type, before anything happens that makes an event.
+func (r *run) listen(ctx context.Context) (*Receiver, error) {
+	rc, err := NewReceiver(*r.cfg.ReceiverFaults, r.cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := r.api.CreateWebhookEndpoint(ctx, client.WebhookEndpointParams{URL: rc.URL(), Description: "autodebit chaos receiver"})
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("register the webhook receiver: %w", err)
+	}
+	rc.SetSecret(ep.Secret)
+	fmt.Fprintf(r.out, "chaos: webhook endpoint %s receives every event at %s\n", ep.ID, rc.URL())
+	return rc, nil
+}
+
+// endTokens ends two tokens once the charges are made, so that token
+// changes are checked too: the first is revoked by the merchant (through
+// the API, while Antom's faults are on), the second unlinked by the buyer
+// in the wallet (the simulator's TOKEN_CANCELED notification, which the
+// faults may drop until a resend). It returns how many it ended.
+func (r *run) endTokens(ctx context.Context, tokens []string) (int, error) {
+	n := 0
+	if len(tokens) > 0 {
+		if _, err := retry(ctx, func() (*adhttp.Token, error) { return r.api.RevokeToken(ctx, tokens[0]) }); err != nil {
+			return n, fmt.Errorf("revoke token %s: %w", tokens[0], err)
+		}
+		n++
+	}
+	if len(tokens) > 1 {
+		login := fmt.Sprintf("0917%07d", 2) // the second linked wallet (see link)
+		for _, t := range r.sim.Tokens() {
+			if t.UserLoginID == login && t.Status == antomsim.TokenActive {
+				if _, err := r.sim.CancelToken(t.AccessToken, "chaos: the buyer unlinked the merchant"); err != nil {
+					return n, fmt.Errorf("unlink %s in the wallet: %w", login, err)
+				}
+				n++
+				break
+			}
+		}
+	}
+	fmt.Fprintf(r.out, "chaos: ended %d tokens (revoked by the merchant, unlinked in the wallet)\n", n)
+	return n, nil
+}
+
+// drain waits, at most cfg.DrainWait, until no webhook delivery is pending
+// (the engine's autodebit_webhook_deliveries_pending gauge is 0). It
+// returns how many were still pending when it stopped waiting.
+func (r *run) drain(ctx context.Context, rc *Receiver) int {
+	fmt.Fprintf(r.out, "chaos: waiting for every webhook delivery to settle (at most %s)\n", r.cfg.DrainWait)
+	deadline := time.Now().Add(r.cfg.DrainWait)
+	last := -1
+	for {
+		pending, err := r.pendingDeliveries(ctx)
+		if err == nil && pending == 0 {
+			return 0
+		}
+		if err == nil && pending != last {
+			fmt.Fprintf(r.out, "chaos: %d webhook deliveries pending, %d events received\n", pending, rc.Unique())
+			last = pending
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return max(last, 0)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// pendingDeliveries reads the engine's pending-deliveries gauge from
+// /metrics.
+func (r *run) pendingDeliveries(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.apiKey)
+	resp, err := r.api.HTTPClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return gauge(string(b), "autodebit_webhook_deliveries_pending")
+}
+
+// gauge returns the value of the unlabelled metric name in a Prometheus
+// text exposition.
+func gauge(text, name string) (int, error) {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("metric %s: %q is not a number", name, v)
+			}
+			return int(f), nil
+		}
+	}
+	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// durations formats ds as a --webhook-retry-delays value.
+func durations(ds []time.Duration) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ",")
 }

@@ -12,9 +12,12 @@ import (
 
 // Records is what the engine's store holds at the end of a run.
 type Records struct {
-	Charges []*autodebit.Charge
-	Tokens  []*autodebit.Token
-	Refunds []*autodebit.Refund
+	Charges        []*autodebit.Charge
+	Tokens         []*autodebit.Token
+	Refunds        []*autodebit.Refund
+	Authorizations []*autodebit.Authorization
+	Events         []*autodebit.Event
+	Deliveries     []*autodebit.Delivery
 }
 
 // Comparison is the result of comparing the engine's records with the

@@ -57,14 +57,16 @@ func ErrorCode(err error) string {
 // ListParams filters a list. Empty fields do not filter; zero Limit means
 // the server's default (100).
 type ListParams struct {
-	Status        string
-	CustomerID    string
-	Wallet        string
-	TokenID       string // charges only
-	CreatedAfter  string // RFC 3339 time or YYYY-MM-DD
-	CreatedBefore string
-	Limit         int
-	Offset        int
+	Status     string
+	CustomerID string
+	Wallet     string
+	TokenID    string // charges and subscriptions
+	// SubscriptionID lists a subscription's charges (charges only).
+	SubscriptionID string
+	CreatedAfter   string // RFC 3339 time or YYYY-MM-DD
+	CreatedBefore  string
+	Limit          int
+	Offset         int
 }
 
 func (p ListParams) values() url.Values {
@@ -78,6 +80,7 @@ func (p ListParams) values() url.Values {
 	set("customerId", p.CustomerID)
 	set("wallet", p.Wallet)
 	set("tokenId", p.TokenID)
+	set("subscriptionId", p.SubscriptionID)
 	set("createdAfter", p.CreatedAfter)
 	set("createdBefore", p.CreatedBefore)
 	if p.Limit > 0 {
@@ -186,7 +189,7 @@ func (c *Client) Refund(ctx context.Context, id string) (*adhttp.Refund, error) 
 }
 
 // Timeline returns the timeline (audit trail) of an authorization, token,
-// charge, refund, webhook endpoint or link session, oldest first.
+// charge, refund, webhook endpoint, link session or subscription, oldest first.
 func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodebit.TimelineEntry], error) {
 	var kind string
 	switch {
@@ -202,6 +205,8 @@ func (c *Client) Timeline(ctx context.Context, id string) (*adhttp.List[*autodeb
 		kind = "webhook-endpoints"
 	case strings.HasPrefix(id, autodebit.LinkSessionIDPrefix):
 		kind = "link-sessions"
+	case strings.HasPrefix(id, autodebit.SubscriptionIDPrefix):
+		kind = "subscriptions"
 	default:
 		return nil, &Error{Status: http.StatusNotFound, Code: autodebit.ENOTFOUND, Message: fmt.Sprintf("No object %q.", id)}
 	}

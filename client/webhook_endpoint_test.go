@@ -2,40 +2,16 @@ package client_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/client"
 	"github.com/autodebit/autodebit/engine"
-	adhttp "github.com/autodebit/autodebit/http"
-	"github.com/autodebit/autodebit/storetest"
 )
 
 func TestClient_WebhookEndpoints(t *testing.T) {
-	kp, err := antom.GenerateKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac, err := antom.NewClient(antom.Config{BaseURL: "http://127.0.0.1:1", ClientID: "client_1", PrivateKey: kp.PrivateKey,
-		AntomPublicKey: &kp.PrivateKey.PublicKey, ObserveFunc: engine.Observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Store: storetest.OpenSQLite(t, storetest.Config()), Antom: ac, PublicURL: "http://127.0.0.1",
-		WebhookURLPolicy: engine.WebhookURLsAny})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const key = "client-test-api-key-0123"
-	srv, err := adhttp.NewServer(adhttp.Config{Engine: eng, APIKey: key, Verifier: &antom.NotificationVerifier{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	c, ctx := client.New(hs.URL, key), context.Background()
+	c, _ := newTestServer(t, func(cfg *engine.Config) { cfg.WebhookURLPolicy = engine.WebhookURLsAny })
+	ctx := context.Background()
 
 	created, err := c.CreateWebhookEndpoint(ctx, client.WebhookEndpointParams{URL: "http://127.0.0.1:3000/hooks", EventTypes: []string{"charge.failed"}, IdempotencyKey: "k1"})
 	if err != nil || !strings.HasPrefix(created.Secret, "whsec_") {

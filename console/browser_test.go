@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autodebit/autodebit"
 	"github.com/chromedp/chromedp"
 )
 
@@ -123,7 +124,12 @@ func (tb *tab) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 // waitText waits until the element's text contains want. It evaluates
 // again after errors, since a page may be navigating meanwhile.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
-	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want)
+	return waitTrue(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want))
+}
+
+// waitTrue waits until the JavaScript expression is true, evaluating it
+// again after errors.
+func waitTrue(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		var last error
 		for {
@@ -136,7 +142,7 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			}
 			select {
 			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("wait for %q in %s: %w (last error: %v)", want, sel, ctx.Err(), last)
+				return chromedp.Void{}, fmt.Errorf("wait for %s: %w (last error: %v)", expr, ctx.Err(), last)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -172,7 +178,9 @@ var viewports = []struct {
 // TestBrowser drives the console and the simulator's wallet page in real
 // Chromium, at a phone's width and a desktop's: log in, follow the pointer
 // to Link a wallet, link one by approving the QR in a second tab, watch the
-// status reach ACTIVE, charge, see SUCCESS, refund after the confirmation.
+// status reach ACTIVE, charge, see SUCCESS, refund after the confirmation;
+// then add a webhook endpoint, copy its secret (shown once), rotate it,
+// redeliver the charge's event to it, and disable it.
 // On every page the body must fit the window (no sideways scrolling: wide
 // tables scroll in their own box) and the elements that matter must show.
 func TestBrowser(t *testing.T) {
@@ -324,6 +332,155 @@ func browserFlow(t *testing.T, ctx context.Context, width, height int64) {
 		waitText(`#charge-error`, "PHP has 2 decimal places"),
 		fits(width),
 	)
+	webhookFlow(t, console, s, width)
+}
+
+// webhookFlow adds a webhook endpoint, sees its secret once and copies it,
+// rotates the secret, redelivers the charge's event to the endpoint and
+// sees the attempt, then disables the endpoint.
+func webhookFlow(t *testing.T, console *tab, s *stack, width int64) {
+	rc := newReceiver(t)
+	console.run("webhook endpoints: none yet",
+		chromedp.Navigate(s.URL+"/charges"),
+		chromedp.Click(chromedp.CSS(`header nav a[href="/webhook-endpoints"]`)),
+		waitText(`h1`, "Webhook endpoints"),
+		waitText(`.empty`, "No webhook endpoints yet"),
+		fits(width),
+	)
+	console.run("add an endpoint: bad URL",
+		chromedp.Click(chromedp.CSS(`#add-endpoint`)),
+		waitText(`h1`, "Add a webhook endpoint"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=eventTypes][value="charge.succeeded"]`)),
+		fits(width),
+		// type=url lets the browser check the form; the engine's own check
+		// is what a URL it accepts but the engine refuses meets.
+		chromedp.SendKeys(chromedp.CSS(`#url`), "https://me:secret@shop.example/hooks"),
+		chromedp.Click(chromedp.CSS(`#endpoint-form button[type=submit]`)),
+		waitText(`#endpoint-error`, "must not hold a user name or password"),
+		fits(width),
+	)
+	var secret, rotated string
+	console.run("add an endpoint: the secret, once",
+		chromedp.SetValue(chromedp.CSS(`#url`), rc.URL),
+		chromedp.Click(chromedp.CSS(`input[name=eventTypes][value="charge.succeeded"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#description`), "Browser test"),
+		chromedp.Click(chromedp.CSS(`#endpoint-form button[type=submit]`)),
+		waitText(`h1`, "Endpoint added"),
+		waitText(`#secret-once`, "you won't see it again"),
+		chromedp.WaitVisible(chromedp.CSS(`#copy-secret`)), // shown by console.js
+		into(chromedp.Value(chromedp.CSS(`#secret`)), &secret),
+		chromedp.Click(chromedp.CSS(`#copy-secret`)),
+		waitText(`#copy-status`, "Copied to the clipboard."),
+		fits(width),
+	)
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("the secret shown is %q", secret)
+	}
+	console.run("endpoint page: no secret",
+		chromedp.Click(chromedp.CSS(`#done`)),
+		waitText(`#endpoint-url`, rc.URL),
+		waitText(`#endpoint-types`, "charge.succeeded"),
+		waitText(`#endpoint-status`, "enabled"),
+		notInPage(secret),
+		fits(width),
+	)
+	console.run("rotate the secret",
+		chromedp.Click(chromedp.CSS(`#rotate-link`)),
+		waitText(`h1`, "Rotate the secret?"),
+		fits(width),
+		chromedp.Click(chromedp.CSS(`#confirm-rotate`)),
+		waitText(`h1`, "New signing secret"),
+		waitText(`#overlap`, "The old secret is still honoured for 24 hours"),
+		into(chromedp.Value(chromedp.CSS(`#secret`)), &rotated),
+		notInPage(secret),
+		fits(width),
+	)
+	if !strings.HasPrefix(rotated, "whsec_") || rotated == secret {
+		t.Fatalf("the rotated secret is %q (the old one %q)", rotated, secret)
+	}
+	eps, _, err := s.Store.FindWebhookEndpoints(context.Background(), autodebit.WebhookEndpointFilter{})
+	if err != nil {
+		t.Fatal(err)
+	} else if len(eps) != 1 || eps[0].Secret != rotated || eps[0].PreviousSecret != secret {
+		t.Fatalf("%d endpoints; the store's secrets are not the ones shown", len(eps))
+	}
+
+	// The charge happened before the endpoint existed: Redeliver sends it.
+	var eventHref chromedp.AttributeResult
+	console.run("the charge's events",
+		chromedp.Navigate(s.URL+"/charges?status=SUCCESS"),
+		chromedp.Click(chromedp.CSS(`table.charges td a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#object-events`)),
+		chromedp.Click(chromedp.CSS(`#object-events`)),
+		waitText(`h1`, "Events"),
+		waitText(`#events`, "charge.succeeded"),
+		fits(width),
+		into(chromedp.AttributeValue(chromedp.CSS(`#events td a`), "href"), &eventHref),
+	)
+	console.run("event page",
+		chromedp.Click(chromedp.CSS(`#events td a`)),
+		waitText(`h1`, "charge.succeeded"),
+		waitText(`#no-deliveries`, "Not sent to any endpoint"),
+		waitText(`#payload`, `"type": "charge.succeeded"`),
+		fits(width),
+	)
+	console.run("redeliver",
+		chromedp.Click(chromedp.CSS(`#redeliver`)),
+		waitText(`#notice`, "Redelivery queued"),
+		fits(width),
+	)
+	rc.waitFor(t, strings.TrimPrefix(eventHref.Value, "/events/"), 1)
+	console.run("the delivery, delivered",
+		reloadUntil(`.delivery`, "delivered"),
+		waitText(`.delivery .attempts`, "200"),
+		waitText(`.delivery .attempts`, "receiver answered OK"),
+		waitText(`.delivery-head`, rc.URL),
+		fits(width),
+	)
+	console.run("disable the endpoint",
+		chromedp.Click(chromedp.CSS(`.delivery-head a`)),
+		waitText(`#endpoint-url`, rc.URL),
+		waitText(`table.deliveries`, "delivered"),
+		chromedp.Click(chromedp.CSS(`#disable-endpoint`)),
+		waitText(`#notice`, "Disabled"),
+		waitText(`h1 .badge`, "disabled"),
+		chromedp.WaitVisible(chromedp.CSS(`#enable-endpoint`)),
+		fits(width),
+	)
+	console.run("health", chromedp.Navigate(s.URL+"/health"), waitText(`#webhook-stats`, "webhook deliveries pending"), fits(width))
+}
+
+// notInPage checks that the page's HTML does not hold s.
+func notInPage(s string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		html, err := chromedp.Evaluate[string](`document.documentElement.outerHTML`)(ctx, t)
+		if err != nil {
+			return chromedp.Void{}, err
+		} else if strings.Contains(html, s) {
+			return chromedp.Void{}, fmt.Errorf("the page shows %.12s…", s)
+		}
+		return chromedp.Void{}, nil
+	}
+}
+
+// reloadUntil reloads the page every 200 ms until the element's text
+// contains want.
+func reloadUntil(sel, want string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			_, err := waitText(sel, want)(wctx, t)
+			cancel()
+			if err == nil {
+				return chromedp.Void{}, nil
+			} else if ctx.Err() != nil {
+				return chromedp.Void{}, fmt.Errorf("reload until %q in %s: %w", want, sel, ctx.Err())
+			}
+			if _, err := chromedp.Reload()(ctx, t); err != nil && ctx.Err() != nil {
+				return chromedp.Void{}, err
+			}
+		}
+	}
 }
 
 // fits checks that the page is as wide as the window: width pixels, with
@@ -352,6 +509,11 @@ func fits(width int64) chromedp.Action[chromedp.Void] {
 		Wide   []string `json:"wide"`
 	}
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		// Measure the page as laid out with its stylesheet: right after a
+		// navigation the DOM may be there before the CSS is applied.
+		if _, err := waitTrue(`document.readyState === "complete"`)(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
 		r, err := chromedp.Evaluate[result](expr)(ctx, t)
 		switch {
 		case err != nil:

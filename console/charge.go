@@ -69,11 +69,7 @@ func (h *Handler) chargesPage(w http.ResponseWriter, r *http.Request) error {
 			v.Start = "link"
 		}
 	}
-	status := http.StatusOK
-	if v.Message != "" {
-		status = http.StatusBadRequest
-	}
-	h.render(w, r, status, "charges", "Charges", v)
+	h.render(w, r, filterStatus(v.Message), "charges", "Charges", v)
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
 )
@@ -53,8 +54,13 @@ type Config struct {
 	// Nil means a limiter of the console's own with adhttp.AuthLimitConfig's
 	// defaults.
 	Limiter *adhttp.AuthLimiter
-	// NowFunc returns the current time. Nil means time.Now.
+	// NowFunc returns the current time, for sessions and login limits. Nil
+	// means time.Now.
 	NowFunc func() time.Time
+	// Clock, in simulator mode, is the one clock with what falls due on it:
+	// the Health page shows it with buttons that advance it, and pages
+	// count ages and waits on it. Nil (a real Antom) shows no control.
+	Clock *clock.Stepper
 	// Logger receives errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -146,6 +152,32 @@ func (h *Handler) routes() {
 	page("POST /charges/{id}/cancel", h.cancelCharge)
 	page("POST /charges/{id}/refunds", h.createRefund)
 	page("GET /health", h.healthPage)
+	page("GET /webhook-endpoints", h.webhookEndpointsPage)
+	page("GET /webhook-endpoints/new", h.newWebhookEndpointPage)
+	page("POST /webhook-endpoints", h.createWebhookEndpoint)
+	page("GET /webhook-endpoints/{id}", h.webhookEndpointPage)
+	page("POST /webhook-endpoints/{id}", h.updateWebhookEndpoint)
+	page("GET /webhook-endpoints/{id}/edit", h.editWebhookEndpointPage)
+	page("POST /webhook-endpoints/{id}/disable", h.setWebhookEndpointEnabled(false))
+	page("POST /webhook-endpoints/{id}/enable", h.setWebhookEndpointEnabled(true))
+	page("GET /webhook-endpoints/{id}/rotate", h.confirmWebhookEndpointPage("webhook_rotate", "Rotate the secret of"))
+	page("POST /webhook-endpoints/{id}/rotate", h.rotateWebhookEndpointSecret)
+	page("GET /webhook-endpoints/{id}/delete", h.confirmWebhookEndpointPage("webhook_delete", "Delete"))
+	page("POST /webhook-endpoints/{id}/delete", h.deleteWebhookEndpoint)
+	page("GET /events", h.eventsPage)
+	page("GET /events/{id}", h.eventPage)
+	page("POST /events/{id}/redeliver", h.redeliverEvent)
+	if h.cfg.Clock != nil {
+		page("POST /clock/advance", h.advanceClock)
+	}
+	// Subscriptions (issue 13).
+	page("GET /subscriptions", h.subscriptionsPage)
+	page("GET /subscriptions/{id}", h.subscriptionPage)
+	page("POST /subscriptions/{id}/pause", h.pauseSubscription)
+	page("POST /subscriptions/{id}/resume", h.resumeSubscription)
+	page("GET /subscriptions/{id}/cancel", h.cancelSubscriptionPage)
+	page("POST /subscriptions/{id}/cancel", h.cancelSubscription)
+	page("POST /tokens/{id}/subscriptions", h.createSubscription)
 	page("/", func(w http.ResponseWriter, r *http.Request) error {
 		return autodebit.Errorf(autodebit.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	})
@@ -237,20 +269,32 @@ type noticer interface{ notice() notice }
 var navOf = map[string]string{
 	"link": "link", "authorization": "link", "link_sessions": "link", "link_session": "link", "tokens": "tokens", "token": "tokens", "revoke": "tokens",
 	"charges": "charges", "charge": "charges", "cancel": "charges", "refund": "charges", "health": "health",
+	"webhook_endpoints": "webhooks", "webhook_endpoint": "webhooks", "webhook_endpoint_form": "webhooks", "webhook_secret": "webhooks",
+	"webhook_rotate": "webhooks", "webhook_delete": "webhooks", "events": "events", "event": "events",
+	"subscriptions": "subscriptions", "subscription": "subscriptions", "subscription_cancel": "subscriptions",
 }
 
 // notices are the messages a redirect can ask a page to show (?notice=).
 // Charges, cancels and refunds are not here: the charge page says what
 // came of them (see chargeView.notice).
 var notices = map[string]notice{
-	"revoked":       {"The token is revoked. It can no longer be charged.", "ok"},
-	"revoking":      {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
-	"logged-out":    {"You are logged out.", "ok"},
-	"session-ended": {"Your session has ended. Log in again.", "info"},
+	"revoked":        {"The token is revoked. It can no longer be charged.", "ok"},
+	"revoking":       {"Revoke requested. The token can no longer be charged; Antom's confirmation is pending.", "info"},
+	"logged-out":     {"You are logged out.", "ok"},
+	"session-ended":  {"Your session has ended. Log in again.", "info"},
+	"clock-advanced": {"The clock moved forward, and everything that fell due on the way has run.", "ok"},
+
+	"endpoint-saved":    {"Saved.", "ok"},
+	"endpoint-disabled": {"Disabled: nothing is sent to this endpoint until you enable it, and events meanwhile are not queued for it.", "ok"},
+	"endpoint-enabled":  {"Enabled: new events are sent to this endpoint again. Events from while it was disabled are not sent by themselves: redeliver them from their pages.", "ok"},
+	"endpoint-deleted":  {"The webhook endpoint is deleted. Nothing more is sent to it.", "ok"},
+	"endpoint-replayed": {"This form was already sent: the endpoint was added then, and its secret shown then. If you did not keep the secret, rotate it.", "info"},
+	"redelivered":       {"Redelivery queued: it is sent now, with the same webhook-id. Reload this page to see the attempt.", "ok"},
+	"redelivered-all":   {"Redelivery queued to every enabled endpoint subscribed to this event's type: it is sent now, with the same webhook-id. Reload this page to see the attempts.", "ok"},
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.now().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
+	v := view{Title: title, Nav: navOf[name], Data: data, NowUTC: h.clockNow().UTC(), Notice: notices[r.URL.Query().Get("notice")]}
 	if n, ok := data.(noticer); ok && n.notice().Text != "" {
 		v.Notice = n.notice()
 	}
@@ -280,11 +324,23 @@ func (h *Handler) parseTemplates() error {
 		"walletName": walletName,
 		"wallets":    antom.Wallets,
 		"lower":      func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
-		"since":      func(t time.Time) string { return since(h.now(), t) },
-		"until":      func(t time.Time) string { return since(t, h.now()) },
+		"since":      func(t time.Time) string { return since(h.clockNow(), t) },
+		"until":      func(t time.Time) string { return since(t, h.clockNow()) },
 		"lag":        lag,
+		"took":       took,
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"pretty":     prettyJSON,
 		"list":       func(s ...string) []string { return s },
+		"relative":   func(t time.Time) string { return relative(h.now(), t) },
+		"objectPath": objectPath,
+		"eventsPath": eventsPath,
+		"deliveries": func(ds []*autodebit.Delivery, eps map[string]*autodebit.WebhookEndpoint, empty string) any {
+			return struct {
+				Deliveries []*autodebit.Delivery
+				Endpoints  map[string]*autodebit.WebhookEndpoint // nil: the table is one endpoint's
+				Empty      string
+			}{ds, eps, empty}
+		},
 	}
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html")
 	if err != nil {
@@ -313,6 +369,15 @@ func (h *Handler) parseTemplates() error {
 func redirect(w http.ResponseWriter, r *http.Request, path string) error {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 	return nil
+}
+
+// filterStatus is the status of a list page: 400 when a filter was refused
+// (message says why; the list ignores that filter), 200 otherwise.
+func filterStatus(message string) int {
+	if message != "" {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
 }
 
 // formError reports whether err is one a form shows next to the input

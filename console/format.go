@@ -143,6 +143,19 @@ func since(now, then time.Time) string {
 	return duration(d)
 }
 
+// relative renders when t is from now: "in 4s" ahead, "3m 10s ago"
+// behind.
+func relative(now, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return "in " + duration(d)
+	}
+	return duration(-d) + " ago"
+}
+
 // duration renders a non-negative duration in its two largest units.
 func duration(d time.Duration) string {
 	switch {
@@ -180,6 +193,18 @@ func prettyJSON(s string) string {
 		return s
 	}
 	return b.String()
+}
+
+// took renders how long a finished call took, kept in milliseconds: "<1
+// ms" for less than one, "2.5 s" from ten seconds on.
+func took(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1 ms"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
 // lag renders a short duration such as a notification lag: "—" for none,

@@ -15,6 +15,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	adclock "github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/console"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
@@ -26,16 +27,20 @@ import (
 const apiKey = "test-console-api-key-0123456789"
 
 // stack is the whole engine in one process, wired as `autodebit serve`
-// wires it: SQLite in a temporary directory, the simulator in real time,
-// River jobs, the engine, and the HTTP server with the console at "/".
+// wires it: SQLite in a temporary directory, the simulator, River jobs, the
+// engine, and the HTTP server with the console at "/", all on one clock
+// running at real speed.
 type stack struct {
 	URL    string // the engine: API, QR images, console
 	Sim    *antomsim.Sim
 	Store  *sqldb.Store
 	Engine *engine.Engine
+	Clock  *adclock.Stepper
 }
 
-func newStack(tb testing.TB) *stack {
+// newStack starts the stack; opts change the engine's configuration. Webhook
+// endpoints may be on this machine, as with serve's in-process simulator.
+func newStack(tb testing.TB, opts ...func(*engine.Config)) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,7 +51,8 @@ func newStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, Logger: log})
+	clk := &adclock.Stepper{Clock: adclock.New(time.Now(), 1)}
+	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, Logger: log, Clock: clk.Clock})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,6 +67,7 @@ func newStack(tb testing.TB) *stack {
 	var runner *jobs.Runner
 	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "autodebit.db"), sqldb.Config{
 		TokenKey: make([]byte, 32),
+		NowFunc:  clk.Clock.Now,
 		EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
 			return runner.Enqueue(ctx, tx, js)
 		},
@@ -69,27 +76,33 @@ func newStack(tb testing.TB) *stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	if runner, err = jobs.New(jobs.Config{Driver: store.RiverDriver(), Logger: log}); err != nil {
+	if runner, err = jobs.New(jobs.Config{Driver: store.RiverDriver(), Logger: log, NowFunc: clk.Clock.Now}); err != nil {
 		tb.Fatal(err)
 	}
 	client, err := antom.NewClient(antom.Config{
 		BaseURL: simSrv.URL, ClientID: sim.ClientID(), PrivateKey: kp.PrivateKey, AntomPublicKey: sim.AntomPublicKey(),
-		ObserveFunc: engine.Observe,
+		ObserveFunc: engine.Observe, NowFunc: clk.Clock.Now,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: store, Antom: client, PublicURL: srv.URL, Logger: log})
+	cfg := engine.Config{Store: store, Antom: client, PublicURL: srv.URL, Logger: log, WebhookURLPolicy: engine.WebhookURLsAny, NowFunc: clk.Clock.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng, err := engine.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	con, err := console.New(console.Config{Engine: eng, APIKey: apiKey, Logger: log})
+	clk.Waiters = []adclock.Waiter{sim, runner, eng}
+	con, err := console.New(console.Config{Engine: eng, APIKey: apiKey, Logger: log, Clock: clk})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	api, err := adhttp.NewServer(adhttp.Config{
 		Engine: eng, APIKey: apiKey, Logger: log, Extra: con,
-		Verifier: &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: sim.AntomPublicKey()},
+		Verifier: &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: sim.AntomPublicKey(), NowFunc: clk.Clock.Now},
+		Clock:    clk,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -103,7 +116,7 @@ func newStack(tb testing.TB) *stack {
 		defer cancel()
 		runner.Stop(ctx)
 	})
-	return &stack{URL: srv.URL, Sim: sim, Store: store, Engine: eng}
+	return &stack{URL: srv.URL, Sim: sim, Store: store, Engine: eng, Clock: clk}
 }
 
 // mustActiveToken links a wallet through the engine and the simulator, the

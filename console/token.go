@@ -53,6 +53,11 @@ type tokenView struct {
 	Desc     string
 	Key      string
 	Message  string
+	// The token's subscriptions and the form that makes one.
+	Subscriptions []*autodebit.Subscription
+	Sub           subscribeForm
+	SubKey        string
+	Intervals     []autodebit.Interval
 }
 
 func (h *Handler) tokenPage(w http.ResponseWriter, r *http.Request) error {
@@ -64,7 +69,13 @@ func (h *Handler) renderToken(w http.ResponseWriter, r *http.Request, status int
 	if err != nil {
 		return err
 	}
-	v.T, v.Key = t, newKey()
+	v.T, v.Key, v.SubKey, v.Intervals = t, newKey(), newKey(), autodebit.Intervals()
+	if v.Sub.Interval == "" {
+		v.Sub.Interval = string(autodebit.IntervalMonth)
+	}
+	if v.Subscriptions, _, err = h.store.FindSubscriptions(r.Context(), autodebit.SubscriptionFilter{TokenID: t.ID, Limit: 10}); err != nil {
+		return err
+	}
 	v.Wallet, _ = antom.LookupWallet(t.Wallet)
 	if v.Charges, _, err = h.store.FindCharges(r.Context(), autodebit.ChargeFilter{TokenID: t.ID, Limit: 10}); err != nil {
 		return err

@@ -187,15 +187,22 @@ func checkRequest(amount autodebit.Amount, textName, text, idempotencyKey string
 // there is none, or ECONFLICT if it was created with other parameters.
 func (e *Engine) chargeForKey(ctx context.Context, key, hash string) (*autodebit.Charge, error) {
 	c, err := e.store.FindChargeByIdempotencyKey(ctx, key)
+	return sameRequest(c, err, "charge", key, hash, func(c *autodebit.Charge) (string, string) { return c.ID, c.RequestHash })
+}
+
+// sameRequest judges the object v that find-by-Idempotency-Key returned
+// (with err): nil if there is none, v if it was made by a request with the
+// same hash, and ECONFLICT naming noun if by one with other parameters.
+func sameRequest[T any](v *T, err error, noun, key, hash string, idHash func(*T) (id, hash string)) (*T, error) {
 	if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	if c.RequestHash != hash {
-		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for charge %s with different parameters.", key, c.ID)
+	if id, h := idHash(v); h != hash {
+		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Idempotency-Key %q was already used for %s %s with different parameters.", key, noun, id)
 	}
-	return c, nil
+	return v, nil
 }
 
 func (e *Engine) inquiryDelay(n int) time.Duration {

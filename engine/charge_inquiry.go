@@ -92,10 +92,17 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 const payResendMargin = 5 * time.Second
 
 // resendPay sends a charge's pay again after an inquiry found no payment at
-// Antom. Pay moves money, so it is sent only after a transaction has found
-// the charge still INIT, with no cancel asked and time left before its
-// expiry, and recorded the resend in its timeline.
+// Antom.
 func (e *Engine) resendPay(ctx context.Context, id string) error {
+	return e.payIntent(ctx, id, "PAY resent: the inquiry found no payment at Antom", false)
+}
+
+// payIntent sends charge id's pay (again: it carries the charge's one
+// paymentRequestId). Pay moves money, so it is sent only after a
+// transaction has found the charge still INIT, with no cancel asked and
+// time left before its expiry, and recorded note in its timeline. With
+// queueInquiry an unknown answer queues the inquiry job.
+func (e *Engine) payIntent(ctx context.Context, id, note string, queueInquiry bool) error {
 	var c *autodebit.Charge
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		cur, err := tx.FindChargeForUpdate(ctx, id)
@@ -107,7 +114,7 @@ func (e *Engine) resendPay(ctx context.Context, id string) error {
 			return nil
 		}
 		c = cur
-		return appendTimeline(ctx, tx, stateEntry(cur.ID, "PAY resent: the inquiry found no payment at Antom", now))
+		return appendTimeline(ctx, tx, stateEntry(cur.ID, note, now))
 	})
 	if err != nil || c == nil {
 		return err
@@ -116,7 +123,7 @@ func (e *Engine) resendPay(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return e.pay(ctx, c, t, false)
+	return e.pay(ctx, c, t, queueInquiry)
 }
 
 // inquirySettlement returns the settlement an inquiry answer calls for, and

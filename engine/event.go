@@ -69,7 +69,9 @@ var chargeEvents = map[autodebit.ChargeStatus]autodebit.EventType{
 
 // settleChargeTx is the one way a charge settles: it moves charge id from
 // INIT to s's final status (tx.SettleCharge's compare-and-set), writes the
-// state entry of its timeline and publishes its charge.* event, all in tx.
+// state entry of its timeline and publishes its charge.* event, and for a
+// subscription's charge decides its period (paid, retry, unpaid, or
+// cancelled with the token), all in tx.
 // It reports whether this call settled the charge; a loser writes nothing.
 func (e *Engine) settleChargeTx(ctx context.Context, tx autodebit.Tx, id string, s autodebit.ChargeSettlement) (bool, error) {
 	won, err := tx.SettleCharge(ctx, id, s)
@@ -87,7 +89,16 @@ func (e *Engine) settleChargeTx(ctx context.Context, tx autodebit.Tx, id string,
 	if err != nil {
 		return false, fmt.Errorf("read charge %s back: %w", id, err)
 	}
-	return true, e.publish(ctx, tx, chargeEvents[c.Status], c.ID, api.ToCharge(c))
+	if err := e.publish(ctx, tx, chargeEvents[c.Status], c.ID, api.ToCharge(c)); err != nil {
+		return false, err
+	}
+	if c.SubscriptionID != "" {
+		// Dunning, whichever path settled the charge (engine/dunning.go).
+		if err := e.subscriptionChargeSettledTx(ctx, tx, c); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // settleRefundTx is the one way a refund settles, as settleChargeTx for
@@ -123,8 +134,9 @@ func (e *Engine) settleRefundTx(ctx context.Context, tx autodebit.Tx, id string,
 
 // endTokenTx is the one way a token ends: t, read in tx with its lock and
 // ACTIVE, becomes status (REVOKED by by, a RevokedBy* value, or EXPIRED)
-// for reason; the state entry note goes in its timeline and token.revoked
-// or token.expired is published, all in tx.
+// for reason; the state entry note goes in its timeline, token.revoked or
+// token.expired is published, and its subscriptions are cancelled, all in
+// tx.
 func (e *Engine) endTokenTx(ctx context.Context, tx autodebit.Tx, t *autodebit.Token, status autodebit.TokenStatus, by, reason, note string, now time.Time) error {
 	if t.Status != autodebit.TokenActive {
 		return fmt.Errorf("end token %s: it is %s, not ACTIVE", t.ID, t.Status)
@@ -145,7 +157,10 @@ func (e *Engine) endTokenTx(ctx context.Context, tx autodebit.Tx, t *autodebit.T
 	if err != nil {
 		return fmt.Errorf("read token %s back: %w", t.ID, err)
 	}
-	return e.publish(ctx, tx, typ, cur.ID, api.ToToken(cur))
+	if err := e.publish(ctx, tx, typ, cur.ID, api.ToToken(cur)); err != nil {
+		return err
+	}
+	return e.tokenEndedTx(ctx, tx, cur, now)
 }
 
 // authorizationEvents names the event of each authorization status the

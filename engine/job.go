@@ -58,6 +58,19 @@ type DeliverWebhookArgs struct {
 	DeliveryID string `json:"deliveryId"`
 }
 
+// RenewSubscriptionsArgs is the periodic job that charges the subscriptions
+// whose next charge is due (Engine.RenewDue).
+type RenewSubscriptionsArgs struct{}
+
+// ChargeSubscriptionArgs sends the pay of a subscription's renewal charge,
+// created INIT in the transaction that queued this job.
+type ChargeSubscriptionArgs struct {
+	ChargeID string `json:"chargeId"`
+}
+
+func (RenewSubscriptionsArgs) Kind() string { return "renew_subscriptions" }
+func (ChargeSubscriptionArgs) Kind() string { return "charge_subscription" }
+
 func (ApplyTokenArgs) Kind() string          { return "apply_token" }
 func (ExpireAuthorizationArgs) Kind() string { return "expire_authorization" }
 func (InquireChargeArgs) Kind() string       { return "inquire_charge" }
@@ -115,6 +128,11 @@ func (e *Engine) Work(ctx context.Context, args autodebit.JobArgs) error {
 	case CleanupEventsArgs:
 		_, err := e.CleanupEvents(ctx)
 		return err
+	case RenewSubscriptionsArgs:
+		_, err := e.RenewDue(ctx)
+		return err
+	case ChargeSubscriptionArgs:
+		return e.chargeSubscription(ctx, a.ChargeID)
 	}
 	return fmt.Errorf("engine: unknown job %T", args)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,14 +28,7 @@ import (
 // Each check builds a whole stack, so the number of checks is kept small
 // unless -rapid.checks or RAPID_CHECKS says otherwise.
 func TestProperty_ChargesConvergeToTruth(t *testing.T) {
-	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" && os.Getenv("RAPID_CHECKS") == "" {
-		flag.Set("rapid.checks", "8")
-		defer flag.Set("rapid.checks", "100")
-	}
-	if f := flag.Lookup("rapid.steps"); f != nil && f.Value.String() == "30" && os.Getenv("RAPID_STEPS") == "" {
-		flag.Set("rapid.steps", "20")
-		defer flag.Set("rapid.steps", "30")
-	}
+	defer fewerRapidChecks(8, 20)()
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
 		rapid.Check(t, func(rt *rapid.T) {
 			checkConvergence(t, rt, open)
@@ -45,6 +39,28 @@ func TestProperty_ChargesConvergeToTruth(t *testing.T) {
 var payFaults = []string{"", antomsim.FaultUnknown, antomsim.FaultUnknownAfterCommit, antomsim.FaultTimeout, antomsim.FaultHTTP5xx}
 
 var notifyFaults = []string{"", antomsim.FaultDrop, antomsim.FaultDuplicate, antomsim.FaultDelay, antomsim.FaultReorder}
+
+// fewerRapidChecks sets rapid's checks and steps per check, unless
+// -rapid.checks, -rapid.steps or RAPID_CHECKS, RAPID_STEPS say otherwise,
+// until the returned function restores them: each check of a property test
+// that builds a whole stack costs a second or more.
+func fewerRapidChecks(checks, steps int) (restore func()) {
+	var undo []func()
+	for _, f := range []struct {
+		name, env, def string
+		n              int
+	}{{"rapid.checks", "RAPID_CHECKS", "100", checks}, {"rapid.steps", "RAPID_STEPS", "30", steps}} {
+		if fl := flag.Lookup(f.name); fl != nil && fl.Value.String() == f.def && os.Getenv(f.env) == "" {
+			flag.Set(f.name, strconv.Itoa(f.n))
+			undo = append(undo, func() { flag.Set(f.name, f.def) })
+		}
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
 
 func checkConvergence(t *testing.T, rt *rapid.T, open storetest.Opener) {
 	ctx := context.Background()

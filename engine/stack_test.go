@@ -17,6 +17,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/engine"
 	adhttp "github.com/autodebit/autodebit/http"
 	"github.com/autodebit/autodebit/jobs"
@@ -45,12 +46,13 @@ func keys(tb tester) {
 
 const apiKey = "test-api-key-0123456789"
 
-// stack is the whole system in one process: the simulator on a manual
-// clock, a store, River jobs, the engine and its HTTP server. Every clock
-// (engine, store, River) is the simulator's, so advancing it makes orders
-// close, notifications resend and scheduled jobs fall due.
+// stack is the whole system in one process, on one manual clock (as serve
+// wires simulator mode): the simulator, a store, River jobs, the engine and
+// its HTTP server all read clk, so advancing it makes orders close,
+// notifications resend and scheduled jobs fall due.
 type stack struct {
 	tb     tester
+	clk    *clock.Clock
 	sim    *antomsim.Sim
 	simSrv *httptest.Server
 	store  *sqldb.Store
@@ -68,6 +70,8 @@ type stackOptions struct {
 	// antom, when set, wraps the simulator's handler as the engine's
 	// Antom client sees it, to hold or change an exchange.
 	antom func(http.Handler) http.Handler
+	// start, when set, is where the one clock starts (default: now).
+	start time.Time
 }
 
 // tester is what the stack needs of a test: *testing.T and *rapid.T both
@@ -90,11 +94,15 @@ func newStack(tb testing.TB, open storetest.Opener, opt stackOptions) *stack {
 func newStackOn(res testing.TB, tb tester, open storetest.Opener, opt stackOptions) *stack {
 	tb.Helper()
 	keys(tb)
+	start := opt.start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	clk := clock.NewManual(start)
 	simCfg := antomsim.Config{
 		AntomPrivateKey:   antomKey,
 		MerchantPublicKey: &merchantKey.PublicKey,
-		ManualClock:       true,
-		Start:             time.Now(),
+		Clock:             clk,
 		Seed:              1,
 		Logger:            testLogger(),
 	}
@@ -105,7 +113,7 @@ func newStackOn(res testing.TB, tb tester, open storetest.Opener, opt stackOptio
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &stack{tb: tb, sim: sim, engCfg: opt.engine}
+	s := &stack{tb: tb, clk: clk, sim: sim, engCfg: opt.engine}
 	var simHandler http.Handler = sim
 	if opt.antom != nil {
 		simHandler = opt.antom(sim)
@@ -189,11 +197,14 @@ func (s *stack) crash() {
 	s.srv.Close()
 }
 
-// advance moves every clock forward and lets the simulator deliver what
-// became due.
+// advance moves the one clock forward as POST /v1/clock/advance does: it
+// steps to each due time on the way and returns once the simulator, the
+// jobs and the engine's periodic work have settled.
 func (s *stack) advance(d time.Duration) {
 	s.tb.Helper()
-	if _, err := s.sim.Advance(d); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := clock.Advance(ctx, s.clk, d, s.sim, s.runner, s.eng); err != nil {
 		s.tb.Fatal(err)
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +48,22 @@ const webhookJitter = 0.2
 // interruptedAttempt is the error recorded for an attempt whose process
 // stopped between claiming it and recording its outcome.
 const interruptedAttempt = "Interrupted: the process stopped before recording this attempt's outcome."
+
+// Lock order. Delivery work locks rows in one order, so that two replicas,
+// or a delete racing a delivery, never deadlock on PostgreSQL (each waiting
+// for a row the other holds): the delivery first (several: by ascending
+// ID), then its attempts, then its endpoint or its event.
+//   - claimAttempt, and closeInterrupted within it, write the attempts only
+//     under the delivery's lock (FindDeliveryForUpdate);
+//   - recordAttempt locks the delivery before finishing its attempt, and
+//     before trackEndpointHealth locks the endpoint;
+//   - Redeliver locks the event's existing deliveries by ID before it
+//     creates any (whose inserts lock the event and endpoint for the
+//     foreign key);
+//   - the store's deletes of an endpoint or of events, which cascade to
+//     their deliveries and attempts, lock those deliveries before the
+//     endpoint or events (sqldb's lockDeliveriesOf, which also covers a
+//     delivery created meanwhile).
 
 // deliver runs one delivery job: claim the next attempt (tx 1), POST the
 // event, record the outcome (tx 2). It returns a *RetryError while the
@@ -135,7 +153,8 @@ func (e *Engine) claimAttempt(ctx context.Context, id string) (*claim, error) {
 	return c, retry
 }
 
-// closeInterrupted handles the latest attempt of d if it is still open. An
+// closeInterrupted handles the latest attempt of d, which the caller has
+// locked (FindDeliveryForUpdate: the lock order), if it is still open. An
 // attempt younger than the attempt timeout may still be running in another
 // worker: wait is how long until it cannot be. An older one was cut off by
 // a stopped process: it is recorded as failed, and done reports whether
@@ -238,15 +257,17 @@ func (e *Engine) recordAttempt(ctx context.Context, c *claim, o outcome) error {
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		now := e.now()
 		a := c.attempt
-		a.FinishedAt, a.Duration, a.StatusCode = now, o.duration, o.status
-		a.Error, a.Response = autodebit.ClipText(o.err, 1024), o.response
-		if err := tx.FinishDeliveryAttempt(ctx, a); autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
-			return nil // deleted with its endpoint meanwhile
+		// The delivery first, then its attempt, then the endpoint: the
+		// lock order (see "Lock order" at the top of this file).
+		d, err := tx.FindDeliveryForUpdate(ctx, a.DeliveryID)
+		if autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+			return nil // deleted with its endpoint (or event) meanwhile
 		} else if err != nil {
 			return err
 		}
-		d, err := tx.FindDeliveryForUpdate(ctx, a.DeliveryID)
-		if err != nil {
+		a.FinishedAt, a.Duration, a.StatusCode = now, o.duration, o.status
+		a.Error, a.Response = autodebit.ClipText(o.err, 1024), o.response
+		if err := tx.FinishDeliveryAttempt(ctx, a); err != nil {
 			return err
 		}
 		if d.Status != autodebit.DeliveryPending || d.Attempts != a.Attempt {
@@ -447,10 +468,14 @@ func (e *Engine) Redeliver(ctx context.Context, eventID, endpointID string) ([]*
 		if err != nil {
 			return err
 		}
+		existing, err := lockDeliveries(ctx, tx, ev, targets)
+		if err != nil {
+			return err
+		}
 		now := e.now()
 		var jobs []autodebit.Job
 		for _, w := range targets {
-			d, err := e.resetDelivery(ctx, tx, ev, w, now)
+			d, err := resetDelivery(ctx, tx, ev, w, existing[w.ID], now)
 			if err != nil {
 				return err
 			}
@@ -499,24 +524,40 @@ func redeliveryTargets(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event
 	return out, nil
 }
 
-// resetDelivery creates ev's delivery to w, pending and due now, or moves
-// an existing delivered or failed one back to pending.
-func (e *Engine) resetDelivery(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event, w *autodebit.WebhookEndpoint, now time.Time) (*autodebit.Delivery, error) {
-	ds, _, err := tx.FindDeliveries(ctx, autodebit.DeliveryFilter{EventID: ev.ID, EndpointID: w.ID})
+// lockDeliveries locks ev's existing deliveries to targets by ascending
+// ID (the lock order), before any is created, and returns them by endpoint
+// ID. It returns ECONFLICT if one is still pending: its job will make the
+// next attempt.
+func lockDeliveries(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event, targets []*autodebit.WebhookEndpoint) (map[string]*autodebit.Delivery, error) {
+	ds, _, err := tx.FindDeliveries(ctx, autodebit.DeliveryFilter{EventID: ev.ID})
 	if err != nil {
 		return nil, err
 	}
-	if len(ds) == 0 {
+	slices.SortFunc(ds, func(a, b *autodebit.Delivery) int { return strings.Compare(a.ID, b.ID) })
+	out := map[string]*autodebit.Delivery{}
+	for _, d := range ds {
+		if !slices.ContainsFunc(targets, func(w *autodebit.WebhookEndpoint) bool { return w.ID == d.EndpointID }) {
+			continue
+		}
+		d, err := tx.FindDeliveryForUpdate(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		if d.Status == autodebit.DeliveryPending {
+			return nil, autodebit.Errorf(autodebit.ECONFLICT, "Delivery %s of event %s to %s is still pending; its next attempt is at %s.",
+				d.ID, ev.ID, d.EndpointID, d.NextAttemptAt.UTC().Format(time.RFC3339))
+		}
+		out[d.EndpointID] = d
+	}
+	return out, nil
+}
+
+// resetDelivery creates ev's delivery to w, pending and due now, or moves
+// d, its existing delivered or failed one (locked), back to pending.
+func resetDelivery(ctx context.Context, tx autodebit.Tx, ev *autodebit.Event, w *autodebit.WebhookEndpoint, d *autodebit.Delivery, now time.Time) (*autodebit.Delivery, error) {
+	if d == nil {
 		d := &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, NextAttemptAt: now, CreatedAt: now}
 		return d, tx.CreateDelivery(ctx, d)
-	}
-	d, err := tx.FindDeliveryForUpdate(ctx, ds[0].ID)
-	if err != nil {
-		return nil, err
-	}
-	if d.Status == autodebit.DeliveryPending {
-		return nil, autodebit.Errorf(autodebit.ECONFLICT, "Delivery %s of event %s to %s is still pending; its next attempt is at %s.",
-			d.ID, ev.ID, w.ID, d.NextAttemptAt.UTC().Format(time.RFC3339))
 	}
 	d.Status, d.NextAttemptAt, d.DeliveredAt = autodebit.DeliveryPending, now, time.Time{}
 	return d, tx.UpdateDelivery(ctx, d)

@@ -229,11 +229,11 @@ func (e *Engine) DeleteWebhookEndpoint(ctx context.Context, id string) (*autodeb
 	now := e.now()
 	var out *autodebit.WebhookEndpoint
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
-		w, err := tx.FindWebhookEndpointForUpdate(ctx, id)
+		// Not FindWebhookEndpointForUpdate first: the store's delete locks
+		// the endpoint's deliveries before the endpoint (the lock order, see
+		// engine/webhook.go), and returns the endpoint as it deleted it.
+		w, err := tx.DeleteWebhookEndpoint(ctx, id)
 		if err != nil {
-			return err
-		}
-		if err := tx.DeleteWebhookEndpoint(ctx, id); err != nil {
 			return err
 		}
 		out = w
@@ -255,6 +255,25 @@ func (e *Engine) DeleteWebhookEndpoint(ctx context.Context, id string) (*autodeb
 //
 // Returns ENOTFOUND for an unknown endpoint.
 func (e *Engine) RotateWebhookEndpointSecret(ctx context.Context, id string) (*autodebit.WebhookEndpoint, error) {
+	return e.rotateWebhookEndpointSecret(ctx, id, nil)
+}
+
+// RotateWebhookEndpointSecretOnce is RotateWebhookEndpointSecret for a
+// confirmation that may be sent twice (a reload, a double click): it
+// rotates only if the endpoint's latest rotation is still the one its
+// sender saw, lastRotation (the endpoint's PreviousSecretExpiresAt then;
+// zero if it had never been rotated). A second rotation would otherwise end
+// at once the overlap of the secret the receiver still uses.
+//
+// Returns ENOTFOUND for an unknown endpoint and ECONFLICT, rotating
+// nothing, if it was rotated since.
+func (e *Engine) RotateWebhookEndpointSecretOnce(ctx context.Context, id string, lastRotation time.Time) (*autodebit.WebhookEndpoint, error) {
+	return e.rotateWebhookEndpointSecret(ctx, id, &lastRotation)
+}
+
+// rotateWebhookEndpointSecret rotates id's secret, if lastRotation is nil
+// or is the endpoint's PreviousSecretExpiresAt, checked on the locked row.
+func (e *Engine) rotateWebhookEndpointSecret(ctx context.Context, id string, lastRotation *time.Time) (*autodebit.WebhookEndpoint, error) {
 	secret, err := webhook.NewSecret()
 	if err != nil {
 		return nil, err
@@ -265,6 +284,10 @@ func (e *Engine) RotateWebhookEndpointSecret(ctx context.Context, id string) (*a
 		w, err := tx.FindWebhookEndpointForUpdate(ctx, id)
 		if err != nil {
 			return err
+		}
+		if lastRotation != nil && !w.PreviousSecretExpiresAt.Equal(*lastRotation) {
+			return autodebit.Errorf(autodebit.ECONFLICT,
+				"The secret of webhook endpoint %s was rotated again since this rotation was asked for (its new secret was shown then); nothing was rotated.", id)
 		}
 		w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(e.cfg.WebhookSecretOverlap)
 		w.Secret = secret

@@ -270,7 +270,32 @@ func TestWebhookEndpoint_RotateSecret(t *testing.T) {
 		if _, err := ee.eng.RotateWebhookEndpointSecret(ctx, "we_nope"); autodebit.ErrorCode(err) != autodebit.ENOTFOUND {
 			t.Fatalf("rotate unknown: %v", err)
 		}
-		ee.checkNoSecretsLeaked(t, w.ID, first, second, r.Secret)
+
+		// A confirmation sent twice rotates once: the second names the
+		// rotation it saw, which is no longer the latest.
+		seen := r.PreviousSecretExpiresAt
+		ee.now = ee.now.Add(time.Minute)
+		once, err := ee.eng.RotateWebhookEndpointSecretOnce(ctx, w.ID, seen)
+		if err != nil || once.PreviousSecret != r.Secret {
+			t.Fatalf("rotate once: %v", err)
+		}
+		if _, err := ee.eng.RotateWebhookEndpointSecretOnce(ctx, w.ID, seen); autodebit.ErrorCode(err) != autodebit.ECONFLICT {
+			t.Fatalf("the same rotation again: %v, want ECONFLICT", err)
+		}
+		if got, _ := ee.store.FindWebhookEndpointByID(ctx, w.ID); got.Secret != once.Secret || got.PreviousSecret != r.Secret {
+			t.Fatalf("a refused rotation changed the secrets")
+		}
+		fresh, err := ee.eng.CreateWebhookEndpoint(ctx, engine.WebhookEndpointInput{URL: "https://hooks.shop.example/b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ee.eng.RotateWebhookEndpointSecretOnce(ctx, fresh.ID, time.Time{}); err != nil {
+			t.Fatalf("first rotation of a new endpoint: %v", err)
+		}
+		if _, err := ee.eng.RotateWebhookEndpointSecretOnce(ctx, fresh.ID, time.Time{}); autodebit.ErrorCode(err) != autodebit.ECONFLICT {
+			t.Fatalf("first rotation sent twice: %v, want ECONFLICT", err)
+		}
+		ee.checkNoSecretsLeaked(t, w.ID, first, second, r.Secret, once.Secret)
 	})
 }
 

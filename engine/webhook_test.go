@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,11 +308,13 @@ func TestWebhook_RetriesThenDelivers(t *testing.T) {
 		d := s.onlyDelivery(ev.ID)
 
 		for n, delay := range []time.Duration{5 * time.Second, 5 * time.Minute} {
-			start := s.sim.Now()
 			d = s.waitAttempts(d.ID, n+1)
 			if d.Status != autodebit.DeliveryPending || d.LastStatusCode != 500 || !strings.Contains(d.LastError, "HTTP 500") {
 				t.Fatalf("after attempt %d: %+v", n+1, *d)
 			}
+			// Counted from the attempt, which an advance runs at its own
+			// due time, not at the end of the advance.
+			start := s.attempts(d.ID)[n].FinishedAt
 			if wait := d.NextAttemptAt.Sub(start); wait < delay || wait > delay+delay/5 {
 				t.Fatalf("attempt %d retries in %s, want %s plus up to 20%%", n+1, wait, delay)
 			}
@@ -358,9 +361,9 @@ func TestWebhook_ExhaustedFails(t *testing.T) {
 		s.endpoint(rc.srv.URL)
 		ev := s.publish(autodebit.EventChargeFailed, "chg_9")
 		d := s.onlyDelivery(ev.ID)
-		for n := 1; n <= 2; n++ {
-			s.wantScheduled(s.waitAttempts(d.ID, n)) // before the clock moves, or the snooze counts from the new time
-			s.advance(2 * time.Minute)
+		for n, delay := range []time.Duration{time.Second, time.Minute} {
+			s.wantScheduled(s.waitAttempts(d.ID, n+1)) // before the clock moves, or the snooze counts from the new time
+			s.advance(delay + delay/5)                 // runs the next attempt, and only it
 			s.settle()
 		}
 		d = s.waitAttempts(d.ID, 3)
@@ -785,6 +788,134 @@ func TestWebhook_InterruptedAttemptKeepsTheSchedule(t *testing.T) {
 		}
 		if got, _ := s.store.FindDeliveryByID(ctx, d.ID); got.Status != autodebit.DeliveryDelivered || got.Attempts != 4 {
 			t.Fatalf("delivery %+v", *got)
+		}
+	})
+}
+
+// TestWebhook_AttemptsRaceEndpointDelete: attempts recorded while their
+// endpoint is deleted, each of them changing the endpoint's health, and,
+// every other round, while retention deletes their (old) events, never
+// deadlock (on PostgreSQL, where rows are locked one by one): every Work and
+// every delete succeeds, nothing of the deleted endpoint is left, and the
+// other endpoint's deliveries have a consistent attempt history or went
+// with their event.
+func TestWebhook_AttemptsRaceEndpointDelete(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newWebhookStack(t, open, nil)
+		ctx := context.Background()
+		const rounds, events = 6, 12
+		for round := range rounds {
+			retention := round%2 == 1
+			release := make(chan struct{})
+			var inFlight atomic.Int32
+			// Alternate 200 and 500, so that each recorded attempt flips
+			// the endpoint's health and locks its row.
+			doomed := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				inFlight.Add(1)
+				<-release
+				if n%2 == 0 {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			})
+			kept := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				<-release
+				if n%2 == 0 {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			})
+			wd, wk := s.endpoint(doomed.srv.URL), s.endpoint(kept.srv.URL)
+			var doomedIDs, keptIDs []string
+			err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+				for i := range events {
+					ev := &autodebit.Event{Type: autodebit.EventChargeSucceeded, ObjectID: fmt.Sprintf("chg_race%d_%d", round, i), Data: []byte(`{}`)}
+					if retention {
+						ev.CreatedAt = s.sim.Now().Add(-engine.DefaultEventRetention - time.Hour)
+					}
+					if err := tx.CreateEvent(ctx, ev); err != nil {
+						return err
+					}
+					for _, w := range []*autodebit.WebhookEndpoint{wd, wk} {
+						d := &autodebit.Delivery{EventID: ev.ID, EndpointID: w.ID, NextAttemptAt: s.sim.Now()}
+						if err := tx.CreateDelivery(ctx, d); err != nil {
+							return err
+						}
+						if w == wd {
+							doomedIDs = append(doomedIDs, d.ID)
+						} else {
+							keptIDs = append(keptIDs, d.ID)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*events+4)
+			for _, id := range append(append([]string(nil), doomedIDs...), keptIDs...) {
+				wg.Go(func() {
+					var re *engine.RetryError
+					if err := s.eng.Work(ctx, engine.DeliverWebhookArgs{DeliveryID: id}); err != nil && !errors.As(err, &re) {
+						errs <- fmt.Errorf("work %s: %w", id, err)
+					}
+				})
+			}
+			s.waitFor("every attempt to the doomed endpoint in flight", func() bool { return inFlight.Load() == events })
+			// Release the receivers and delete the endpoint at once, the
+			// delete a little later each round.
+			wg.Go(func() {
+				time.Sleep(time.Duration(round) * time.Millisecond)
+				if _, err := s.eng.DeleteWebhookEndpoint(ctx, wd.ID); err != nil {
+					errs <- fmt.Errorf("delete %s: %w", wd.ID, err)
+				}
+			})
+			if retention {
+				// Over the time the attempts are recorded, from two workers
+				// (two replicas' cleanup jobs can overlap).
+				for range 2 {
+					wg.Go(func() {
+						for range 10 {
+							if _, err := s.eng.CleanupEvents(ctx); err != nil {
+								errs <- fmt.Errorf("cleanup: %w", err)
+								return
+							}
+							time.Sleep(time.Millisecond)
+						}
+					})
+				}
+			}
+			close(release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("round %d: %v", round, err)
+			}
+			if _, err := s.store.FindWebhookEndpointByID(ctx, wd.ID); autodebit.ErrorCode(err) != autodebit.ENOTFOUND {
+				t.Fatalf("round %d: the deleted endpoint reads %v", round, err)
+			}
+			if ds, _, err := s.store.FindDeliveries(ctx, autodebit.DeliveryFilter{EndpointID: wd.ID}); err != nil || len(ds) != 0 {
+				t.Fatalf("round %d: the deleted endpoint has deliveries %v (%v)", round, ds, err)
+			}
+			for _, id := range doomedIDs {
+				if as := s.attempts(id); len(as) != 0 {
+					t.Fatalf("round %d: delivery %s of the deleted endpoint has %d attempts left", round, id, len(as))
+				}
+			}
+			for _, id := range keptIDs {
+				d, err := s.store.FindDeliveryByID(ctx, id)
+				if retention && autodebit.ErrorCode(err) == autodebit.ENOTFOUND {
+					continue // deleted with its event, once delivered
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				as := s.attempts(id)
+				if len(as) != 1 || d.Attempts != 1 || as[0].Open() || as[0].Attempt != 1 ||
+					(as[0].StatusCode == 200) != (d.Status == autodebit.DeliveryDelivered) ||
+					(d.Status != autodebit.DeliveryDelivered && d.Status != autodebit.DeliveryPending) {
+					t.Fatalf("round %d: kept delivery %+v with attempts %+v", round, *d, as)
+				}
+			}
 		}
 	})
 }

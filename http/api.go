@@ -244,8 +244,8 @@ func (s *Server) listCharges(w http.ResponseWriter, r *http.Request) error {
 	q := query{r: r}
 	f := autodebit.ChargeFilter{
 		Status: autodebit.ChargeStatus(q.str("status")), TokenID: q.str("tokenId"), CustomerID: q.str("customerId"),
-		Wallet: q.str("wallet"), CreatedAfter: q.time("createdAfter"), CreatedBefore: q.time("createdBefore"),
-		Limit: q.limit(), Offset: q.int("offset"),
+		Wallet: q.str("wallet"), SubscriptionID: q.str("subscriptionId"), CreatedAfter: q.time("createdAfter"),
+		CreatedBefore: q.time("createdBefore"), Limit: q.limit(), Offset: q.int("offset"),
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		q.fail("status", "is not a charge status (INIT, SUCCESS, FAIL, CANCELLED)")
@@ -330,6 +330,8 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.store.FindRefundByID(ctx, id)
 	case hasPrefix(id, autodebit.LinkSessionIDPrefix):
 		_, err = s.store.FindLinkSessionByID(ctx, id)
+	case hasPrefix(id, autodebit.SubscriptionIDPrefix):
+		_, err = s.store.FindSubscriptionByID(ctx, id)
 	default:
 		err = autodebit.Errorf(autodebit.ENOTFOUND, "No object %q.", id)
 	}

@@ -54,25 +54,29 @@ func listQuery[S ~string](statuses []S, extra ...queryParam) []queryParam {
 func fieldEnums() map[string][]string {
 	wallets := walletCodes()
 	return map[string][]string{
-		"Authorization.status":       strs(autodebit.AuthorizationStatuses()),
-		"Authorization.wallet":       wallets,
-		"Token.status":               strs(autodebit.TokenStatuses()),
-		"Token.wallet":               wallets,
-		"Token.revokedBy":            {autodebit.RevokedByMerchant, autodebit.RevokedByWallet, autodebit.RevokedByAntom},
-		"Charge.status":              strs(autodebit.ChargeStatuses()),
-		"Charge.wallet":              wallets,
-		"Charge.settledBy":           {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
-		"Refund.status":              strs(autodebit.RefundStatuses()),
-		"CreateAuthorization.wallet": wallets,
-		"TimelineEntry.direction":    {autodebit.TimelineOut, autodebit.TimelineIn},
-		"TimelineEntry.resultStatus": {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
-		"Event.type":                 strs(autodebit.EventTypes()),
-		"Delivery.status":            strs(autodebit.DeliveryStatuses()),
-		"LinkSession.status":         strs(autodebit.LinkSessionStatuses()),
-		"LinkSession.locale":         autodebit.LinkSessionLocales(),
-		"LinkSession.wallet":         append([]string{""}, wallets...), // "" until the buyer chooses
-		"CreateLinkSession.wallet":   wallets,
-		"CreateLinkSession.locale":   autodebit.LinkSessionLocales(),
+		"Authorization.status":        strs(autodebit.AuthorizationStatuses()),
+		"Authorization.wallet":        wallets,
+		"Token.status":                strs(autodebit.TokenStatuses()),
+		"Token.wallet":                wallets,
+		"Token.revokedBy":             {autodebit.RevokedByMerchant, autodebit.RevokedByWallet, autodebit.RevokedByAntom},
+		"Charge.status":               strs(autodebit.ChargeStatuses()),
+		"Charge.wallet":               wallets,
+		"Charge.settledBy":            {autodebit.SettledByPay, autodebit.SettledByNotification, autodebit.SettledByInquiry, autodebit.SettledByCancel},
+		"Refund.status":               strs(autodebit.RefundStatuses()),
+		"CreateAuthorization.wallet":  wallets,
+		"TimelineEntry.direction":     {autodebit.TimelineOut, autodebit.TimelineIn},
+		"TimelineEntry.resultStatus":  {antom.StatusSuccess, antom.StatusFail, antom.StatusUnknown},
+		"Event.type":                  strs(autodebit.EventTypes()),
+		"Delivery.status":             strs(autodebit.DeliveryStatuses()),
+		"Subscription.status":         strs(autodebit.SubscriptionStatuses()),
+		"Subscription.interval":       strs(autodebit.Intervals()),
+		"Subscription.wallet":         wallets,
+		"CreateSubscription.interval": strs(autodebit.Intervals()),
+		"LinkSession.status":          strs(autodebit.LinkSessionStatuses()),
+		"LinkSession.locale":          autodebit.LinkSessionLocales(),
+		"LinkSession.wallet":          append([]string{""}, wallets...), // "" until the buyer chooses
+		"CreateLinkSession.wallet":    wallets,
+		"CreateLinkSession.locale":    autodebit.LinkSessionLocales(),
 	}
 }
 
@@ -121,7 +125,8 @@ var apiOperations = []apiOperation{
 		Description: "Sends pay and returns the charge: SUCCESS or FAIL when Antom answered at once, else INIT until a notification or inquiry settles it. The same Idempotency-Key with the same body returns the first charge; with a different body it is a 409.",
 		Body:        createChargeRequest{}, Idempotent: true, Status: 201, Response: Charge{}},
 	{Pattern: "GET /v1/charges", ID: "listCharges", Summary: "List charges, newest first",
-		Query: listQuery(autodebit.ChargeStatuses(), queryParam{"tokenId", "string", "Only charges of this token.", nil}), Status: 200, Response: List[Charge]{}},
+		Query: listQuery(autodebit.ChargeStatuses(), queryParam{"tokenId", "string", "Only charges of this token.", nil},
+			queryParam{"subscriptionId", "string", "Only the charges of this subscription.", nil}), Status: 200, Response: List[Charge]{}},
 	{Pattern: "GET /v1/charges/{id}", ID: "getCharge", Summary: "Read a charge", Status: 200, Response: Charge{}},
 	{Pattern: "GET /v1/charges/{id}/timeline", ID: "listChargeTimeline", Summary: "Timeline (audit trail) of a charge: every Antom exchange and notification", Status: 200, Response: List[TimelineEntry]{}},
 	{Pattern: "POST /v1/charges/{id}/cancel", ID: "cancelCharge", Summary: "Cancel a charge that is not yet SUCCESS",
@@ -133,10 +138,10 @@ var apiOperations = []apiOperation{
 	{Pattern: "GET /v1/refunds/{id}/timeline", ID: "listRefundTimeline", Summary: "Timeline (audit trail) of a refund", Status: 200, Response: List[TimelineEntry]{}},
 	{Pattern: "GET /v1/health", ID: "getHealth", Summary: "Backlog: open charges and processing refunds", Status: 200, Response: Health{}},
 	{Pattern: "GET /v1/events", ID: "listEvents", Summary: "List events, newest first",
-		Description: "Every final change of an authorization, token, charge or refund, written in the change's own transaction: data.object is the object as its GET returned it right after the change, and sequence counts each object's events from 1. Events are kept for the retention period (serve --event-retention, 30 days by default).",
+		Description: "Every final change of an authorization, token, charge or refund, and every status change of a subscription, written in the change's own transaction: data.object is the object as its GET returned it right after the change, and sequence counts each object's events from 1. Events are kept for the retention period (serve --event-retention, 30 days by default).",
 		Query: []queryParam{
 			{"type", "string", "Only events of this type.", strs(autodebit.EventTypes())},
-			{"objectId", "string", "Only events of this object (auth_…, tok_…, chg_…, rfd_…).", nil},
+			{"objectId", "string", "Only events of this object (auth_…, tok_…, chg_…, rfd_…, sub_…).", nil},
 			{"createdAfter", "string", "Created at or after: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
 			{"createdBefore", "string", "Created before: an RFC 3339 time or a YYYY-MM-DD date (UTC).", nil},
 			{"limit", "integer", "Page size, 1 to 100; default 100.", nil},
@@ -151,7 +156,9 @@ func OpenAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}, enums: fieldEnums()}
 	errSchema := g.schema(reflect.TypeFor[errorResponse]())
 	paths := map[string]map[string]any{}
-	for _, op := range append(append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...), linkSessionOperations...) {
+	ops := append(append(apiOperations[:len(apiOperations):len(apiOperations)], webhookEndpointOperations...), deliveryOperations...)
+	ops = append(append(ops, linkSessionOperations...), subscriptionOperations...)
+	for _, op := range append(ops, clockOperations...) {
 		method, path, _ := strings.Cut(op.Pattern, " ")
 		o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 		if op.Description != "" {
@@ -160,7 +167,7 @@ func OpenAPI() map[string]any {
 		var params []any
 		if strings.Contains(path, "{id}") {
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
-				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…, ls_…)."})
+				"description": "The object's ID (auth_…, tok_…, chg_…, rfd_…, evt_…, we_…, ls_…, sub_…)."})
 		}
 		for _, q := range op.Query {
 			schema := map[string]any{"type": q.Type}
@@ -344,10 +351,10 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 // object's GET returns.
 func (g *schemaGen) eventObject() map[string]any {
 	var views []any
-	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}, LinkSession{}} {
+	for _, v := range []any{Authorization{}, Token{}, Charge{}, Refund{}, LinkSession{}, Subscription{}} {
 		views = append(views, g.schema(reflect.TypeOf(v)))
 	}
-	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund, link_session.* a LinkSession."}
+	return map[string]any{"oneOf": views, "description": "The object as its GET returned it right after the change: an authorization.* event carries an Authorization, token.* a Token, charge.* a Charge, refund.* a Refund, link_session.* a LinkSession, subscription.* a Subscription."}
 }
 
 // schemaName names a struct type's component: Charge, ChargeList, Error;
@@ -377,6 +384,12 @@ func schemaName(t reflect.Type) string {
 		return "UpdateWebhookEndpoint"
 	case "createLinkSessionRequest":
 		return "CreateLinkSession"
+	case "advanceClockRequest":
+		return "AdvanceClock"
+	case "createSubscriptionRequest":
+		return "CreateSubscription"
+	case "cancelSubscriptionRequest":
+		return "CancelSubscription"
 	}
 	return name
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/engine"
 )
 
@@ -48,6 +49,10 @@ type Config struct {
 	// NowFunc returns the current time, for the limit on log lines about
 	// rejected notifications. Nil means time.Now.
 	NowFunc func() time.Time
+	// Clock, in simulator mode, is the one clock with what falls due on it:
+	// GET /v1/clock shows it and POST /v1/clock/advance moves it. Nil (a
+	// real Antom) makes both a 404.
+	Clock *clock.Stepper
 }
 
 // Server is the engine's HTTP handler. It is safe for concurrent use.
@@ -126,6 +131,17 @@ func (s *Server) routes() {
 	api("GET /v1/link-sessions/{id}", s.getLinkSession)
 	api("POST /v1/link-sessions/{id}/cancel", s.cancelLinkSession)
 	api("GET /v1/link-sessions/{id}/timeline", s.timeline)
+	api("GET /v1/clock", s.getClock)
+	api("POST /v1/clock/advance", s.advanceClock)
+	// Subscriptions (issue 13).
+	api("POST /v1/subscriptions", s.createSubscription)
+	api("GET /v1/subscriptions", s.listSubscriptions)
+	api("GET /v1/subscriptions/{id}", s.getSubscription)
+	api("GET /v1/subscriptions/{id}/charges", s.subscriptionCharges)
+	api("GET /v1/subscriptions/{id}/timeline", s.timeline)
+	api("POST /v1/subscriptions/{id}/pause", s.pauseSubscription)
+	api("POST /v1/subscriptions/{id}/resume", s.resumeSubscription)
+	api("POST /v1/subscriptions/{id}/cancel", s.cancelSubscription)
 	// The catch-all keeps unknown /v1 paths away from Extra and answers them
 	// in the API's error shape. It matches every method, so the mux never
 	// answers a known path's wrong method with 405 itself: noRoute does.

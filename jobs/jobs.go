@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,22 +42,36 @@ type Config struct {
 	// Nil means slog.Default().
 	Logger *slog.Logger
 	// NowFunc, when set, is River's clock: when a scheduled or snoozed job
-	// falls due. Tests give it the simulator's clock so that advancing that
-	// clock runs the jobs due. Nil means the real time.
+	// falls due (see clock.go for how River decides). In simulator mode
+	// serve gives it the one clock, and tests a manual one, so that
+	// advancing that clock runs the jobs due. Nil means the real time.
 	NowFunc func() time.Time
+	// PromoteInterval, with NowFunc set, is how often the runner itself
+	// makes the jobs NowFunc has made due available, rather than wait for
+	// River's scheduler, which looks every 5s of real time: on a clock that
+	// runs N times as fast that is 5N seconds late. Zero means only Settle
+	// does (enough for real time and for a manual clock, which moves only
+	// through clock.Advance).
+	PromoteInterval time.Duration
 	// SweepInterval is how often the leader runs the sweep that re-queues
 	// work whose job was lost (charge and refund inquiries, revokes). Zero
 	// means 5s.
 	SweepInterval time.Duration
+	// RenewInterval is how often the leader runs RenewDue
+	// (RenewSubscriptionsArgs), which charges the subscriptions that fell
+	// due: a renewal is made at most this long after its time. Zero means
+	// 5s.
+	RenewInterval time.Duration
 	// CleanupInterval is how often the leader deletes the events past the
 	// engine's retention (CleanupEventsArgs). Zero means an hour.
 	CleanupInterval time.Duration
-	// JobTimeout bounds one run of a job. Zero means 2 minutes (applyToken
-	// may resend for a minute).
+	// JobTimeout bounds one run of a job, in real time. Zero means
+	// DefaultJobTimeout.
 	JobTimeout time.Duration
 	// RescueAfter is how long a job left running by a process that died
-	// waits before another process runs it again. It must exceed
-	// JobTimeout. Zero means JobTimeout + 1 minute.
+	// waits before another process runs it again, measured on NowFunc's
+	// clock (on a clock N times as fast, give N times the real wait). It
+	// must exceed JobTimeout. Zero means JobTimeout + 1 minute.
 	RescueAfter time.Duration
 	// FailedFunc, when set, is called with the job kind each time a job
 	// attempt fails with an error or a panic (not a snooze), for metrics.
@@ -79,19 +94,40 @@ func (f failureCounter) HandlePanic(ctx context.Context, job *rivertype.JobRow, 
 
 // quietInfo is a slog.Handler that passes River's INFO records on as DEBUG
 // and every other level unchanged, so warnings and errors still show.
-type quietInfo struct{ h slog.Handler }
+//
+// On a steppable clock (Config.NowFunc) it also lowers River's warning that
+// the leader steps down because its reelection deadline elapsed: River
+// measures its leader's term on that clock, so a jump of the clock, or a
+// clock running more than 3× as fast (a 15s term against a reelection
+// every 5s of real time), ends the term early. The leader steps down and is
+// elected again at once (simulator mode is one process); River's leader-only
+// maintenance restarts, which it is built to do.
+type quietInfo struct {
+	h         slog.Handler
+	steppable bool
+}
 
 func (q quietInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	// A warning that may be lowered must reach Handle to be looked at.
 	return q.h.Enabled(ctx, demote(l))
 }
 
 func (q quietInfo) Handle(ctx context.Context, r slog.Record) error {
 	r.Level = demote(r.Level)
+	if q.steppable && r.Level == slog.LevelWarn && strings.Contains(r.Message, "stepping down because the reelection deadline elapsed") {
+		if r.Level = slog.LevelDebug; !q.h.Enabled(ctx, r.Level) {
+			return nil
+		}
+	}
 	return q.h.Handle(ctx, r)
 }
 
-func (q quietInfo) WithAttrs(as []slog.Attr) slog.Handler { return quietInfo{q.h.WithAttrs(as)} }
-func (q quietInfo) WithGroup(name string) slog.Handler    { return quietInfo{q.h.WithGroup(name)} }
+func (q quietInfo) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietInfo{q.h.WithAttrs(as), q.steppable}
+}
+func (q quietInfo) WithGroup(name string) slog.Handler {
+	return quietInfo{q.h.WithGroup(name), q.steppable}
+}
 
 func demote(l slog.Level) slog.Level {
 	if l == slog.LevelInfo {
@@ -113,11 +149,19 @@ func (c stubClock) NowOrNil() *time.Time {
 	return &t
 }
 
+// DefaultJobTimeout bounds one run of a job when Config.JobTimeout is zero:
+// applyToken may resend for a minute.
+const DefaultJobTimeout = 2 * time.Minute
+
 // Runner inserts and runs jobs. It is safe for concurrent use.
 type Runner struct {
-	client *river.Client[*sql.Tx]
-	engine atomic.Pointer[engine.Engine]
-	log    *slog.Logger
+	client       *river.Client[*sql.Tx]
+	driver       riverdriver.Driver[*sql.Tx]
+	engine       atomic.Pointer[engine.Engine]
+	log          *slog.Logger
+	now          func() time.Time
+	promoteEvery time.Duration // Config.PromoteInterval, when NowFunc is set
+	settlePoll   time.Duration // how often Settle looks again while jobs run
 }
 
 // New builds a Runner. Jobs can be enqueued at once; Start runs them.
@@ -140,11 +184,14 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 5 * time.Second
 	}
+	if cfg.RenewInterval <= 0 {
+		cfg.RenewInterval = 5 * time.Second
+	}
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = time.Hour
 	}
 	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 2 * time.Minute
+		cfg.JobTimeout = DefaultJobTimeout
 	}
 	if cfg.RescueAfter <= 0 {
 		// River's default is an hour: far too long for a payment left INIT.
@@ -153,7 +200,13 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.RescueAfter <= cfg.JobTimeout {
 		return nil, fmt.Errorf("jobs: RescueAfter %s must exceed JobTimeout %s", cfg.RescueAfter, cfg.JobTimeout)
 	}
-	r := &Runner{log: cfg.Logger}
+	r := &Runner{log: cfg.Logger, driver: cfg.Driver, now: time.Now, settlePoll: min(cfg.PollInterval, 20*time.Millisecond)}
+	// River's periodic schedule, or, on a steppable clock, catchUp.
+	every := river.PeriodicInterval
+	if cfg.NowFunc != nil {
+		r.now, r.promoteEvery = cfg.NowFunc, cfg.PromoteInterval
+		every = func(d time.Duration) river.PeriodicSchedule { return catchUp{interval: d, now: cfg.NowFunc} }
+	}
 	workers := river.NewWorkers()
 	addWorker[engine.ApplyTokenArgs](workers, r)
 	addWorker[engine.ExpireAuthorizationArgs](workers, r)
@@ -165,8 +218,10 @@ func New(cfg Config) (*Runner, error) {
 	addWorker[engine.DeliverWebhookArgs](workers, r)
 	addWorker[engine.LegacySweepChargesArgs](workers, r)
 	addWorker[engine.ExpireLinkSessionArgs](workers, r)
+	addWorker[engine.RenewSubscriptionsArgs](workers, r)
+	addWorker[engine.ChargeSubscriptionArgs](workers, r)
 	rc := &river.Config{
-		Logger:               slog.New(quietInfo{cfg.Logger.Handler()}),
+		Logger:               slog.New(quietInfo{h: cfg.Logger.Handler(), steppable: cfg.NowFunc != nil}),
 		FetchCooldown:        cfg.PollInterval / 5,
 		FetchPollInterval:    cfg.PollInterval,
 		JobTimeout:           cfg.JobTimeout,
@@ -178,15 +233,22 @@ func New(cfg Config) (*Runner, error) {
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(
-				river.PeriodicInterval(cfg.SweepInterval),
+				every(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return engine.SweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: engine.SweepArgs{}.Kind(), RunOnStart: true},
+			),
+			// Only a trigger: the schedule lives in the subscriptions'
+			// rows, so a missed or doubled run charges nothing twice.
+			river.NewPeriodicJob(
+				river.PeriodicInterval(cfg.RenewInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return engine.RenewSubscriptionsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: engine.RenewSubscriptionsArgs{}.Kind(), RunOnStart: true},
 			),
 			// The schedule is approximate (River's periodic jobs live on
 			// the leader, in memory), which retention can afford: an event
 			// kept an hour longer harms nothing.
 			river.NewPeriodicJob(
-				river.PeriodicInterval(cfg.CleanupInterval),
+				every(cfg.CleanupInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return engine.CleanupEventsArgs{}, nil },
 				&river.PeriodicJobOpts{ID: engine.CleanupEventsArgs{}.Kind(), RunOnStart: true},
 			),
@@ -234,6 +296,9 @@ func (r *Runner) Start(ctx context.Context, e *engine.Engine) error {
 	r.engine.Store(e)
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
+	}
+	if r.promoteEvery > 0 {
+		go r.promoteLoop(ctx, r.promoteEvery)
 	}
 	return nil
 }

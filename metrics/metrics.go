@@ -48,6 +48,7 @@ type Metrics struct {
 	authFailures  *prometheus.CounterVec
 	webhooks      *prometheus.CounterVec
 	webhookTime   prometheus.Histogram
+	subs          subscriptionCounters // subscription.go
 }
 
 // New returns Metrics with every collector registered.
@@ -101,11 +102,13 @@ func New(cfg Config) *Metrics {
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 		}),
 	}
+	m.subs = newSubscriptionCounters()
 	m.reg.MustRegister(m.antomCalls, m.notifications, m.settled, m.tokenIssue, m.notifyLag, m.jobFailures, m.authFailures,
-		m.webhooks, m.webhookTime,
+		m.webhooks, m.webhookTime, m.subs.renewals, m.subs.recoveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Store != nil {
 		m.reg.MustRegister(&backlogCollector{store: cfg.Store, now: cfg.NowFunc, log: cfg.Logger})
+		m.reg.MustRegister(&subscriptionsCollector{store: cfg.Store, now: cfg.NowFunc, log: cfg.Logger})
 	}
 	if cfg.DB != nil {
 		m.reg.MustRegister(&jobsCollector{db: cfg.DB, log: cfg.Logger})

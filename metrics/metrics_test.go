@@ -16,14 +16,20 @@ import (
 	"github.com/autodebit/autodebit/metrics"
 )
 
-// backlogStore answers FindBacklog; the rest of autodebit.Store is unused.
+// backlogStore answers FindBacklog and CountSubscriptions; the rest of
+// autodebit.Store is unused.
 type backlogStore struct {
 	autodebit.Store
-	b   autodebit.Backlog
-	err error
+	b    autodebit.Backlog
+	subs map[autodebit.SubscriptionStatus]int
+	err  error
 }
 
 func (s *backlogStore) FindBacklog(context.Context) (*autodebit.Backlog, error) { return &s.b, s.err }
+
+func (s *backlogStore) CountSubscriptions(context.Context) (map[autodebit.SubscriptionStatus]int, error) {
+	return s.subs, s.err
+}
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()

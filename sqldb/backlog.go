@@ -23,6 +23,9 @@ func (r reader) FindBacklog(ctx context.Context) (*autodebit.Backlog, error) {
 		FROM deliveries WHERE status = 'pending'`).Scan(&b.PendingDeliveries, timeScanner{&b.OldestPendingDeliveryAt}); err != nil {
 		return nil, fmt.Errorf("find pending webhook deliveries: %w", err)
 	}
+	if err := r.findSubscriptionBacklog(ctx, &b); err != nil {
+		return nil, err
+	}
 	if err := r.findJobs(ctx, &b); err != nil {
 		return nil, err
 	}
@@ -30,6 +33,40 @@ func (r reader) FindBacklog(ctx context.Context) (*autodebit.Backlog, error) {
 		return nil, err
 	}
 	return &b, nil
+}
+
+// CountSubscriptions implements autodebit.Reader.
+func (r reader) CountSubscriptions(ctx context.Context) (map[autodebit.SubscriptionStatus]int, error) {
+	out := map[autodebit.SubscriptionStatus]int{}
+	for _, st := range autodebit.SubscriptionStatuses() {
+		out[st] = 0
+	}
+	rows, err := r.q.QueryContext(ctx, `SELECT status, COUNT(*) FROM subscriptions GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("count subscriptions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count subscriptions: %w", err)
+		}
+		out[autodebit.SubscriptionStatus(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// findSubscriptionBacklog finds the next renewal due.
+func (r reader) findSubscriptionBacklog(ctx context.Context, b *autodebit.Backlog) error {
+	if err := r.q.QueryRowContext(ctx, `SELECT MIN(next_charge_at) FROM subscriptions
+		WHERE status IN ('active', 'past_due', 'unpaid')`).Scan(timeScanner{&b.NextSubscriptionChargeAt}); err != nil {
+		return fmt.Errorf("find the next renewal: %w", err)
+	}
+	return nil
 }
 
 // findJobs counts River's jobs by state.

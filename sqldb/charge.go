@@ -12,17 +12,21 @@ import (
 
 const chargeColumns = `id, token_id, customer_id, wallet, currency, amount, description, status, payment_request_id,
 	payment_id, result_code, result_message, idempotency_key, request_hash, expires_at, next_inquiry_at, inquiry_count,
-	cancel_requested_at, settled_by, refunded_value, created_at, updated_at, settled_at, version`
+	cancel_requested_at, settled_by, refunded_value, created_at, updated_at, settled_at, version,
+	subscription_id, period, period_start, period_end`
 
 func scanCharge(row scanner) (*autodebit.Charge, error) {
 	var c autodebit.Charge
+	var period sql.NullInt64
 	if err := row.Scan(&c.ID, &c.TokenID, &c.CustomerID, &c.Wallet, &c.Amount.Currency, &c.Amount.Value,
 		&c.Description, &c.Status, &c.PaymentRequestID, &c.PaymentID, &c.ResultCode, &c.ResultMessage,
 		stringScanner{&c.IdempotencyKey}, &c.RequestHash, timeScanner{&c.ExpiresAt}, timeScanner{&c.NextInquiryAt},
 		&c.InquiryCount, timeScanner{&c.CancelRequestedAt}, &c.SettledBy, &c.RefundedValue, timeScanner{&c.CreatedAt}, timeScanner{&c.UpdatedAt},
-		timeScanner{&c.SettledAt}, &c.Version); err != nil {
+		timeScanner{&c.SettledAt}, &c.Version, stringScanner{&c.SubscriptionID}, &period,
+		timeScanner{&c.PeriodStart}, timeScanner{&c.PeriodEnd}); err != nil {
 		return nil, err
 	}
+	c.Period = int(period.Int64)
 	return &c, nil
 }
 
@@ -86,6 +90,12 @@ func (r reader) FindCharges(ctx context.Context, f autodebit.ChargeFilter) ([]*a
 	if f.Wallet != "" {
 		w.add("wallet = ?", f.Wallet)
 	}
+	if f.SubscriptionID != "" {
+		w.add("subscription_id = ?", f.SubscriptionID)
+	}
+	if f.Period != 0 {
+		w.add("period = ?", f.Period)
+	}
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
 	total, err := r.count(ctx, "SELECT COUNT(*) FROM charges"+w.String(), w.args)
 	if err != nil {
@@ -105,7 +115,8 @@ func (r reader) FindCharges(ctx context.Context, f autodebit.ChargeFilter) ([]*a
 
 // CreateCharge implements autodebit.Tx. The charge must be INIT (or have no
 // status). Returns ECONFLICT if its paymentRequestId or idempotency key is
-// taken; on PostgreSQL that aborts the transaction, so look the key up first
+// taken, or if it is a subscription's charge and its period already has a
+// charge INIT or SUCCESS (charges_subscription_period); on PostgreSQL that aborts the transaction, so look the key up first
 // with FindChargeByIdempotencyKey, and after ECONFLICT look it up again
 // outside the failed transaction.
 func (t *tx) CreateCharge(ctx context.Context, c *autodebit.Charge) error {
@@ -130,10 +141,12 @@ func (t *tx) CreateCharge(ctx context.Context, c *autodebit.Charge) error {
 	}
 	d := t.s.dialect
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO charges (`+chargeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, '', 0, $18, $19, NULL, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, '', 0, $18, $19, NULL, 1,
+		$20, $21, $22, $23)`,
 		id, c.TokenID, c.CustomerID, c.Wallet, c.Amount.Currency, c.Amount.Value, c.Description, string(c.Status),
 		c.PaymentRequestID, c.PaymentID, c.ResultCode, c.ResultMessage, nullString(c.IdempotencyKey), c.RequestHash,
 		d.time(c.ExpiresAt), d.time(c.NextInquiryAt), c.InquiryCount, d.time(createdAt), d.time(now),
+		nullString(c.SubscriptionID), nullInt(c.Period), d.time(c.PeriodStart), d.time(c.PeriodEnd),
 	); err != nil {
 		return insertErr(err, "Charge", id)
 	}

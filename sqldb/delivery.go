@@ -231,3 +231,83 @@ func (t *tx) FinishDeliveryAttempt(ctx context.Context, a *autodebit.DeliveryAtt
 	a.FinishedAt, a.Duration = truncUTC(a.FinishedAt), a.Duration.Truncate(time.Millisecond)
 	return nil
 }
+
+// Lock order. On PostgreSQL rows are locked one by one, and two
+// transactions that lock the same rows in different orders can each wait
+// for the other (a deadlock: PostgreSQL aborts one of them). Every
+// transaction that locks deliveries, their attempts, a webhook endpoint or
+// events therefore takes them in this order:
+//
+//  1. deliveries, by ascending id when it locks several;
+//  2. the delivery_attempts rows of those deliveries;
+//  3. then the webhook endpoint, or the events, the deliveries belong to.
+//
+// The engine's claim and record of an attempt lock the delivery
+// (FindDeliveryForUpdate) before writing its attempts and before the
+// endpoint (its health); a Redeliver locks the event's deliveries by id
+// before creating any. A delete of an endpoint or of events, which cascades
+// to their deliveries and attempts, would lock the parent first; so
+// DeleteWebhookEndpoint and DeleteEventsBefore call lockDeliveriesOf
+// first. SQLite needs none of this: a write transaction (BEGIN IMMEDIATE)
+// excludes every other.
+
+// maxLockRounds bounds lockDeliveriesOf's rounds: each one that finds
+// deliveries added meanwhile starts over, and such a race is rare.
+const maxLockRounds = 10
+
+// lockDeliveriesOf locks, in the lock order, the deliveries of the rows ids
+// of parent (webhook_endpoints or events, whose id column in deliveries is
+// column) and then those rows themselves, ahead of a delete of the rows.
+// A delivery created between the two steps would be locked by the delete's
+// cascade after its parent, against the order: once the parents are
+// locked no delivery can be added to them (its insert checks the foreign
+// key with a lock that waits for ours), so a count then shows whether any
+// was, and if so the round is rolled back (to a savepoint, releasing its
+// locks) and run again. Ids with no row are skipped; what names the rows
+// in the error returned when rounds run out.
+func (t *tx) lockDeliveriesOf(ctx context.Context, parent, column, what string, ids []string) error {
+	if t.s.dialect != Postgres || len(ids) == 0 {
+		return nil
+	}
+	in, args := inList(ids)
+	lockAll := func(q string) (int, error) {
+		rows, err := t.q.QueryContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n, rows.Err()
+	}
+	if _, err := t.q.ExecContext(ctx, "SAVEPOINT lock_deliveries"); err != nil {
+		return fmt.Errorf("lock deliveries of %s: %w", parent, err)
+	}
+	for round := 1; ; round++ {
+		locked, err := lockAll("SELECT id FROM deliveries WHERE " + column + " IN " + in + " ORDER BY id FOR UPDATE")
+		if err != nil {
+			return fmt.Errorf("lock deliveries of %s: %w", parent, err)
+		}
+		if _, err := lockAll("SELECT id FROM " + parent + " WHERE id IN " + in + " ORDER BY id FOR UPDATE"); err != nil {
+			return fmt.Errorf("lock %s: %w", parent, err)
+		}
+		var now int
+		if err := t.q.QueryRowContext(ctx, "SELECT COUNT(*) FROM deliveries WHERE "+column+" IN "+in, args...).Scan(&now); err != nil {
+			return fmt.Errorf("count deliveries of %s: %w", parent, err)
+		}
+		if now == locked {
+			if _, err := t.q.ExecContext(ctx, "RELEASE SAVEPOINT lock_deliveries"); err != nil {
+				return fmt.Errorf("lock deliveries of %s: %w", parent, err)
+			}
+			return nil
+		}
+		if _, err := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT lock_deliveries"); err != nil {
+			return fmt.Errorf("lock deliveries of %s: %w", parent, err)
+		}
+		if round == maxLockRounds {
+			return autodebit.Errorf(autodebit.ECONFLICT, "New deliveries kept being added to the %s being deleted; try again.", what)
+		}
+	}
+}

@@ -102,6 +102,14 @@ func nullString(s string) any {
 	return s
 }
 
+// nullInt returns n as a query argument: nil (NULL) when zero.
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
 // stringScanner scans a nullable text column, leaving "" for NULL.
 type stringScanner struct{ s *string }
 
@@ -177,4 +185,15 @@ func (w *where) page(limit, offset int) (string, []any) {
 		l = 1<<63 - 1
 	}
 	return fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2), append(append([]any(nil), w.args...), l, max(offset, 0))
+}
+
+// inList returns "($1, $2, …)" with one placeholder per value, and the
+// values as arguments.
+func inList(values []string) (string, []any) {
+	ph := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		ph[i], args[i] = "$"+strconv.Itoa(i+1), v
+	}
+	return "(" + strings.Join(ph, ", ") + ")", args
 }

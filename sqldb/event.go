@@ -105,10 +105,36 @@ func (t *tx) DeleteEventsBefore(ctx context.Context, before time.Time, limit int
 	}
 	// An event with a delivery still pending stays until it is delivered
 	// or failed: deleting it would cascade the delivery away.
-	res, err := t.q.ExecContext(ctx, `DELETE FROM events WHERE id IN (
-		SELECT e.id FROM events e WHERE e.created_at < $1
-		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-		ORDER BY e.created_at, e.id LIMIT $2)`, t.s.dialect.time(before), limit)
+	const notPending = "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')"
+	rows, err := t.q.QueryContext(ctx, "SELECT id FROM events WHERE created_at < $1 AND "+notPending+
+		" ORDER BY created_at, id LIMIT $2", t.s.dialect.time(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("find events before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find events before %s: %w", before.UTC().Format(time.RFC3339), err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("find events before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// Their deliveries, which cascade with them, are locked first (the lock
+	// order: see lockDeliveriesOf); the pending check is made again under
+	// the locks, as a redelivery may have made one pending meanwhile.
+	if err := t.lockDeliveriesOf(ctx, "events", "event_id", "events", ids); err != nil {
+		return 0, err
+	}
+	in, args := inList(ids)
+	res, err := t.q.ExecContext(ctx, "DELETE FROM events WHERE id IN "+in+" AND "+notPending, args...)
 	if err != nil {
 		return 0, fmt.Errorf("delete events before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}

@@ -207,16 +207,18 @@ func (t *tx) webhookEndpointCASFailed(ctx context.Context, id string) error {
 	return autodebit.Errorf(autodebit.ECONFLICT, "Webhook endpoint %s was changed concurrently; read it again and retry.", id)
 }
 
-// DeleteWebhookEndpoint implements autodebit.Tx.
-func (t *tx) DeleteWebhookEndpoint(ctx context.Context, id string) error {
-	res, err := t.q.ExecContext(ctx, "DELETE FROM webhook_endpoints WHERE id = $1", id)
-	if err != nil {
-		return fmt.Errorf("delete webhook endpoint %s: %w", id, err)
+// DeleteWebhookEndpoint implements autodebit.Tx. Its deliveries and their
+// attempts go with it (ON DELETE CASCADE), locked first (the lock order:
+// see lockDeliveriesOf).
+func (t *tx) DeleteWebhookEndpoint(ctx context.Context, id string) (*autodebit.WebhookEndpoint, error) {
+	if err := t.lockDeliveriesOf(ctx, "webhook_endpoints", "endpoint_id", "webhook endpoint "+id, []string{id}); err != nil {
+		return nil, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete webhook endpoint %s: %w", id, err)
-	} else if n == 0 {
-		return autodebit.Errorf(autodebit.ENOTFOUND, "Webhook endpoint %s not found.", id)
+	w, err := t.scanWebhookEndpoint(t.q.QueryRowContext(ctx, "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING "+webhookEndpointColumns, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, autodebit.Errorf(autodebit.ENOTFOUND, "Webhook endpoint %s not found.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("delete webhook endpoint %s: %w", id, err)
 	}
-	return nil
+	return w, nil
 }

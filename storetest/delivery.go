@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/autodebit/autodebit"
+	"github.com/autodebit/autodebit/sqldb"
 )
 
 // newDeliveryPair stores an endpoint and an event for deliveries to join.
@@ -178,7 +179,7 @@ func testDelivery(t *testing.T, open opener) {
 		mustTx(t, s, func(tx autodebit.Tx) error {
 			return tx.CreateDeliveryAttempt(ctx, &autodebit.DeliveryAttempt{DeliveryID: ids[1], Attempt: 1, StartedAt: t0})
 		})
-		mustTx(t, s, func(tx autodebit.Tx) error { return tx.DeleteWebhookEndpoint(ctx, w2.ID) })
+		mustTx(t, s, func(tx autodebit.Tx) error { _, err := tx.DeleteWebhookEndpoint(ctx, w2.ID); return err })
 		if _, n, err := s.FindDeliveries(ctx, autodebit.DeliveryFilter{EventID: e1.ID}); err != nil || n != 1 {
 			t.Fatalf("deliveries of %s after deleting %s: %d, %v", e1.ID, w2.ID, n, err)
 		}
@@ -208,6 +209,74 @@ func testDelivery(t *testing.T, open opener) {
 		if _, n, err := s.FindDeliveries(ctx, autodebit.DeliveryFilter{}); err != nil || n != 0 {
 			t.Fatalf("deliveries after deleting their events: %d, %v", n, err)
 		}
+	})
+
+	// A delivery created while its endpoint is being deleted (by a
+	// transaction that read the endpoint as a subscriber before the delete
+	// locked it) is deleted too, locked in the lock order like the others
+	// (sqldb's lockDeliveriesOf: the delete's second round), and both
+	// transactions succeed. SQLite runs one write transaction at a time:
+	// there is nothing to interleave.
+	t.Run("DeleteEndpointRacesNewDelivery", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		if s.Dialect() != sqldb.Postgres {
+			return
+		}
+		w, e := newDeliveryPair(t, s)
+		old := &autodebit.Delivery{EventID: e.ID, EndpointID: w.ID, NextAttemptAt: t0}
+		mustTx(t, s, func(tx autodebit.Tx) error { return tx.CreateDelivery(ctx, old) })
+		e2 := mustCreateEvent(t, s, newEvent(autodebit.EventChargeSucceeded, "chg_2", t0))
+		created, commit := make(chan string), make(chan struct{})
+		publishErr := make(chan error, 1)
+		go func() {
+			publishErr <- s.WithTx(ctx, func(tx autodebit.Tx) error {
+				if _, err := tx.FindWebhookSubscribers(ctx); err != nil {
+					return err
+				}
+				d := &autodebit.Delivery{EventID: e2.ID, EndpointID: w.ID, NextAttemptAt: t0}
+				if err := tx.CreateDelivery(ctx, d); err != nil {
+					return err
+				}
+				created <- d.ID
+				<-commit
+				return nil
+			})
+		}()
+		added := <-created
+		deleteErr := make(chan error, 1)
+		go func() {
+			deleteErr <- s.WithTx(ctx, func(tx autodebit.Tx) error { _, err := tx.DeleteWebhookEndpoint(ctx, w.ID); return err })
+		}()
+		// The delete has locked the old delivery and waits for the
+		// endpoint's row, which the publishing transaction holds.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var waiting int
+			if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'tuple' AND relation = 'webhook_endpoints'::regclass").Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the delete never waited for the endpoint's row")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(commit)
+		if err := <-publishErr; err != nil {
+			t.Fatalf("the transaction adding a delivery: %v", err)
+		}
+		if err := <-deleteErr; err != nil {
+			t.Fatalf("the delete: %v", err)
+		}
+		for _, id := range []string{old.ID, added} {
+			_, err := s.FindDeliveryByID(ctx, id)
+			wantCode(t, err, autodebit.ENOTFOUND)
+		}
+		_, err := s.FindWebhookEndpointByID(ctx, w.ID)
+		wantCode(t, err, autodebit.ENOTFOUND)
 	})
 
 	t.Run("Attempts", func(t *testing.T) {

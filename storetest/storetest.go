@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(tb testing.TB) autodebit.Store) {
 	t.Run("WebhookEndpoint", func(t *testing.T) { t.Parallel(); testWebhookEndpoint(t, mustOpen) })
 	t.Run("Delivery", func(t *testing.T) { t.Parallel(); testDelivery(t, mustOpen) })
 	t.Run("LinkSession", func(t *testing.T) { t.Parallel(); testLinkSession(t, mustOpen) })
+	t.Run("Subscription", func(t *testing.T) { t.Parallel(); testSubscription(t, mustOpen) })
 }
 
 // opener opens a fresh store for one test.

@@ -236,7 +236,7 @@ func testWebhookEndpoint(t *testing.T, open opener) {
 		keep := mustCreateWebhookEndpoint(t, s, newWebhookEndpoint(t, "https://shop.example/other"))
 		// A rolled-back delete deletes nothing.
 		err := s.WithTx(ctx, func(tx autodebit.Tx) error {
-			if err := tx.DeleteWebhookEndpoint(ctx, w.ID); err != nil {
+			if _, err := tx.DeleteWebhookEndpoint(ctx, w.ID); err != nil {
 				return err
 			}
 			return autodebit.Errorf(autodebit.ECONFLICT, "roll back")
@@ -245,10 +245,15 @@ func testWebhookEndpoint(t *testing.T, open opener) {
 		if _, err := s.FindWebhookEndpointByID(ctx, w.ID); err != nil {
 			t.Fatalf("after a rolled-back delete: %v", err)
 		}
-		mustTx(t, s, func(tx autodebit.Tx) error { return tx.DeleteWebhookEndpoint(ctx, w.ID) })
+		// The delete returns the endpoint as it was, secret included.
+		var gone *autodebit.WebhookEndpoint
+		mustTx(t, s, func(tx autodebit.Tx) (err error) { gone, err = tx.DeleteWebhookEndpoint(ctx, w.ID); return err })
+		if gone == nil || gone.ID != w.ID || gone.URL != w.URL || gone.Secret != w.Secret || gone.Version != w.Version {
+			t.Fatalf("DeleteWebhookEndpoint returned %+v, want %+v", gone, w)
+		}
 		_, err = s.FindWebhookEndpointByID(ctx, w.ID)
 		wantCode(t, err, autodebit.ENOTFOUND)
-		err = s.WithTx(ctx, func(tx autodebit.Tx) error { return tx.DeleteWebhookEndpoint(ctx, w.ID) })
+		err = s.WithTx(ctx, func(tx autodebit.Tx) error { _, err := tx.DeleteWebhookEndpoint(ctx, w.ID); return err })
 		wantCode(t, err, autodebit.ENOTFOUND)
 		if _, total, err := s.FindWebhookEndpoints(ctx, autodebit.WebhookEndpointFilter{}); err != nil || total != 1 {
 			t.Fatalf("after delete: total %d, %v; want 1 (%s kept)", total, err, keep.ID)

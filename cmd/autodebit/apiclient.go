@@ -109,6 +109,7 @@ var idPrefixes = []struct{ prefix, noun string }{
 	{autodebit.TokenIDPrefix, "token"},
 	{autodebit.ChargeIDPrefix, "charge"},
 	{autodebit.RefundIDPrefix, "refund"},
+	{autodebit.SubscriptionIDPrefix, "subscription"},
 }
 
 // idKind returns the kind of object id names by its prefix, or "".
@@ -321,9 +322,14 @@ func printCharge(w io.Writer, c *adhttp.Charge) error {
 	if c.RefundedAmount.Value != "" && c.RefundedAmount.Value != "0" {
 		refunded = formatAmount(c.RefundedAmount)
 	}
+	subscription := ""
+	if c.SubscriptionID != "" && c.Period != nil {
+		subscription = fmt.Sprintf("%s, period %d (%s to %s)", c.SubscriptionID, c.Period.Number, fmtTime(c.Period.Start), fmtTime(c.Period.End))
+	}
 	return fields(w,
 		"Charge", c.ID,
 		"Status", c.Status,
+		"Subscription", subscription,
 		"Amount", formatAmount(c.Amount),
 		"Refunded", refunded,
 		"Result", result,

@@ -41,6 +41,13 @@ timed in this run, peak RSS (VmHWM), verified notifications/s and authCode →
 token latency, and PASS or MISS for each of the targets. With --fail-on-miss a
 MISS makes it exit non-zero.
 
+With --webhook (the default) it then registers one webhook endpoint, for every
+event type, on a receiver of its own on 127.0.0.1 that verifies each
+delivery's signature, runs the charge phase again for --duration, and prints
+its charges/s, latency and CPU per charge (including delivering its events)
+beside the first phase's, with the time from each event to its delivery. It
+exits non-zero if the receiver did not get every event made meanwhile.
+
 The keys, the child processes' logs and (without --db) the SQLite database go
 into a new temporary directory, named on stderr at the start; it is removed
 at the end unless --keep is given, and kept after a failure for its logs.
@@ -70,6 +77,7 @@ simulator instead (CPU and RSS are then not measured).`,
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the charge phase")
 	f.DurationVar(&cfg.NotifyDuration, "notify-duration", 3*time.Second, "length of the notification burst")
 	f.IntVar(&cfg.SeedCharges, "seed-charges", 0, "final charges inserted into the database before the engine starts")
+	f.BoolVar(&cfg.Webhook, "webhook", true, "also charge for --duration with one webhook endpoint receiving and verifying every event, and compare")
 	f.StringVar(&opts.jsonFile, "json", "", "also write every figure as JSON to this file")
 	f.BoolVar(&opts.noProgress, "no-progress", false, "hide the progress bars (they are hidden anyway when stderr is not a terminal)")
 	f.BoolVar(&opts.keep, "keep", false, "keep the temporary directory (keys, logs, database) after the run")
@@ -115,6 +123,9 @@ func runBench(ctx context.Context, cfg bench.Config, opts benchOptions, stdout, 
 		if err := os.WriteFile(opts.jsonFile, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
+	}
+	if wh := rep.Webhook; wh != nil && !wh.AllReceived {
+		return fmt.Errorf("bench: the webhook receiver got %d of the %d events made with the endpoint registered (%d bad signatures)", wh.Received, wh.Events, wh.BadSignatures)
 	}
 	if missed := rep.Missed(); opts.failOnMiss && len(missed) > 0 {
 		return missedError(missed)

@@ -25,7 +25,7 @@ func TestBench(t *testing.T) {
 	defer cancel()
 	rep, err := bench.Run(ctx, bench.Config{
 		Command: selfCommand, DB: "sqlite:" + filepath.Join(dir, "bench.db"), Dir: dir,
-		Tokens: 2, Concurrency: 2, Duration: time.Second, NotifyDuration: 500 * time.Millisecond, SeedCharges: 2000,
+		Tokens: 2, Concurrency: 2, Duration: time.Second, NotifyDuration: 500 * time.Millisecond, SeedCharges: 2000, Webhook: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,19 @@ func TestBench(t *testing.T) {
 	case len(rep.Targets) != 5 || rep.CryptoBound <= 0:
 		t.Fatalf("targets %+v, bound %v", rep.Targets, rep.CryptoBound)
 	}
-	for _, want := range []string{"charges/s", "PASS", "authCode → token"} {
+	// The webhook phase: each of its charges made one event, and the
+	// receiver verified and accepted every one.
+	switch wh := rep.Webhook; {
+	case wh == nil:
+		t.Fatal("no webhook phase in the report")
+	case wh.Charges == 0 || wh.Errors != 0 || wh.ChargesPerSec <= 0 || wh.LatencyP50Ms <= 0:
+		t.Fatalf("webhook phase: %d charges, %d errors, %.1f/s, p50 %v ms", wh.Charges, wh.Errors, wh.ChargesPerSec, wh.LatencyP50Ms)
+	case !wh.AllReceived || wh.Events != wh.Charges || wh.Received != wh.Events || wh.BadSignatures != 0:
+		t.Fatalf("webhook phase: %d events for %d charges, %d received, %d bad signatures", wh.Events, wh.Charges, wh.Received, wh.BadSignatures)
+	case wh.Engine.CPUPerCharge <= 0 || wh.DeliveryP50Ms <= 0 || wh.DeliveryP99Ms < wh.DeliveryP50Ms:
+		t.Fatalf("webhook phase: engine %+v, delivery p50 %v p99 %v ms", wh.Engine, wh.DeliveryP50Ms, wh.DeliveryP99Ms)
+	}
+	for _, want := range []string{"charges/s", "PASS", "authCode → token", "with one webhook endpoint", "all received"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("table lacks %q", want)
 		}

@@ -76,6 +76,13 @@ func runChaos(t *testing.T, cfg chaos.Config) *chaos.Report {
 	if rep.Faults["notify.drop"] == 0 || rep.Faults["api.unknown"] == 0 {
 		t.Fatalf("faults = %v, want drops and U answers injected", rep.Faults)
 	}
+	// Every event reached the run's own webhook receiver despite its
+	// faults and the kills; two tokens were ended, so token events too.
+	faults := rep.Receiver.Faults["5xx"] + rep.Receiver.Faults["timeout"] + rep.Receiver.Faults["slow"]
+	if e := rep.Events; e.Produced < cfg.Charges || e.Delivered != e.Produced || e.Expected != e.Produced || faults == 0 ||
+		rep.TokensEnded != 2 || e.ByType["token.revoked"] != 2 || e.ByType["authorization.active"] != cfg.Tokens {
+		t.Fatalf("events = %+v, receiver faults %v, tokens ended %d; want every event delivered despite faults", e, rep.Receiver.Faults, rep.TokensEnded)
+	}
 	if len(rep.AccessTokens) < cfg.Tokens {
 		t.Fatalf("%d access tokens in the truth, want %d", len(rep.AccessTokens), cfg.Tokens)
 	}

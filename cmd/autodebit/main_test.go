@@ -99,42 +99,14 @@ func tail(b []byte, n int) []byte {
 // twice and no job is left behind.
 func TestTwoProcessesOnePostgres(t *testing.T) {
 	dsn := storetest.PostgresSchemaURL(t)
-	merchant, err := antom.GenerateKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &merchant.PrivateKey.PublicKey, Seed: 3, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(func() { simSrv.Close(); sim.Close() })
-
-	apiKey := "multi-process-api-key-0123"
-	tokenKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--antom-url", simSrv.URL,
-		"--client-id", sim.ClientID(), "--private-key", merchant.PrivateKeyBase64, "--antom-public-key", sim.AntomPublicKeyBase64(),
-		"--api-key", apiKey, "--token-key", tokenKey, "--job-timeout", "4s", "--job-rescue-after", "5s"}
-	a := startChild(t, "serve-a", args...)
-	b := startChild(t, "serve-b", args...)
+	sim, replicas, apiKey := startReplicas(t, dsn, 3, "--job-timeout", "4s", "--job-rescue-after", "5s")
+	a, b := replicas[0], replicas[1]
 	ca := client.New(a.url, apiKey)
 	cb := client.New(b.url, apiKey)
 	ctx := context.Background()
 
-	// Link a token through A.
-	auth, err := ca.CreateAuthorization(ctx, "cus_multi", "GCASH")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Approve(auth.QR.Text, ""); err != nil {
-		t.Fatal(err)
-	}
-	var tokenID string
-	waitUntil(t, 20*time.Second, "token ACTIVE", func() bool {
-		got, err := cb.Authorization(ctx, auth.ID)
-		tokenID = got.TokenID
-		return err == nil && got.Status == "ACTIVE"
-	})
+	// Link a token through A, seen ACTIVE through B.
+	tokenID := linkOn(t, sim, ca, cb, "cus_multi")
 
 	// Payments stay PROCESSING for 3s and their notifications are lost:
 	// only the inquiry jobs can settle them.
@@ -213,6 +185,54 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 	if discarded != 0 {
 		t.Errorf("%d jobs were given up", discarded)
 	}
+}
+
+// startReplicas starts a simulator in the test and two `serve` processes
+// on database dsn, both using it (with extra flags), and returns them and
+// their API key.
+func startReplicas(t *testing.T, dsn string, seed int64, extra ...string) (*antomsim.Sim, []*child, string) {
+	t.Helper()
+	merchant, err := antom.GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &merchant.PrivateKey.PublicKey, Seed: seed, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() { simSrv.Close(); sim.Close() })
+
+	apiKey := "multi-process-api-key-0123"
+	tokenKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn, "--antom-url", simSrv.URL,
+		"--client-id", sim.ClientID(), "--private-key", merchant.PrivateKeyBase64, "--antom-public-key", sim.AntomPublicKeyBase64(),
+		"--api-key", apiKey, "--token-key", tokenKey}, extra...)
+	return sim, []*child{startChild(t, "serve-a", args...), startChild(t, "serve-b", args...)}, apiKey
+}
+
+// linkOn links a GCash wallet of customer: the authorization made through
+// c, approved on sim, and waited for through seen. It returns the token ID.
+func linkOn(t *testing.T, sim *antomsim.Sim, c, seen *client.Client, customer string) string {
+	t.Helper()
+	ctx := context.Background()
+	auth, err := c.CreateAuthorization(ctx, customer, "GCASH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Approve(auth.QR.Text, ""); err != nil {
+		t.Fatal(err)
+	}
+	var tokenID string
+	waitUntil(t, 20*time.Second, "token ACTIVE", func() bool {
+		got, err := seen.Authorization(ctx, auth.ID)
+		if err != nil {
+			return false
+		}
+		tokenID = got.TokenID
+		return got.Status == "ACTIVE"
+	})
+	return tokenID
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {

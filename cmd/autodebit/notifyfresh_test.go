@@ -28,21 +28,7 @@ func TestServe_NotificationFreshnessByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &merchant.PrivateKey.PublicKey, AntomPrivateKey: antomKeys.PrivateKey, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(func() { simSrv.Close(); sim.Close() })
-
-	cfg := DefaultServeConfig()
-	cfg.Addr, cfg.DB, cfg.LogLevel = "127.0.0.1:0", "sqlite:"+filepath.Join(t.TempDir(), "autodebit.db"), "error"
-	cfg.AntomURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = simSrv.URL, sim.ClientID(), merchant.PrivateKeyBase64, sim.AntomPublicKeyBase64()
-	m := &Main{Config: cfg, Stderr: io.Discard}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	m, sim := startMainOnAntom(t, merchant, antomsim.Config{AntomPrivateKey: antomKeys.PrivateKey}, nil)
 
 	body := []byte(`{"authorizationNotifyType":"TOKEN_CANCELED","accessToken":"unknown-token","reason":"user","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."}}`)
 	post := func(reqTime string) (int, string) {
@@ -79,4 +65,30 @@ func TestServe_NotificationFreshnessByDefault(t *testing.T) {
 	if got := f.Lookup("notify-skew").DefValue; got != antom.DefaultNotificationMaxSkew.String() {
 		t.Errorf("--notify-skew defaults to %s", got)
 	}
+}
+
+// startMainOnAntom runs serve as merchant against a standalone simulator
+// standing in for a real Antom (--antom-url), made from simCfg; mod may
+// change serve's config first.
+func startMainOnAntom(t *testing.T, merchant *antom.KeyPair, simCfg antomsim.Config, mod func(*ServeConfig)) (*Main, *antomsim.Sim) {
+	t.Helper()
+	simCfg.MerchantPublicKey, simCfg.Logger = &merchant.PrivateKey.PublicKey, slog.New(slog.DiscardHandler)
+	sim, err := antomsim.New(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() { simSrv.Close(); sim.Close() })
+	cfg := DefaultServeConfig()
+	cfg.Addr, cfg.DB, cfg.LogLevel = "127.0.0.1:0", "sqlite:"+filepath.Join(t.TempDir(), "autodebit.db"), "error"
+	cfg.AntomURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = simSrv.URL, sim.ClientID(), merchant.PrivateKeyBase64, sim.AntomPublicKeyBase64()
+	if mod != nil {
+		mod(&cfg)
+	}
+	m := &Main{Config: cfg, Stderr: io.Discard}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m, sim
 }

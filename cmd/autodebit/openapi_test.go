@@ -134,6 +134,21 @@ func TestOpenAPI(t *testing.T) {
 		do("GET /v1/health", "/v1/health", nil, 200)
 		do("POST /v1/charges/{id}/cancel", "/v1/charges/"+chID+"/cancel", nil, 409) // SUCCESS: refund instead
 		do("POST /v1/charges", "/v1/charges", map[string]any{"tokenId": tokenID, "amount": map[string]any{"currency": "PHP", "value": 15}}, 400)
+		// Subscriptions: the first charge is made with the subscription.
+		sub := do("POST /v1/subscriptions", "/v1/subscriptions", map[string]any{"tokenId": tokenID,
+			"amount": map[string]string{"currency": "PHP", "value": "1500"}, "interval": "month", "cycles": 12, "timeZone": "Asia/Manila"}, 201)
+		subID := sub["id"].(string)
+		do("GET /v1/subscriptions", "/v1/subscriptions?status=active&customerId=cus_spec", nil, 200)
+		do("GET /v1/subscriptions/{id}", "/v1/subscriptions/"+subID, nil, 200)
+		do("GET /v1/subscriptions/{id}/charges", "/v1/subscriptions/"+subID+"/charges", nil, 200)
+		do("GET /v1/charges", "/v1/charges?subscriptionId="+subID, nil, 200)
+		do("GET /v1/subscriptions/{id}/timeline", "/v1/subscriptions/"+subID+"/timeline", nil, 200)
+		do("POST /v1/subscriptions/{id}/pause", "/v1/subscriptions/"+subID+"/pause", nil, 200)
+		do("POST /v1/subscriptions/{id}/resume", "/v1/subscriptions/"+subID+"/resume", nil, 200)
+		do("POST /v1/subscriptions/{id}/cancel", "/v1/subscriptions/"+subID+"/cancel", map[string]string{"reason": "spec test"}, 200)
+		do("POST /v1/subscriptions/{id}/pause", "/v1/subscriptions/"+subID+"/pause", nil, 409)
+		do("POST /v1/subscriptions", "/v1/subscriptions", map[string]any{"tokenId": tokenID,
+			"amount": map[string]string{"currency": "PHP", "value": "1500"}, "interval": "fortnight"}, 400)
 		do("DELETE /v1/tokens/{id}", "/v1/tokens/"+tokenID, nil, 200)
 
 		// Webhook endpoints: serve with the in-process simulator accepts a
@@ -151,6 +166,9 @@ func TestOpenAPI(t *testing.T) {
 		do("POST /v1/webhook-endpoints", "/v1/webhook-endpoints", map[string]any{"url": "ftp://127.0.0.1/hooks"}, 400)
 		do("DELETE /v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/"+weID, nil, 200)
 		do("GET /v1/webhook-endpoints/{id}/timeline", "/v1/webhook-endpoints/"+weID+"/timeline", nil, 200)
+		do("GET /v1/clock", "/v1/clock", nil, 200)
+		do("POST /v1/clock/advance", "/v1/clock/advance", map[string]string{"by": "1m"}, 200)
+		do("POST /v1/clock/advance", "/v1/clock/advance", map[string]string{"by": "0d"}, 400)
 	})
 
 	t.Run("ValidatorCatchesDrift", func(t *testing.T) {

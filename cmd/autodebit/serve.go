@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -26,6 +27,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/console"
 	"github.com/autodebit/autodebit/demoshop"
 	"github.com/autodebit/autodebit/engine"
@@ -75,6 +77,13 @@ type ServeConfig struct {
 	// host with the in-process simulator, and none but --public-url's
 	// with a real Antom.
 	LinkReturnHosts []string
+	// WebhookTimeout and WebhookRetryDelays override the delivery
+	// attempt's timeout (zero: 15s) and the retry schedule (empty: the
+	// day-long engine.DefaultWebhookRetryDelays). Hidden flags, for
+	// `autodebit chaos` and tests only: a shorter schedule breaks the
+	// contract of at least 24 hours of retries.
+	WebhookTimeout     time.Duration
+	WebhookRetryDelays []time.Duration
 	// The in-process simulator (no AntomURL): where it listens (default the
 	// Addr host, loopback only, port 8081; port 0 when Addr's port is 0),
 	// the file keeping its state (default <db path>.sim.json; required with
@@ -83,13 +92,17 @@ type ServeConfig struct {
 	SimAddr  string
 	SimState string
 	SimKey   string
+	// TimeScale is how fast the one clock of simulator mode runs: 1 (or 0)
+	// is real time, 60 a minute per second. Only with the in-process
+	// simulator.
+	TimeScale float64
 }
 
 // DefaultServeConfig returns the defaults of every flag.
 func DefaultServeConfig() ServeConfig {
 	return ServeConfig{Addr: "127.0.0.1:8080", DB: "sqlite:autodebit.db", LogFormat: "text", LogLevel: "info",
 		NotifyMaxAge: antom.DefaultNotificationMaxAge, NotifySkew: antom.DefaultNotificationMaxSkew,
-		EventRetention: engine.DefaultEventRetention}
+		EventRetention: engine.DefaultEventRetention, TimeScale: 1}
 }
 
 func newServeCommand() *cobra.Command {
@@ -124,6 +137,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.SimAddr, "sim-addr", cfg.SimAddr, "address of the in-process simulator, kept across restarts so QR links keep working (default: the --addr host, port 8081)")
 	f.StringVar(&cfg.SimState, "sim-state", cfg.SimState, "file keeping the in-process simulator's accounts, tokens, payments and notifications across restarts, encrypted with the token key (default: DB.sim.json beside a SQLite database; required with PostgreSQL)")
 	f.StringVar(&cfg.SimKey, "sim-key", cfg.SimKey, "control key of the in-process simulator, at least 16 characters, or @FILE (default: generated and kept beside the simulator's state)")
+	f.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "speed of the one clock the engine and the in-process simulator share: 1 = real time, 60 = a minute per second (simulator mode only)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifyMaxAge, "notify-max-age", cfg.NotifyMaxAge, "reject notifications whose request-time is older than this; covers Antom's whole ~24h resend schedule (negative: no limit)")
@@ -134,6 +148,10 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
 	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", cfg.WebhookAllowPrivate, "accept webhook endpoint URLs on private, loopback and link-local addresses (implied with the in-process simulator; never in production)")
 	f.StringSliceVar(&cfg.LinkReturnHosts, "link-return-hosts", cfg.LinkReturnHosts, "hosts a link session's returnUrl and cancelUrl may name, comma-separated: shop.example, *.shop.example (its subdomains) or * (any; the default with the in-process simulator)")
+	f.DurationVar(&cfg.WebhookTimeout, "webhook-timeout", cfg.WebhookTimeout, "bound on one webhook delivery attempt (0: 15s; testing only)")
+	f.DurationSliceVar(&cfg.WebhookRetryDelays, "webhook-retry-delays", cfg.WebhookRetryDelays, "waits after each failed webhook delivery attempt, e.g. 100ms,1s,5s (default: about a day of retries; testing only)")
+	f.MarkHidden("webhook-timeout")
+	f.MarkHidden("webhook-retry-delays")
 	f.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", cfg.TrustForwardedFor, "rate-limit failed logins and API keys by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	return cmd
 }
@@ -164,6 +182,10 @@ type Main struct {
 	Engine *engine.Engine
 	// Store is the open store.
 	Store *sqldb.Store
+	// Clock is the one clock of simulator mode, with what falls due on it
+	// (the simulator, the jobs, the engine's periodic work); nil with a
+	// real Antom, whose clock is the real time.
+	Clock *clock.Stepper
 
 	log            *slog.Logger
 	antomPublicKey *rsa.PublicKey
@@ -236,10 +258,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return errSimStateNeeded
 	}
+	now, err := m.oneClock()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	// The store needs the job runner's insert function and the runner needs
 	// the store's River driver: bind the function late.
-	storeCfg := sqldb.Config{TokenKey: tokenKey, EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
+	storeCfg := sqldb.Config{TokenKey: tokenKey, NowFunc: now, EnqueueFunc: func(ctx context.Context, tx *sql.Tx, js []autodebit.Job) error {
 		return m.runner.Enqueue(ctx, tx, js)
 	}}
 	if isSQLite {
@@ -251,9 +278,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log})
-	if m.runner, err = jobs.New(jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: met.JobFailed,
-		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter}); err != nil {
+	met := metrics.New(metrics.Config{Store: m.Store, DB: m.Store.DB(), Logger: m.log, NowFunc: now})
+	if m.runner, err = jobs.New(m.jobsConfig(met.JobFailed, now)); err != nil {
 		ln.Close()
 		return err
 	}
@@ -282,14 +308,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("--link-return-hosts: %w", err)
 	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
-		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy, LinkReturnHosts: linkHosts}); err != nil {
+		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy, LinkReturnHosts: linkHosts, NowFunc: now,
+		WebhookTimeout: c.WebhookTimeout, WebhookRetryDelays: c.WebhookRetryDelays}); err != nil {
 		ln.Close()
 		return err
 	}
-	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxAge: c.NotifyMaxAge, MaxSkew: c.NotifySkew}
+	if m.Sim != nil {
+		// In the order things fall due at one time: Antom's side, the
+		// jobs it sets off, the engine's periodic work.
+		m.Clock.Waiters = []clock.Waiter{m.Sim, m.runner, m.Engine}
+	}
+	// In simulator mode the simulator stamps notifications on the one
+	// clock, and they are judged on it (now is nil with a real Antom).
+	verifier := &antom.NotificationVerifier{ClientID: client.ClientID(), AntomPublicKey: m.antomPublicKey, MaxAge: c.NotifyMaxAge, MaxSkew: c.NotifySkew, NowFunc: now}
 	// One budget of failed attempts per address for the console and the API.
 	limiter := adhttp.NewAuthLimiter(adhttp.AuthLimitConfig{TrustForwardedFor: c.TrustForwardedFor, CountFunc: met.AuthFailure, Logger: m.log})
-	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter})
+	consoleHandler, err := console.New(console.Config{Engine: m.Engine, APIKey: m.APIKey, Logger: m.log, Limiter: limiter, Clock: m.Clock})
 	if err != nil {
 		ln.Close()
 		return err
@@ -299,7 +333,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: extra, Limiter: limiter})
+	handler, err := adhttp.NewServer(adhttp.Config{Engine: m.Engine, Verifier: verifier, APIKey: m.APIKey, Logger: m.log, Metrics: met.Handler(), Extra: extra, Limiter: limiter, Clock: m.Clock})
 	if err != nil {
 		ln.Close()
 		return err
@@ -357,6 +391,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintf(out, "  Antom:           simulator in-process at %s (no Antom settings given)\n", m.SimURL)
 		fmt.Fprintf(out, "  simulator key:   %s; its control API and %s/?key=KEY need it\n", simKeyShown, m.SimURL)
 		fmt.Fprintf(out, "  simulator state: %s (accounts, tokens, payments, notifications; kept across restarts)\n", m.SimState)
+		fmt.Fprintf(out, "  clock:           %s, one for the engine and the simulator, %s; move it with `autodebit clock advance 30d`\n",
+			m.Clock.Clock.Now().UTC().Format(time.RFC3339), scaleText(m.Clock.Clock.Scale()))
 	} else {
 		fmt.Fprintf(out, "  Antom:           %s as %s\n", c.AntomURL, c.ClientID)
 	}
@@ -426,7 +462,8 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 			return nil, fmt.Errorf("derive the simulator state key: %w", err)
 		}
 		sim, err := antomsim.New(antomsim.Config{MerchantPublicKey: &kp.PrivateKey.PublicKey, ControlSecret: m.SimKey,
-			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim")})
+			BaseURL: m.SimURL, StateFile: m.SimState, StateKey: stateKey, Logger: m.log.With("component", "antomsim"),
+			Clock: m.Clock.Clock})
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("start simulator: %w", err)
@@ -435,6 +472,7 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 		m.simSrv = &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 		go m.simSrv.Serve(ln)
 		cfg.BaseURL, cfg.ClientID, cfg.PrivateKey, cfg.AntomPublicKey = m.SimURL, sim.ClientID(), kp.PrivateKey, sim.AntomPublicKey()
+		cfg.NowFunc = m.Clock.Clock.Now
 		m.antomPublicKey = sim.AntomPublicKey()
 		return antom.NewClient(cfg)
 	}
@@ -463,6 +501,63 @@ func (m *Main) antomClient(ctx context.Context, tokenKey []byte) (*antom.Client,
 		return nil, fmt.Errorf("--antom-url: %w", err)
 	}
 	return client, nil
+}
+
+// oneClock makes the one clock of simulator mode (no --antom-url) and
+// returns its Now for every component's NowFunc: the store, the jobs, the
+// engine, the Antom client, the notification verifier and the metrics. The
+// simulator sets it to the time its state file saved, so the clock, and
+// every time stored against it, carry on across restarts. With a real Antom
+// it returns nil: everything keeps the real time. Console sessions and
+// login limits stay on the real time in both modes (an advance must not log
+// the operator out), and so do webhook-timestamp headers.
+func (m *Main) oneClock() (func() time.Time, error) {
+	c := &m.Config
+	if c.TimeScale == 0 {
+		c.TimeScale = 1
+	}
+	if c.TimeScale < 1 {
+		// Slower than real time would let River's rescuer (which measures
+		// on the wall clock) rescue a job still running on the slower one.
+		return nil, fmt.Errorf("--time-scale %v must be at least 1: 1 is real time, 60 a minute per second", c.TimeScale)
+	}
+	if c.AntomURL != "" {
+		if c.TimeScale != 1 {
+			return nil, errors.New("--time-scale needs the in-process simulator: with --antom-url the clock is the real time")
+		}
+		return nil, nil
+	}
+	m.Clock = &clock.Stepper{Clock: clock.New(time.Now(), c.TimeScale)}
+	return m.Clock.Clock.Now, nil
+}
+
+// jobsConfig is the job runner's configuration. On a clock that runs N
+// times as fast, the runner promotes due jobs itself every 100ms (River's
+// scheduler looks every 5s of real time, 5N seconds of the clock) and the
+// rescue of a job left running waits N times as long on the clock, the same
+// real time.
+func (m *Main) jobsConfig(failed func(kind string), now func() time.Time) jobs.Config {
+	c := &m.Config
+	cfg := jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: failed,
+		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter, NowFunc: now}
+	if scale := c.TimeScale; now != nil && scale > 1 {
+		cfg.PromoteInterval = 100 * time.Millisecond
+		timeout := cmp.Or(c.JobTimeout, jobs.DefaultJobTimeout)
+		rescue := cmp.Or(c.JobRescueAfter, timeout+time.Minute)
+		cfg.RescueAfter = time.Duration(float64(rescue) * scale)
+	}
+	return cfg
+}
+
+// scaleText says how fast the clock runs.
+func scaleText(scale float64) string {
+	switch scale {
+	case 0:
+		return "stopped"
+	case 1:
+		return "at real speed"
+	}
+	return fmt.Sprintf("%v× real speed", scale)
 }
 
 // errSimStateNeeded: PostgreSQL has no file beside which the simulator's

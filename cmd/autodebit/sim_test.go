@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -223,5 +224,101 @@ func TestSimCommand_Guard(t *testing.T) {
 	}
 	if st, body := simGet(t, base+"/sim/v1/accounts/GCASH/evil", "", auth); st != http.StatusNotFound {
 		t.Errorf("the refused POST created the account: %d %s", st, body)
+	}
+}
+
+// `sim --time-scale 60`, an hour ahead after an advance, serves a merchant
+// on real time: the pay's paymentExpiryTime, 55s after the merchant's own
+// clock, is judged against its Request-Time and accepted, and the payment's
+// notification carries a request-time the merchant's default freshness
+// check accepts. Before, every pay was refused a second after the start
+// ("paymentExpiryTime … is not in the future") and notifications came from
+// the merchant's future.
+func TestSimCommand_TimeScaleServesRealTimeMerchant(t *testing.T) {
+	merchant, err := antom.GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	antomKeys, err := antom.GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(t.TempDir(), "merchant.pub")
+	if err := os.WriteFile(pubFile, []byte(merchant.PublicKeyPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &antom.NotificationVerifier{ClientID: "SANDBOX_5X00000000SIMULATOR", AntomPublicKey: &antomKeys.PrivateKey.PublicKey}
+	var mu sync.Mutex
+	var verified []*antom.Notification
+	var refused []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := verifier.Verify(r)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			refused = append(refused, err.Error())
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		verified = append(verified, n)
+		antom.WriteAck(w)
+	}))
+	t.Cleanup(rcv.Close)
+	const key = "time-scale-control-key-0123456789"
+	base, _ := startSim(t, nil, "--time-scale", "60", "--control-key", key, "--merchant-public-key", "@"+pubFile,
+		"--private-key", antomKeys.PrivateKeyBase64, "--notify-url", rcv.URL+"/notify")
+	auth := map[string]string{"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+	if st, body := simGet(t, base+"/sim/v1/clock/advance", `{"by":"1h"}`, auth); st != 200 {
+		t.Fatalf("advance: %d %s", st, body)
+	}
+
+	ctx := context.Background()
+	c, err := antom.NewClient(antom.Config{BaseURL: base, ClientID: "SANDBOX_5X00000000SIMULATOR", PrivateKey: merchant.PrivateKey,
+		AntomPublicKey: &antomKeys.PrivateKey.PublicKey}) // on the wall clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	consult, err := c.Consult(ctx, &antom.ConsultRequest{CustomerBelongsTo: "GCASH", AuthRedirectURL: "https://merchant.example/done",
+		Scopes: []string{antom.ScopeAgreementPay}, AuthState: "state-time-scale", TerminalType: antom.TerminalTypeWeb})
+	if err != nil || !consult.Result.Succeeded() {
+		t.Fatalf("consult: %v %+v", err, consult)
+	}
+	st, body := simGet(t, consult.AuthCodeForm.Text(), `{"action":"approve","userLoginId":"09171234567"}`, map[string]string{"Content-Type": "application/json"})
+	var approved struct {
+		AuthCode string `json:"authCode"`
+	}
+	if json.Unmarshal([]byte(body), &approved); st != 200 || approved.AuthCode == "" {
+		t.Fatalf("approve: %d %s", st, body)
+	}
+	tok, err := c.ApplyToken(ctx, &antom.ApplyTokenRequest{GrantType: antom.GrantTypeAuthorizationCode, CustomerBelongsTo: "GCASH", AuthCode: approved.AuthCode})
+	if err != nil || !tok.Result.Succeeded() {
+		t.Fatalf("applyToken: %v %+v", err, tok)
+	}
+	amount := antom.Amount{Currency: "PHP", Value: 100}
+	pay, err := c.Pay(ctx, &antom.PayRequest{ProductCode: antom.ProductCodeAgreementPay, PaymentRequestID: "pay-time-scale", PaymentAmount: amount,
+		PaymentMethod:     antom.PaymentMethod{PaymentMethodType: "GCASH", PaymentMethodID: tok.AccessToken},
+		Order:             antom.Order{ReferenceOrderID: "order-time-scale", OrderDescription: "Test order", OrderAmount: amount},
+		Env:               &antom.Env{TerminalType: antom.TerminalTypeWeb},
+		PaymentExpiryTime: antom.NewTime(time.Now().Add(55 * time.Second))})
+	if err != nil || !pay.Result.Succeeded() {
+		t.Fatalf("pay against the fast simulator: %v %+v", err, pay)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		var got bool
+		for _, n := range verified {
+			got = got || n.Payment != nil
+		}
+		bad := append([]string(nil), refused...)
+		mu.Unlock()
+		if len(bad) > 0 {
+			t.Fatalf("the merchant refused notifications: %v", bad)
+		}
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no payment notification reached the merchant")
+		}
 	}
 }

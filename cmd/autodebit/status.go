@@ -18,8 +18,8 @@ func init() { commands = append(commands, newStatusCommand) }
 func newStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status ID",
-		Short: "Show an authorization, token, charge or refund and its audit trail",
-		Long: `status shows the object named by its ID (auth_…, tok_…, chg_… or rfd_…) and
+		Short: "Show an authorization, token, charge, refund or subscription and its audit trail",
+		Long: `status shows the object named by its ID (auth_…, tok_…, chg_…, rfd_… or sub_…) and
 every exchange with Antom and every notification that concerned it, oldest
 first. Secrets in the trail are masked.`,
 		Example: "  autodebit status chg_…",
@@ -72,8 +72,11 @@ func fetchObject(ctx context.Context, c *client.Client, id string) (any, func(io
 	case strings.HasPrefix(id, autodebit.RefundIDPrefix):
 		r, err := c.Refund(ctx, id)
 		return r, func(w io.Writer) error { return printRefund(w, r) }, err
+	case strings.HasPrefix(id, autodebit.SubscriptionIDPrefix):
+		s, err := c.Subscription(ctx, id)
+		return s, func(w io.Writer) error { return printSubscription(w, s) }, err
 	}
-	return nil, nil, fmt.Errorf("%q is not an ID: want auth_…, tok_…, chg_… or rfd_…", id)
+	return nil, nil, fmt.Errorf("%q is not an ID: want auth_…, tok_…, chg_…, rfd_… or sub_…", id)
 }
 
 func printEvents(w io.Writer, events []*autodebit.TimelineEntry) error {

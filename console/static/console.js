@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this file, except
-// that times stay in UTC and the link page's status does not move by itself.
+// that times stay in UTC, the link page's status does not move by itself and
+// a new webhook secret is copied by hand.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -44,8 +45,32 @@
     if (box.getAttribute("data-final") !== "true") setTimeout(poll, 1000);
   }
 
+  // Copy buttons (data-copy names the input): shown only with JavaScript;
+  // without it the secret is selected by hand.
+  function copier(btn) {
+    var input = document.getElementById(btn.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!input) return;
+    function done(ok) {
+      if (status) status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the secret and copy it by hand.";
+      btn.textContent = ok ? "Copied" : "Copy";
+    }
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      input.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(function () { done(true); }, function () {
+          done(document.execCommand && document.execCommand("copy"));
+        });
+      } else {
+        done(document.execCommand && document.execCommand("copy"));
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localise(document);
+    document.querySelectorAll("button[data-copy]").forEach(copier);
     var box = document.getElementById("auth-status");
     if (box) watch(box);
   });
