@@ -719,6 +719,9 @@ func ReadRecords(ctx context.Context, store autodebit.Store) (Records, error) {
 	if out.Deliveries, _, err = store.FindDeliveries(ctx, autodebit.DeliveryFilter{}); err != nil {
 		return out, err
 	}
+	if out.Subscriptions, _, err = store.FindSubscriptions(ctx, autodebit.SubscriptionFilter{}); err != nil {
+		return out, err
+	}
 	sort.Slice(out.Charges, func(i, j int) bool { return out.Charges[i].ID < out.Charges[j].ID })
 	return out, nil
 }

@@ -18,6 +18,7 @@ type Records struct {
 	Authorizations []*autodebit.Authorization
 	Events         []*autodebit.Event
 	Deliveries     []*autodebit.Delivery
+	Subscriptions  []*autodebit.Subscription
 }
 
 // Comparison is the result of comparing the engine's records with the

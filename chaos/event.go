@@ -3,6 +3,7 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -142,6 +143,11 @@ func CompareEvents(r Records, s ReceiverStats) EventComparison {
 			out.DuplicateProduced = append(out.DuplicateProduced, fmt.Sprintf("%s %s has %d %s events", o.noun, o.id, n, want))
 		}
 	}
+	for _, sub := range r.Subscriptions {
+		known[sub.ID] = true
+		out.Expected++ // its subscription.created; the others follow its changes
+		compareSubscriptionEvents(&out, sub, byObject[sub.ID])
+	}
 	for _, id := range sortedKeys(byObject) {
 		evs := byObject[id]
 		if !known[id] {
@@ -187,6 +193,53 @@ func checkData(e *autodebit.Event, o object) string {
 		return fmt.Sprintf("event %s (%s): data.object is %s %s, but the store has %s %s", e.ID, e.Type, v.ID, v.Status, o.id, o.status)
 	}
 	return ""
+}
+
+// subscriptionStatusEvent is the event whose data.object a subscription's
+// status comes from: active has three (created, back from dunning, resumed).
+var subscriptionStatusEvent = map[autodebit.SubscriptionStatus][]autodebit.EventType{
+	autodebit.SubscriptionActive:    {autodebit.EventSubscriptionCreated, autodebit.EventSubscriptionActive, autodebit.EventSubscriptionResumed},
+	autodebit.SubscriptionPastDue:   {autodebit.EventSubscriptionPastDue},
+	autodebit.SubscriptionUnpaid:    {autodebit.EventSubscriptionUnpaid},
+	autodebit.SubscriptionPaused:    {autodebit.EventSubscriptionPaused},
+	autodebit.SubscriptionCancelled: {autodebit.EventSubscriptionCancelled},
+	autodebit.SubscriptionCompleted: {autodebit.EventSubscriptionCompleted},
+}
+
+// compareSubscriptionEvents checks a subscription's events, which follow
+// each status change rather than one final one: exactly one
+// subscription.created, first; no two events in a row of one type (a
+// change published twice); and the last one of the type its final status
+// comes from, its data.object showing that status.
+func compareSubscriptionEvents(out *EventComparison, sub *autodebit.Subscription, evs []*autodebit.Event) {
+	s := append([]*autodebit.Event(nil), evs...)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].Sequence < s[j].Sequence })
+	created := 0
+	for i, e := range s {
+		if e.Type == autodebit.EventSubscriptionCreated {
+			created++
+		}
+		if i > 0 && e.Type == s[i-1].Type {
+			out.DuplicateProduced = append(out.DuplicateProduced, fmt.Sprintf("subscription %s has two %s events in a row (%s, %s)", sub.ID, e.Type, s[i-1].ID, e.ID))
+		}
+	}
+	switch {
+	case len(s) == 0 || created == 0:
+		out.Missing = append(out.Missing, fmt.Sprintf("subscription %s has no subscription.created event", sub.ID))
+		return
+	case created > 1:
+		out.DuplicateProduced = append(out.DuplicateProduced, fmt.Sprintf("subscription %s has %d subscription.created events", sub.ID, created))
+	case s[0].Type != autodebit.EventSubscriptionCreated:
+		out.Extra = append(out.Extra, fmt.Sprintf("subscription %s: its first event %s is %s, not subscription.created", sub.ID, s[0].ID, s[0].Type))
+	}
+	last := s[len(s)-1]
+	if !slices.Contains(subscriptionStatusEvent[sub.Status], last.Type) {
+		out.Missing = append(out.Missing, fmt.Sprintf("subscription %s is %s but its last event %s is %s", sub.ID, sub.Status, last.ID, last.Type))
+		return
+	}
+	if msg := checkData(last, object{"subscription", sub.ID, string(sub.Status)}); msg != "" {
+		out.Extra = append(out.Extra, msg)
+	}
 }
 
 // checkSequences reports an object whose events' sequences are not 1, 2,

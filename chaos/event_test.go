@@ -186,3 +186,51 @@ func TestReport_OK(t *testing.T) {
 		t.Fatalf("table does not show the lost event:\n%s", b.String())
 	}
 }
+
+// A subscription's events follow each status change: created first and
+// once, no change published twice in a row, the last one showing its final
+// status. Each rule broken is reported.
+func TestCompareEvents_Subscriptions(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	ev := func(id string, typ autodebit.EventType, status string, seq int64) *autodebit.Event {
+		data, err := json.Marshal(map[string]string{"id": "sub_1", "status": status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &autodebit.Event{ID: id, Type: typ, ObjectID: "sub_1", Sequence: seq, Data: data, CreatedAt: at.Add(time.Duration(seq) * time.Second)}
+	}
+	agree := []*autodebit.Event{
+		ev("evt_1", autodebit.EventSubscriptionCreated, "active", 1),
+		ev("evt_2", autodebit.EventSubscriptionPastDue, "past_due", 2),
+		ev("evt_3", autodebit.EventSubscriptionActive, "active", 3),
+		ev("evt_4", autodebit.EventSubscriptionCompleted, "completed", 4),
+	}
+	for name, tc := range map[string]struct {
+		status autodebit.SubscriptionStatus
+		events []*autodebit.Event
+		want   string // "" = OK
+	}{
+		"Agree":          {autodebit.SubscriptionCompleted, agree, ""},
+		"StillActive":    {autodebit.SubscriptionActive, agree[:3], ""},
+		"NoCreated":      {autodebit.SubscriptionCompleted, nil, "no subscription.created"},
+		"LastNotFinal":   {autodebit.SubscriptionCompleted, agree[:3], "is completed but its last event"},
+		"Twice":          {autodebit.SubscriptionCompleted, append(append([]*autodebit.Event{}, agree...), ev("evt_5", autodebit.EventSubscriptionCompleted, "completed", 5)), "two subscription.completed events in a row"},
+		"WrongDataShown": {autodebit.SubscriptionCompleted, append(append([]*autodebit.Event{}, agree[:3]...), ev("evt_4", autodebit.EventSubscriptionCompleted, "active", 4)), "data.object is sub_1 active"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := chaos.Records{Subscriptions: []*autodebit.Subscription{{ID: "sub_1", Status: tc.status}}, Events: tc.events}
+			c := chaos.CompareEvents(r, chaos.ReceiverStats{Received: receivedAll(r)})
+			all := strings.Join(append(append(append([]string{}, c.Missing...), c.Extra...), c.DuplicateProduced...), "; ")
+			if tc.want == "" {
+				if !c.OK() || c.Expected != 1 {
+					t.Fatalf("CompareEvents = %+v (%s), want OK with 1 expected", c, all)
+				}
+				return
+			}
+			if c.OK() || !strings.Contains(all, tc.want) {
+				t.Fatalf("CompareEvents problems %q, want one saying %q", all, tc.want)
+			}
+		})
+	}
+}

@@ -64,6 +64,15 @@ func TestRefund_ConcurrentRetriesWithOneKey(t *testing.T) {
 // died).
 func (s *stack) deleteJobs(kind string) {
 	s.tb.Helper()
+	// A job still running when its row goes would carry on (and retry,
+	// or succeed) behind the test's back: wait for it to stop first.
+	s.waitFor("no "+kind+" job running", func() bool {
+		var n int
+		if err := s.store.DB().QueryRowContext(context.Background(), "SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'running'", kind).Scan(&n); err != nil {
+			s.tb.Fatal(err)
+		}
+		return n == 0
+	})
 	if _, err := s.store.DB().ExecContext(context.Background(), "DELETE FROM river_job WHERE kind = $1", kind); err != nil {
 		s.tb.Fatal(err)
 	}
