@@ -135,3 +135,57 @@ func TestClock_AdvanceAMonth(t *testing.T) {
 		}
 	})
 }
+
+// The README's subscription story on the one clock: one advance of 335
+// days charges the 11 remaining periods of a monthly subscription, each at
+// its own period's start (not at the end of the jump); a short balance
+// makes the next subscription past_due, an advance past its retry after a
+// top-up recovers it, and revoking the token cancels it.
+func TestClock_AdvanceRenewsSubscriptions(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := subStack(t, open, stackOptions{})
+		ctx := context.Background()
+		tok := s.link("cus_clock", "GCASH")
+		sub := s.subscribe(engine.SubscriptionInput{TokenID: tok.ID, Amount: php(1500), Interval: autodebit.IntervalMonth, Cycles: 12})
+		s.advance(time.Second)
+		s.advance(335 * 24 * time.Hour)
+		charges := s.subCharges(sub.ID)
+		if got := s.sub(sub.ID); got.Status != autodebit.SubscriptionCompleted || got.CyclesCompleted != 12 || len(charges) != 12 {
+			t.Fatalf("after advancing 335 days: %s with %d periods paid and %d charges, want completed with 12 and 12", got.Status, got.CyclesCompleted, len(charges))
+		}
+		for _, c := range charges {
+			if c.Status != autodebit.ChargeSuccess {
+				t.Errorf("period %d: %s, want SUCCESS", c.Period, c.Status)
+			}
+			// Charged and settled at its period's start: the advance
+			// stopped there and waited for the charge.
+			if d := c.SettledAt.Sub(c.PeriodStart); d < 0 || d > time.Second {
+				t.Errorf("period %d (starting %s) settled at %s, want at its start", c.Period, c.PeriodStart, c.SettledAt)
+			}
+		}
+
+		// Dunning on the clock: short for period 2, recovered on a retry.
+		sub2 := s.subscribe(engine.SubscriptionInput{TokenID: tok.ID, Amount: php(1500), Interval: autodebit.IntervalMonth})
+		s.advance(time.Second)
+		s.setBalance(1000)
+		s.advanceTo(s.sub(sub2.ID).NextChargeAt.Add(time.Minute))
+		if got := s.sub(sub2.ID); got.Status != autodebit.SubscriptionPastDue || got.FailureCode != antom.CodeUserBalanceNotEnough {
+			t.Fatalf("period 2 short of money: %s (%s), want past_due with USER_BALANCE_NOT_ENOUGH", got.Status, got.FailureCode)
+		}
+		s.setBalance(100_000)
+		s.advanceTo(s.sub(sub2.ID).NextChargeAt.Add(time.Minute))
+		if got := s.sub(sub2.ID); got.Status != autodebit.SubscriptionActive || got.CyclesCompleted != 2 {
+			t.Fatalf("the retry after the top-up: %s with %d periods paid, want active with 2", got.Status, got.CyclesCompleted)
+		}
+
+		if _, err := s.eng.RevokeToken(ctx, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		s.advance(time.Minute)
+		if got := s.sub(sub2.ID); got.Status != autodebit.SubscriptionCancelled {
+			t.Fatalf("after the token's revoke: %s, want cancelled", got.Status)
+		}
+		s.checkOnePerPeriod()
+		s.checkTruth()
+	})
+}

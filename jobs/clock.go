@@ -61,12 +61,14 @@ func (c catchUp) Next(t time.Time) time.Time {
 	return next
 }
 
-// NextDue returns the earliest scheduled time of a job still to run
-// (available, scheduled or retryable): the job runner's side of
-// clock.Waiter.
+// NextDue returns the earliest scheduled time of a job still to run or
+// running (available, scheduled, retryable, running): the job runner's side
+// of clock.Waiter. A running job counts (its time is past), or a job a
+// producer fetched right after it was queued (by another waiter's Settle)
+// would be seen by nobody, and the clock would jump while it runs.
 func (r *Runner) NextDue(ctx context.Context) (time.Time, bool, error) {
 	res, err := r.client.JobList(ctx, river.NewJobListParams().
-		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStateRunning).
 		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(1))
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("jobs: next due job: %w", err)
