@@ -95,7 +95,7 @@ func objectPath(e *autodebit.Event) string {
 	case strings.HasPrefix(id, autodebit.TokenIDPrefix):
 		return "/tokens/" + url.PathEscape(id)
 	case strings.HasPrefix(id, autodebit.AuthorizationIDPrefix):
-		return "/link/" + url.PathEscape(id)
+		return "/authorizations/" + url.PathEscape(id)
 	case strings.HasPrefix(id, autodebit.RefundIDPrefix):
 		var r struct {
 			ChargeID string `json:"chargeId"`

@@ -88,7 +88,7 @@ func TestConsoleEvents(t *testing.T) {
 	t.Run("List", func(t *testing.T) {
 		status, page, _ := b.do("GET", "/events", nil)
 		for _, want := range []string{`href="/events/` + ev.ID + `"`, `<a href="/charges/` + c.ID + `">` + c.ID + `</a>`,
-			`href="/events/` + authEvents[0].ID + `"`, `<a href="/link/` + tok.AuthorizationID + `">`, "<code>authorization.active</code>"} {
+			`href="/events/` + authEvents[0].ID + `"`, `<a href="/authorizations/` + tok.AuthorizationID + `">`, "<code>authorization.active</code>"} {
 			if status != http.StatusOK || !strings.Contains(page, want) {
 				t.Errorf("events: %d, lacks %q", status, want)
 			}
@@ -173,7 +173,7 @@ func TestConsoleEvents(t *testing.T) {
 			{"/charges/" + c.ID, `href="/events?object=` + c.ID + `" id="object-events"`},
 			{"/tokens/" + tok.ID, `href="/events?object=` + tok.ID + `" id="object-events"`},
 			{"/tokens/" + tok.ID, `href="/events?object=` + tok.AuthorizationID + `"`},
-			{"/link/" + tok.AuthorizationID, `href="/events?object=` + tok.AuthorizationID + `" id="object-events"`},
+			{"/authorizations/" + tok.AuthorizationID, `href="/events?object=` + tok.AuthorizationID + `" id="object-events"`},
 			{"/events?object=" + c.ID, `<a href="/events/` + ev.ID + `">`},
 			{"/events?object=" + tok.ID, "No events match these filters"},
 		} {
