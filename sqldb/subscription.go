@@ -90,33 +90,12 @@ func (r reader) FindDueSubscriptions(ctx context.Context, t time.Time, limit int
 // FindSubscriptions implements autodebit.Reader.
 func (r reader) FindSubscriptions(ctx context.Context, f autodebit.SubscriptionFilter) ([]*autodebit.Subscription, int, error) {
 	var w where
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
+	w.addOwner(string(f.Status), f.CustomerID, f.Wallet)
 	if f.TokenID != "" {
 		w.add("token_id = ?", f.TokenID)
 	}
-	if f.CustomerID != "" {
-		w.add("customer_id = ?", f.CustomerID)
-	}
-	if f.Wallet != "" {
-		w.add("wallet = ?", f.Wallet)
-	}
 	r.createdRange(&w, f.CreatedAfter, f.CreatedBefore)
-	total, err := r.count(ctx, "SELECT COUNT(*) FROM subscriptions"+w.String(), w.args)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count subscriptions: %w", err)
-	}
-	page, args := w.page(f.Limit, f.Offset)
-	rows, err := r.q.QueryContext(ctx, "SELECT "+subscriptionColumns+" FROM subscriptions"+w.String()+" ORDER BY created_at DESC, id DESC"+page, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find subscriptions: %w", err)
-	}
-	out, err := collect(rows, scanSubscription)
-	if err != nil {
-		return nil, 0, fmt.Errorf("find subscriptions: %w", err)
-	}
-	return out, total, nil
+	return findPage(ctx, r, "subscriptions", subscriptionColumns, "subscriptions", w, f.Limit, f.Offset, scanSubscription)
 }
 
 // CreateSubscription implements autodebit.Tx.
