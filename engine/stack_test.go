@@ -199,10 +199,13 @@ func (s *stack) crash() {
 
 // advance moves the one clock forward as POST /v1/clock/advance does: it
 // steps to each due time on the way and returns once the simulator, the
-// jobs and the engine's periodic work have settled.
+// jobs and the engine's periodic work have settled. The bound is generous:
+// each snoozed job (an inquiry's backoff) waits up to 250ms of real time
+// for River's batch completer, and a jump of weeks over orders left
+// processing runs hundreds of them on two busy cores.
 func (s *stack) advance(d time.Duration) {
 	s.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := clock.Advance(ctx, s.clk, d, s.sim, s.runner, s.eng); err != nil {
 		s.tb.Fatal(err)

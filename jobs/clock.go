@@ -92,6 +92,8 @@ func (r *Runner) NextDue(ctx context.Context) (time.Time, bool, error) {
 // Jobs they queue for later are left for a later step. When ctx ends first,
 // the error names the jobs still busy.
 func (r *Runner) Settle(ctx context.Context) error {
+	r.settling.Add(1)
+	defer r.settling.Add(-1)
 	for {
 		promoted, err := r.promoteDue(ctx)
 		if err != nil {
@@ -106,7 +108,7 @@ func (r *Runner) Settle(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("jobs not settled: %s: %w", describe(busy), ctx.Err())
+			return fmt.Errorf("jobs not settled: %s%s: %w", describe(busy), r.oldestRunning(busy), ctx.Err())
 		case <-time.After(r.settlePoll):
 		}
 	}
@@ -180,6 +182,28 @@ func describe(jobs []*rivertype.JobRow) string {
 		parts = append(parts, fmt.Sprintf("%d %s (%s)", n, what, strings.Join(names, ", ")))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// oldestRunning names the first running job of jobs, when it went running
+// (on the one clock) and by which River client, for a Settle that timed out:
+// a job left running by a client that is gone is what a rescue is for.
+func (r *Runner) oldestRunning(jobs []*rivertype.JobRow) string {
+	for _, j := range jobs {
+		if j.State != rivertype.JobStateRunning {
+			continue
+		}
+		var at time.Time
+		if j.AttemptedAt != nil {
+			at = *j.AttemptedAt
+		}
+		by := ""
+		if len(j.AttemptedBy) > 0 {
+			by = j.AttemptedBy[len(j.AttemptedBy)-1]
+		}
+		return fmt.Sprintf("; job %d (%s) running since %s by %s (this runner is %s), attempt %d",
+			j.ID, j.Kind, at.Format(time.RFC3339Nano), by, r.client.ID(), j.Attempt)
+	}
+	return ""
 }
 
 // promoteDue makes available every scheduled or retryable job whose time
