@@ -88,6 +88,9 @@ func TestClock_AdvanceRunsWebhookRetry(t *testing.T) {
 			}
 		})
 		s.endpoint(rc.srv.URL)
+		// A clock off the microsecond (steps to the simulator's times put it
+		// there): the retry's job and nextAttemptAt must still agree.
+		s.clk.Add(777 * time.Nanosecond)
 		ev := s.publish(autodebit.EventChargeSucceeded, "chg_1")
 		d := s.waitAttempts(s.onlyDelivery(ev.ID).ID, 1)
 		s.wantScheduled(d)

@@ -169,7 +169,7 @@ func (e *Engine) closeInterrupted(ctx context.Context, tx autodebit.Tx, d *autod
 		return false, 0, nil
 	}
 	a := attempts[len(attempts)-1]
-	if wait := a.StartedAt.Add(e.cfg.WebhookTimeout + 5*time.Second).Sub(now); wait > 0 {
+	if wait := a.StartedAt.Add(e.realSpan(e.cfg.WebhookTimeout + 5*time.Second)).Sub(now); wait > 0 {
 		return false, wait, nil
 	}
 	a.FinishedAt, a.Error = now, interruptedAttempt
@@ -375,7 +375,11 @@ func healthChange(w *autodebit.WebhookEndpoint, ok bool, now time.Time, disableA
 // jitter adds up to webhookJitter of d to d.
 func jitter(d time.Duration) time.Duration {
 	if n := int64(float64(d) * webhookJitter); n > 0 {
-		return d + time.Duration(rand.Int64N(n+1))
+		// In whole microseconds, the databases' precision: the delivery's
+		// nextAttemptAt (stored truncated) and its job's scheduled_at (the
+		// job runner's now, truncated, plus this delay) are then the same
+		// instant, so a clock advanced to the one runs the other.
+		return d + time.Duration(rand.Int64N(n+1)).Truncate(time.Microsecond)
 	}
 	return d
 }
