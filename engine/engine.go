@@ -56,6 +56,12 @@ type Config struct {
 	// (SweepArgs) queues its job again: work whose job is alive never lags
 	// that much. Zero means 10s.
 	SweepLag time.Duration
+	// ClockScale is how many seconds of NowFunc's clock pass in a second of
+	// real time: more than 1 under `serve --time-scale`. Waits that stand
+	// for real work in flight (an open delivery attempt, a job alive but
+	// slow, which the sweep must not take for lost) are this many times
+	// as long on the clock. Zero means 1.
+	ClockScale float64
 	// EventRetention is how long events are kept: the cleanup job
 	// (CleanupEventsArgs) deletes older ones. Zero means 30 days.
 	EventRetention time.Duration
@@ -183,6 +189,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.SweepLag <= 0 {
 		cfg.SweepLag = 10 * time.Second
+	}
+	if cfg.ClockScale < 1 {
+		cfg.ClockScale = 1
 	}
 	if cfg.EventRetention < 0 {
 		return nil, fmt.Errorf("engine: EventRetention %s must not be negative", cfg.EventRetention)
@@ -477,3 +486,14 @@ func unavailable(api string, err error) error {
 
 // NotificationRejected counts a notification that failed verification.
 func (e *Engine) NotificationRejected(kind string) { e.m.NotificationReceived(kind, false) }
+
+// realSpan is d of real time on the engine's clock: d, or ClockScale
+// times d on a clock that runs fast. A real-time bound (an attempt's
+// timeout, a job's lag) judged on a clock at 60× would otherwise be over
+// after a sixtieth of it.
+func (e *Engine) realSpan(d time.Duration) time.Duration {
+	if e.cfg.ClockScale <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) * e.cfg.ClockScale)
+}

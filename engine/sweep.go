@@ -34,7 +34,7 @@ func joinErr(errs ...error) error {
 // overdue.
 func (e *Engine) sweepCharges(ctx context.Context) error {
 	now := e.now()
-	cutoff := now.Add(-e.cfg.SweepLag)
+	cutoff := now.Add(-e.realSpan(e.cfg.SweepLag))
 	due, err := e.store.FindDueCharges(ctx, cutoff, sweepBatch)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (e *Engine) sweepCharges(ctx context.Context) error {
 // is overdue.
 func (e *Engine) sweepRefunds(ctx context.Context) error {
 	now := e.now()
-	cutoff := now.Add(-e.cfg.SweepLag)
+	cutoff := now.Add(-e.realSpan(e.cfg.SweepLag))
 	due, err := e.store.FindDueRefunds(ctx, cutoff, sweepBatch)
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func (e *Engine) sweepRefunds(ctx context.Context) error {
 // overdue.
 func (e *Engine) sweepRevokes(ctx context.Context) error {
 	now := e.now()
-	cutoff := now.Add(-e.cfg.SweepLag)
+	cutoff := now.Add(-e.realSpan(e.cfg.SweepLag))
 	due, err := e.store.FindDueRevokes(ctx, cutoff, sweepBatch)
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func (e *Engine) sweepRevokes(ctx context.Context) error {
 // (deliver's claim), so a duplicate sends nothing twice.
 func (e *Engine) sweepDeliveries(ctx context.Context) error {
 	now := e.now()
-	cutoff := now.Add(-e.cfg.SweepLag - e.cfg.WebhookTimeout)
+	cutoff := now.Add(-e.realSpan(e.cfg.SweepLag + e.cfg.WebhookTimeout))
 	due, err := e.store.FindDueDeliveries(ctx, cutoff, sweepBatch)
 	if err != nil {
 		return err

@@ -423,10 +423,18 @@ func TestWebhook_RotatedSignsWithBoth(t *testing.T) {
 
 // TestWebhook_InterruptedAttempt: an attempt claimed by a process that died
 // before recording it is recorded as interrupted by the next run, once it
-// cannot still be running, and the delivery goes on.
+// cannot still be running, and the delivery goes on. On a clock that runs
+// 60 times real speed (serve --time-scale 60) "cannot still be running" is
+// the same real time: 60 times as long on the clock.
 func TestWebhook_InterruptedAttempt(t *testing.T) {
+	for _, scale := range []float64{1, 60} {
+		t.Run(fmt.Sprintf("scale%v", scale), func(t *testing.T) { testInterruptedAttempt(t, scale) })
+	}
+}
+
+func testInterruptedAttempt(t *testing.T, scale float64) {
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
-		s := newWebhookStack(t, open, nil)
+		s := newWebhookStack(t, open, func(c *engine.Config) { c.ClockScale = scale })
 		ctx := context.Background()
 		rc := newReceiver(t, status(http.StatusOK))
 		w := s.endpoint(rc.srv.URL)
@@ -451,6 +459,10 @@ func TestWebhook_InterruptedAttempt(t *testing.T) {
 		var re *engine.RetryError
 		if err := s.eng.Work(ctx, job); !errors.As(err, &re) || re.Delay <= 0 {
 			t.Fatalf("Work while attempt 1 may still run = %v, want a RetryError", err)
+		}
+		// The attempt's 15s timeout and 5s of margin, in real time.
+		if want := time.Duration(scale * float64(20*time.Second)); re.Delay < want-time.Second || re.Delay > want {
+			t.Fatalf("an open attempt is waited for %s on the clock, want %s", re.Delay, want)
 		}
 		if len(rc.requests()) != 0 || !s.attempts(d.ID)[0].Open() {
 			t.Fatal("a possibly running attempt was closed or sent again")

@@ -307,9 +307,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return fmt.Errorf("--link-return-hosts: %w", err)
 	}
+	clockScale := 1.0
+	if now != nil {
+		clockScale = c.TimeScale // the one clock's speed
+	}
 	if m.Engine, err = engine.New(engine.Config{Store: m.Store, Antom: client, PublicURL: publicURL, Logger: m.log, Metrics: met,
 		EventRetention: c.EventRetention, WebhookURLPolicy: webhookPolicy, LinkReturnHosts: linkHosts, NowFunc: now,
-		WebhookTimeout: c.WebhookTimeout, WebhookRetryDelays: c.WebhookRetryDelays}); err != nil {
+		WebhookTimeout: c.WebhookTimeout, WebhookRetryDelays: c.WebhookRetryDelays, ClockScale: clockScale}); err != nil {
 		ln.Close()
 		return err
 	}
