@@ -13,6 +13,7 @@ import (
 
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/clock"
 )
 
 func down(*antom.Notification) (int, []byte) { return 500, []byte("down") }
@@ -327,4 +328,51 @@ func TestState_OneSimulatorPerFile(t *testing.T) {
 		t.Fatalf("after the first closed: %v", err)
 	}
 	s2.Close()
+}
+
+// A shared clock moved by clock.Advance over its waiters (serve's one
+// clock) reaches the state file without Close, even when nothing fell due
+// on the simulator's side: a kill after `clock advance 30d` restarts at
+// the advanced time.
+func TestState_SharedClockAdvanceWrittenWithoutClose(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "s.json")
+	start := time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(start)
+	s, err := antomsim.New(antomsim.Config{Clock: clk, StateFile: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	time.Sleep(500 * time.Millisecond) // past the save of the start
+	want := start.Add(30 * 24 * time.Hour)
+	if _, err := clock.Advance(context.Background(), clk, 30*24*time.Hour, s); err != nil {
+		t.Fatal(err)
+	}
+	var saved struct {
+		Clock struct{ Now time.Time }
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var b []byte
+	for !saved.Clock.Now.Equal(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the state file keeps the clock at %s without Close, want %s", saved.Clock.Now, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+		b, _ = os.ReadFile(f)
+		json.Unmarshal(b, &saved)
+	}
+	copyFile := filepath.Join(dir, "copy.json")
+	if err := os.WriteFile(copyFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk2 := clock.NewManual(start)
+	s2, err := antomsim.New(antomsim.Config{Clock: clk2, StateFile: copyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := clk2.Now(); !got.Equal(want) {
+		t.Fatalf("restarted from the file written without Close at %s, want %s", got, want)
+	}
 }

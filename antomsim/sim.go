@@ -40,6 +40,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/autodebit/autodebit/antom"
@@ -265,6 +266,7 @@ type Sim struct {
 	closeErr   error
 
 	saveKick  chan struct{} // a state change to write; nil without StateFile
+	settledAt atomic.Int64  // the clock (UnixNano) at the last Settle: a move is a change to save
 	stateLock *os.File      // holds the flock on StateFile + ".lock"
 	saveMu    sync.Mutex    // one write of the state file at a time
 	stateAEAD cipher.AEAD   // seals the state file; nil without StateKey
@@ -566,6 +568,12 @@ func (s *Sim) tokenValidity(wallet string) TokenValidity {
 // clock.Waiter.
 func (s *Sim) Settle(ctx context.Context) error {
 	s.poke() // the runner's timer was set before any move of the clock
+	if now := s.now().UnixNano(); s.settledAt.Swap(now) != now {
+		// The clock moved (clock.Advance over every waiter of a shared
+		// clock): the state file keeps where it stands, even when
+		// nothing fell due on the simulator's side.
+		s.changed()
+	}
 	for {
 		s.runDue()
 		if err := s.waitInflight(ctx); err != nil {
