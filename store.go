@@ -71,6 +71,11 @@ type Reader interface {
 	// on schedule (active, past_due, unpaid) whose next charge is due at
 	// or before t, the longest overdue first.
 	FindDueSubscriptions(ctx context.Context, t time.Time, limit int) ([]*Subscription, error)
+	// FindNextSubscriptionChargeAt returns the earliest next charge of the
+	// subscriptions that charge on schedule (active, past_due, unpaid),
+	// or the zero time if none is scheduled: one value, for a clock that
+	// runs what falls due.
+	FindNextSubscriptionChargeAt(ctx context.Context) (time.Time, error)
 	// CountSubscriptions counts subscriptions by status; every status is
 	// in the map.
 	CountSubscriptions(ctx context.Context) (map[SubscriptionStatus]int, error)

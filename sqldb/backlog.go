@@ -62,10 +62,11 @@ func (r reader) CountSubscriptions(ctx context.Context) (map[autodebit.Subscript
 
 // findSubscriptionBacklog finds the next renewal due.
 func (r reader) findSubscriptionBacklog(ctx context.Context, b *autodebit.Backlog) error {
-	if err := r.q.QueryRowContext(ctx, `SELECT MIN(next_charge_at) FROM subscriptions
-		WHERE status IN ('active', 'past_due', 'unpaid')`).Scan(timeScanner{&b.NextSubscriptionChargeAt}); err != nil {
-		return fmt.Errorf("find the next renewal: %w", err)
+	next, err := r.FindNextSubscriptionChargeAt(ctx)
+	if err != nil {
+		return err
 	}
+	b.NextSubscriptionChargeAt = next
 	return nil
 }
 

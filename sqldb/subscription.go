@@ -80,11 +80,26 @@ func (t *tx) FindSubscriptionForUpdate(ctx context.Context, id string) (*autodeb
 	return t.findSubscription(ctx, true, "id", id)
 }
 
+// chargingSubscriptions selects the subscriptions that charge on schedule,
+// in the words of the partial index subscriptions_due, so that both
+// databases use it.
+const chargingSubscriptions = "status IN ('active', 'past_due', 'unpaid')"
+
 // FindDueSubscriptions implements autodebit.Reader. Times are stored to
 // the microsecond, so "before t plus a microsecond" is "at or before t".
 func (r reader) FindDueSubscriptions(ctx context.Context, t time.Time, limit int) ([]*autodebit.Subscription, error) {
-	return findDue(ctx, r, "subscriptions", subscriptionColumns, "status IN ('active', 'past_due', 'unpaid')", "next_charge_at",
+	return findDue(ctx, r, "subscriptions", subscriptionColumns, chargingSubscriptions, "next_charge_at",
 		t.UTC().Truncate(time.Microsecond).Add(time.Microsecond), limit, scanSubscription)
+}
+
+// FindNextSubscriptionChargeAt implements autodebit.Reader: one MIN over
+// the index subscriptions_due.
+func (r reader) FindNextSubscriptionChargeAt(ctx context.Context) (time.Time, error) {
+	var next time.Time
+	if err := r.q.QueryRowContext(ctx, `SELECT MIN(next_charge_at) FROM subscriptions WHERE `+chargingSubscriptions).Scan(timeScanner{&next}); err != nil {
+		return time.Time{}, fmt.Errorf("find the next subscription charge: %w", err)
+	}
+	return next, nil
 }
 
 // FindSubscriptions implements autodebit.Reader.

@@ -241,6 +241,54 @@ func testSubscription(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("NextChargeAt", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		wantNext := func(want time.Time) {
+			t.Helper()
+			got, err := s.FindNextSubscriptionChargeAt(ctx)
+			if err != nil {
+				t.Fatal(err)
+			} else if !got.Equal(want) {
+				t.Fatalf("next charge at %s, want %s", got, want)
+			}
+			if b, err := s.FindBacklog(ctx); err != nil {
+				t.Fatal(err)
+			} else if !b.NextSubscriptionChargeAt.Equal(want) {
+				t.Fatalf("backlog's next renewal %s, want %s", b.NextSubscriptionChargeAt, want)
+			}
+		}
+		wantNext(time.Time{}) // no subscription at all
+		tok := mustCreateToken(t, s, "cus_1")
+		var subs []*autodebit.Subscription
+		for _, at := range []time.Duration{3 * time.Hour, 2 * time.Hour, time.Hour, 90 * time.Minute} {
+			sub := newSubscription(tok)
+			sub.NextChargeAt = t0.Add(at)
+			subs = append(subs, mustCreateSubscription(t, s, sub))
+		}
+		update := func(sub *autodebit.Subscription, status autodebit.SubscriptionStatus, next time.Time) {
+			t.Helper()
+			sub.Status, sub.NextChargeAt = status, next
+			mustTx(t, s, func(tx autodebit.Tx) error { return tx.UpdateSubscription(ctx, sub) })
+		}
+		wantNext(t0.Add(time.Hour))
+		// Only the statuses that charge count, whatever else the row holds.
+		update(subs[2], autodebit.SubscriptionPaused, subs[2].NextChargeAt)
+		wantNext(t0.Add(90 * time.Minute))
+		update(subs[3], autodebit.SubscriptionPastDue, t0.Add(100*time.Minute))
+		wantNext(t0.Add(100 * time.Minute))
+		update(subs[3], autodebit.SubscriptionUnpaid, t0.Add(110*time.Minute))
+		wantNext(t0.Add(110 * time.Minute))
+		// A charge in flight has no next charge.
+		update(subs[3], autodebit.SubscriptionUnpaid, time.Time{})
+		wantNext(t0.Add(2 * time.Hour))
+		subs[1].CancelReason, subs[1].CancelledAt = "merchant", t0
+		update(subs[1], autodebit.SubscriptionCancelled, subs[1].NextChargeAt)
+		wantNext(t0.Add(3 * time.Hour))
+		update(subs[0], autodebit.SubscriptionCompleted, time.Time{})
+		wantNext(time.Time{})
+	})
+
 	t.Run("PeriodCharges", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

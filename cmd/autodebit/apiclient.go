@@ -110,6 +110,7 @@ var idPrefixes = []struct{ prefix, noun string }{
 	{autodebit.ChargeIDPrefix, "charge"},
 	{autodebit.RefundIDPrefix, "refund"},
 	{autodebit.SubscriptionIDPrefix, "subscription"},
+	{autodebit.LinkSessionIDPrefix, "link session"},
 }
 
 // idKind returns the kind of object id names by its prefix, or "".

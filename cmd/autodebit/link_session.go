@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -123,4 +125,27 @@ func waitLinkSession(ctx context.Context, cmd *cobra.Command, c *client.Client, 
 		case <-tick.C:
 		}
 	}
+}
+
+func printLinkSession(w io.Writer, ls *adhttp.LinkSession) error {
+	wallet := ls.Wallet
+	if ls.BuyerChoosesWallet {
+		wallet = strings.TrimSpace(wallet + " (the buyer chooses)")
+	}
+	return fields(w,
+		"Link session", ls.ID,
+		"Status", ls.Status,
+		"Customer", ls.CustomerID,
+		"Wallet", wallet,
+		"Token", ls.TokenID,
+		"Authorization", ls.AuthorizationID,
+		"URL", ls.URL,
+		"Return URL", ls.ReturnURL,
+		"Cancel URL", ls.CancelURL,
+		"Locale", ls.Locale,
+		"Expires", fmtTime(ls.ExpiresAt),
+		"Completed", fmtTimePtr(ls.CompletedAt),
+		"Cancelled", fmtTimePtr(ls.CancelledAt),
+		"Created", fmtTime(ls.CreatedAt),
+	)
 }

@@ -104,10 +104,31 @@ func TestLinkSessionCLI(t *testing.T) {
 		if r.err != nil {
 			t.Fatalf("link --session: %v\n%s", r.err, r.out)
 		}
-		if !strings.Contains(r.out, "Send this link to the buyer: "+page+"\n") || !strings.Contains(r.out, "█") ||
-			!regexp.MustCompile(`Linked: token tok_\S+`).MatchString(r.out) {
+		tok := regexp.MustCompile(`Linked: token (tok_\S+)`).FindStringSubmatch(r.out)
+		if !strings.Contains(r.out, "Send this link to the buyer: "+page+"\n") || !strings.Contains(r.out, "█") || tok == nil {
 			t.Fatalf("output:\n%s", r.out)
 		}
+		// status shows the session and its timeline, like any other object.
+		id := regexp.MustCompile(`Link session (ls_\S+)`).FindStringSubmatch(r.out)
+		if id == nil {
+			t.Fatalf("no session ID in:\n%s", r.out)
+		}
+		out := mustRun(t, m, "status", id[1])
+		for _, want := range []string{"Link session:", id[1], "complete", "Token:", tok[1], "URL:", page, "Locale:", "tl",
+			"OPEN for cus_sess", "ATTEMPT auth_", "COMPLETE: token " + tok[1]} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("status %s lacks %q:\n%s", id[1], want, out)
+			}
+		}
+		var got struct {
+			Object   adhttp.LinkSession
+			Timeline []json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(mustRun(t, m, "status", id[1], "--json")), &got); err != nil || got.Object.ID != id[1] ||
+			got.Object.Status != "complete" || got.Object.TokenID != tok[1] || len(got.Timeline) < 2 {
+			t.Fatalf("status %s --json: %+v, %v", id[1], got, err)
+		}
+		mustFail(t, m, "", "Link session ls_nope not found", "status", "ls_nope")
 	})
 	t.Run("NoWaitJSON", func(t *testing.T) {
 		out := mustRun(t, m, "link", "--session", "--customer", "cus_json", "--no-wait", "--json")

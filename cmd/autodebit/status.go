@@ -18,9 +18,9 @@ func init() { commands = append(commands, newStatusCommand) }
 func newStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status ID",
-		Short: "Show an authorization, token, charge, refund or subscription and its audit trail",
-		Long: `status shows the object named by its ID (auth_…, tok_…, chg_…, rfd_… or sub_…) and
-every exchange with Antom and every notification that concerned it, oldest
+		Short: "Show an authorization, token, charge, refund, subscription or link session and its audit trail",
+		Long: `status shows the object named by its ID (auth_…, tok_…, chg_…, rfd_…, sub_… or ls_…)
+and every exchange with Antom and every notification that concerned it, oldest
 first. Secrets in the trail are masked.`,
 		Example: "  autodebit status chg_…",
 		Args:    oneArg("ID"),
@@ -75,8 +75,11 @@ func fetchObject(ctx context.Context, c *client.Client, id string) (any, func(io
 	case strings.HasPrefix(id, autodebit.SubscriptionIDPrefix):
 		s, err := c.Subscription(ctx, id)
 		return s, func(w io.Writer) error { return printSubscription(w, s) }, err
+	case strings.HasPrefix(id, autodebit.LinkSessionIDPrefix):
+		ls, err := c.LinkSession(ctx, id)
+		return ls, func(w io.Writer) error { return printLinkSession(w, ls) }, err
 	}
-	return nil, nil, fmt.Errorf("%q is not an ID: want auth_…, tok_…, chg_…, rfd_… or sub_…", id)
+	return nil, nil, fmt.Errorf("%q is not an ID: want auth_…, tok_…, chg_…, rfd_…, sub_… or ls_…", id)
 }
 
 func printEvents(w io.Writer, events []*autodebit.TimelineEntry) error {
