@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/clock"
 	"github.com/autodebit/autodebit/engine"
 	"github.com/autodebit/autodebit/storetest"
 )
@@ -190,5 +192,44 @@ func TestClock_AdvanceRenewsSubscriptions(t *testing.T) {
 		}
 		s.checkOnePerPeriod()
 		s.checkTruth()
+	})
+}
+
+// A job a killed process left running is run again when the next process
+// starts, and an advance does not wait for it: River's rescuer would wait
+// for the wall clock to pass its attempted_at (on the one clock, here a
+// month ahead) plus RescueAfter.
+func TestClock_AdvanceAfterAKillMidJob(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open storetest.Opener) {
+		s := newStack(t, open, stackOptions{})
+		ctx := context.Background()
+		s.advance(30 * 24 * time.Hour)
+		s.crash()
+		// What the kill left: a job fetched (running) and never finished.
+		err := s.store.WithTx(ctx, func(tx autodebit.Tx) error {
+			return tx.Enqueue(ctx, autodebit.Job{Args: engine.ExpireAuthorizationArgs{AuthorizationID: "ath_gone"}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.store.DB().ExecContext(ctx, "UPDATE river_job SET state = 'running', attempt = 1 WHERE kind = 'expire_authorization'"); err != nil {
+			t.Fatal(err)
+		}
+		s.start()
+		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if _, err := clock.Advance(actx, s.clk, time.Minute, s.sim, s.runner, s.eng); err != nil {
+			t.Fatalf("advance after a kill mid-job: %v", err)
+		}
+		res, err := s.runner.Client().JobList(ctx, river.NewJobListParams().Kinds(engine.ExpireAuthorizationArgs{}.Kind()))
+		// Run again: completed, or failed and retried (the authorization
+		// is unknown), never left running.
+		if err != nil || len(res.Jobs) != 1 || res.Jobs[0].State == rivertype.JobStateRunning ||
+			(res.Jobs[0].State != rivertype.JobStateCompleted && len(res.Jobs[0].Errors) == 0) {
+			for _, j := range res.Jobs {
+				t.Logf("job %d %s scheduled %s attempt %d errors %v (clock %s)", j.ID, j.State, j.ScheduledAt, j.Attempt, j.Errors, s.clk.Now())
+			}
+			t.Fatalf("the job the kill left running: %d jobs, %v; want it run again", len(res.Jobs), err)
+		}
 	})
 }

@@ -165,7 +165,7 @@ func (s *stack) start() {
 		tb.Fatal(err)
 	}
 	h = srv
-	if s.runner, err = jobs.New(jobs.Config{Driver: s.store.RiverDriver(), NowFunc: s.sim.Now, PollInterval: 20 * time.Millisecond, Logger: testLogger()}); err != nil {
+	if s.runner, err = jobs.New(jobs.Config{Driver: s.store.RiverDriver(), NowFunc: s.sim.Now, PollInterval: 20 * time.Millisecond, Logger: testLogger(), SoleRunner: true}); err != nil {
 		tb.Fatal(err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

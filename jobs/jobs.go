@@ -71,10 +71,20 @@ type Config struct {
 	// DefaultJobTimeout.
 	JobTimeout time.Duration
 	// RescueAfter is how long a job left running by a process that died
-	// waits before another process runs it again, measured on NowFunc's
-	// clock (on a clock N times as fast, give N times the real wait). It
-	// must exceed JobTimeout. Zero means JobTimeout + 1 minute.
+	// waits before another process runs it again. River's rescuer compares
+	// the job's attempted_at (written on NowFunc's clock) with the wall
+	// clock, so on a clock that runs ahead it would wait for the wall to
+	// catch up: see SoleRunner. It must exceed JobTimeout. Zero means
+	// JobTimeout + 1 minute.
 	RescueAfter time.Duration
+	// SoleRunner says that no other runner shares the database: simulator
+	// mode, where the simulator's state file is locked to one process. A
+	// job still running when Start is called was then left by a process
+	// that died, and is made available again at once. River's rescuer
+	// would wait RescueAfter past its attempted_at on the wall clock, which
+	// never comes while the one clock is ahead (advanced, or faster), and
+	// each clock advance would wait for it meanwhile.
+	SoleRunner bool
 	// FailedFunc, when set, is called with the job kind each time a job
 	// attempt fails with an error or a panic (not a snooze), for metrics.
 	FailedFunc func(kind string)
@@ -165,6 +175,7 @@ type Runner struct {
 	promoteEvery time.Duration // Config.PromoteInterval, when NowFunc is set
 	settlePoll   time.Duration // how often Settle looks again while jobs run
 	settling     atomic.Int32  // Settles in progress: jobs complete at once (completeNow)
+	sole         bool          // Config.SoleRunner
 }
 
 // New builds a Runner. Jobs can be enqueued at once; Start runs them.
@@ -203,7 +214,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.RescueAfter <= cfg.JobTimeout {
 		return nil, fmt.Errorf("jobs: RescueAfter %s must exceed JobTimeout %s", cfg.RescueAfter, cfg.JobTimeout)
 	}
-	r := &Runner{log: cfg.Logger, driver: cfg.Driver, now: time.Now, settlePoll: min(cfg.PollInterval, 20*time.Millisecond)}
+	r := &Runner{log: cfg.Logger, driver: cfg.Driver, now: time.Now, settlePoll: min(cfg.PollInterval, 20*time.Millisecond), sole: cfg.SoleRunner}
 	// River's periodic schedule, or, on a steppable clock, catchUp.
 	every := river.PeriodicInterval
 	if cfg.NowFunc != nil {
@@ -297,12 +308,36 @@ func (r *Runner) Enqueue(ctx context.Context, tx *sql.Tx, jobs []autodebit.Job) 
 // Start runs jobs with e until ctx ends or Stop is called.
 func (r *Runner) Start(ctx context.Context, e *engine.Engine) error {
 	r.engine.Store(e)
+	if r.sole {
+		if err := r.releaseOrphans(ctx); err != nil {
+			return err
+		}
+	}
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	if r.promoteEvery > 0 {
 		go r.promoteLoop(ctx, r.promoteEvery)
 	}
+	return nil
+}
+
+// releaseOrphans makes every job left running available again, before this
+// runner's client starts (so none is its own): with SoleRunner, they belong
+// to a process that died. The work is idempotent, as after River's rescue;
+// the attempt it was on counts.
+func (r *Runner) releaseOrphans(ctx context.Context) error {
+	left, err := r.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateRunning).First(1000))
+	if err != nil {
+		return fmt.Errorf("jobs: list the jobs a dead process left running: %w", err)
+	}
+	if len(left.Jobs) == 0 {
+		return nil
+	}
+	if err := r.driver.GetExecutor().Exec(ctx, "UPDATE river_job SET state = 'available' WHERE state = 'running'"); err != nil {
+		return fmt.Errorf("jobs: release the jobs a dead process left running: %w", err)
+	}
+	r.log.Warn("jobs left running by a process that died are run again", "jobs", len(left.Jobs))
 	return nil
 }
 

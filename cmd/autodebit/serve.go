@@ -543,7 +543,10 @@ func (m *Main) oneClock() (func() time.Time, error) {
 func (m *Main) jobsConfig(failed func(kind string), now func() time.Time) jobs.Config {
 	c := &m.Config
 	cfg := jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: failed,
-		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter, NowFunc: now}
+		JobTimeout: c.JobTimeout, RescueAfter: c.JobRescueAfter, NowFunc: now,
+		// The one clock exists only with the in-process simulator, whose
+		// state file is locked to this process.
+		SoleRunner: now != nil}
 	if scale := c.TimeScale; now != nil && scale > 1 {
 		cfg.PromoteInterval = 100 * time.Millisecond
 		timeout := cmp.Or(c.JobTimeout, jobs.DefaultJobTimeout)
