@@ -205,6 +205,10 @@ func earliest(ctx context.Context, ws []Waiter) (time.Time, bool, error) {
 type Stepper struct {
 	Clock   *Clock
 	Waiters []Waiter
+	// AfterAdvance, when set, runs after each advance, before it returns:
+	// serve writes the simulator's state (which keeps the clock) at once,
+	// so that a kill right after an answered advance keeps the move.
+	AfterAdvance func()
 
 	mu sync.Mutex
 }
@@ -217,7 +221,11 @@ func (s *Stepper) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 		return s.Clock.Now(), errors.New("another clock advance is still running")
 	}
 	defer s.mu.Unlock()
-	return Advance(ctx, s.Clock, d, s.Waiters...)
+	t, err := Advance(ctx, s.Clock, d, s.Waiters...)
+	if s.AfterAdvance != nil {
+		s.AfterAdvance()
+	}
+	return t, err
 }
 
 func (s *Stepper) lock(ctx context.Context) error {

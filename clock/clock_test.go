@@ -138,7 +138,8 @@ func TestStepperSerialises(t *testing.T) {
 	clk := clock.NewManual(t0)
 	var log []string
 	w := &fake{name: "w", clk: clk, log: &log, then: map[time.Time]func(){}}
-	s := &clock.Stepper{Clock: clk, Waiters: []clock.Waiter{w}}
+	var after []time.Time // AfterAdvance sees each advance's end, one at a time
+	s := &clock.Stepper{Clock: clk, Waiters: []clock.Waiter{w}, AfterAdvance: func() { after = append(after, clk.Now()) }}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -152,6 +153,9 @@ func TestStepperSerialises(t *testing.T) {
 	wg.Wait()
 	if want := t0.Add(4 * time.Hour); !clk.Now().Equal(want) {
 		t.Fatalf("clock %s, want %s", clk.Now(), want)
+	}
+	if len(after) != 4 || !after[3].Equal(t0.Add(4*time.Hour)) {
+		t.Fatalf("AfterAdvance ran at %v, want once after each of the 4 advances", after)
 	}
 }
 

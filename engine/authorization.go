@@ -157,7 +157,8 @@ func (e *Engine) applyToken(ctx context.Context, authID string) error {
 		return e.failAuthorization(ctx, a.ID, nil, "AUTH_CODE_EXPIRED", "the authCode's one-minute window passed before applyToken succeeded")
 	}
 	actx, aud := e.withAudit(ctx, a.ID)
-	cctx, cancel := context.WithTimeout(actx, left)
+	// left is on the engine's clock; the retries run in real time.
+	cctx, cancel := context.WithTimeout(actx, time.Duration(float64(left)/e.cfg.ClockScale))
 	defer cancel()
 	req := &antom.ApplyTokenRequest{GrantType: antom.GrantTypeAuthorizationCode, CustomerBelongsTo: a.Wallet, AuthCode: a.AuthCode}
 	resp, err := antom.Retry(cctx, applyTokenBackoff, func(ctx context.Context) (*antom.ApplyTokenResponse, error) {

@@ -67,6 +67,7 @@ func (c catchUp) Next(t time.Time) time.Time {
 // producer fetched right after it was queued (by another waiter's Settle)
 // would be seen by nobody, and the clock would jump while it runs.
 func (r *Runner) NextDue(ctx context.Context) (time.Time, bool, error) {
+	r.stepped.Store(time.Now().UnixNano())
 	res, err := r.client.JobList(ctx, river.NewJobListParams().
 		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStateRunning).
 		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(1))
@@ -93,7 +94,10 @@ func (r *Runner) NextDue(ctx context.Context) (time.Time, bool, error) {
 // the error names the jobs still busy.
 func (r *Runner) Settle(ctx context.Context) error {
 	r.settling.Add(1)
-	defer r.settling.Add(-1)
+	defer func() {
+		r.stepped.Store(time.Now().UnixNano())
+		r.settling.Add(-1)
+	}()
 	for {
 		promoted, err := r.promoteDue(ctx)
 		if err != nil {

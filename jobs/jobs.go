@@ -175,6 +175,7 @@ type Runner struct {
 	promoteEvery time.Duration // Config.PromoteInterval, when NowFunc is set
 	settlePoll   time.Duration // how often Settle looks again while jobs run
 	settling     atomic.Int32  // Settles in progress: jobs complete at once (completeNow)
+	stepped      atomic.Int64  // wall time (UnixNano) of the last NextDue or Settle: an advance is on
 	sole         bool          // Config.SoleRunner
 }
 
@@ -365,7 +366,7 @@ func addWorker[T interface {
 			return errors.New("jobs: runner not started")
 		}
 		err := e.Work(ctx, job.Args)
-		if err == nil && r.settling.Load() > 0 {
+		if err == nil && r.advancing() {
 			r.completeNow(ctx, job.JobRow)
 		}
 		var re *engine.RetryError
@@ -380,7 +381,7 @@ func addWorker[T interface {
 }
 
 // completeNow marks a job that worked as completed in a transaction of its
-// own, at once, while a Settle waits (a clock advance). River's batch
+// own, at once, while a clock advance is on (advancing). River's batch
 // completer records a result up to 250ms of real time after the job
 // returns, and an advance waits for each job it runs: a year of daily
 // renewals, each queueing the next, would spend minutes waiting on the
@@ -406,6 +407,13 @@ func (r *Runner) completeNow(ctx context.Context, row *rivertype.JobRow) {
 	if err != nil && ctx.Err() == nil {
 		r.log.Debug("complete job at once; River's completer will", "kind", row.Kind, "job", row.ID, "err", err)
 	}
+}
+
+// advancing says whether a clock advance is on: a Settle waits, or one
+// asked what is due a moment ago (the other waiters settle in between,
+// and the jobs they queue are waited for next).
+func (r *Runner) advancing() bool {
+	return r.settling.Load() > 0 || time.Since(time.Unix(0, r.stepped.Load())) < time.Second
 }
 
 // completedArgs stands for any job's args in completeNow: JobCompleteTx

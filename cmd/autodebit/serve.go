@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -321,6 +320,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// In the order things fall due at one time: Antom's side, the
 		// jobs it sets off, the engine's periodic work.
 		m.Clock.Waiters = []clock.Waiter{m.Sim, m.runner, m.Engine}
+		sim, log := m.Sim, m.log
+		m.Clock.AfterAdvance = func() {
+			if err := sim.Save(); err != nil {
+				log.Error("save the simulator's state after a clock advance", "err", err)
+			}
+		}
 	}
 	// In simulator mode the simulator stamps notifications on the one
 	// clock, and they are judged on it (now is nil with a real Antom).
@@ -537,9 +542,12 @@ func (m *Main) oneClock() (func() time.Time, error) {
 
 // jobsConfig is the job runner's configuration. On a clock that runs N
 // times as fast, the runner promotes due jobs itself every 100ms (River's
-// scheduler looks every 5s of real time, 5N seconds of the clock) and the
-// rescue of a job left running waits N times as long on the clock, the same
-// real time.
+// scheduler looks every 5s of real time, 5N seconds of the clock). River's
+// rescuer compares a job's start (on the one clock) with the wall clock, so
+// it never rescues a job once the clock is ahead: in simulator mode the
+// runner is the database's only one (SoleRunner) and releases what a dead
+// process left running at start, and a job stuck in a live process ends
+// at JobTimeout, in real time.
 func (m *Main) jobsConfig(failed func(kind string), now func() time.Time) jobs.Config {
 	c := &m.Config
 	cfg := jobs.Config{Driver: m.Store.RiverDriver(), Logger: m.log, FailedFunc: failed,
@@ -549,9 +557,6 @@ func (m *Main) jobsConfig(failed func(kind string), now func() time.Time) jobs.C
 		SoleRunner: now != nil}
 	if scale := c.TimeScale; now != nil && scale > 1 {
 		cfg.PromoteInterval = 100 * time.Millisecond
-		timeout := cmp.Or(c.JobTimeout, jobs.DefaultJobTimeout)
-		rescue := cmp.Or(c.JobRescueAfter, timeout+time.Minute)
-		cfg.RescueAfter = time.Duration(float64(rescue) * scale)
 	}
 	return cfg
 }
