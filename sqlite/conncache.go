@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync"
+
+	msqlite "modernc.org/sqlite"
+)
+
+// maxConnStmts bounds the statements one connection keeps prepared; past
+// it, a new query runs unprepared. The store and River together issue a
+// few hundred distinct queries.
+const maxConnStmts = 1000
+
+// cachingConnector opens modernc's connections wrapped in cachingConn: every
+// single statement run through database/sql's Exec and Query (the store's and
+// River's alike) is parsed once per connection and kept prepared. modernc's
+// driver parses a query anew on each Exec or Query that was not prepared, and
+// River's SQLite driver rewrites its templates before each call, so the
+// store's own cache (sqldb's stmtCache) cannot reach River's statements: on
+// the webhook path SQLite spent a fifth of the engine's CPU parsing them.
+type cachingConnector struct {
+	dsn string
+	drv *msqlite.Driver
+}
+
+func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &cachingConn{Conn: conn, stmts: map[string]*connStmt{}}, nil
+}
+
+func (c cachingConnector) Driver() driver.Driver { return c.drv }
+
+// cachingConn is a modernc connection that keeps each single statement it
+// ran prepared. A statement still reading rows (an open Rows) is busy: the
+// same query meanwhile runs unprepared, as before.
+type cachingConn struct {
+	driver.Conn
+	mu    sync.Mutex
+	stmts map[string]*connStmt
+}
+
+type connStmt struct {
+	st   driver.Stmt
+	busy bool
+}
+
+// cacheable says whether query is one statement that can be kept prepared:
+// a script (a migration) has a semicolon before its end and runs as before.
+func cacheable(query string) bool {
+	q := strings.TrimRight(query, " \t\r\n;")
+	return q != "" && !strings.Contains(q, ";")
+}
+
+// take returns query's prepared statement, marked busy, or nil when it
+// cannot be used now (busy, not cacheable, the cache full, or it failed
+// to prepare: the caller runs the query unprepared, which reports the
+// error).
+func (c *cachingConn) take(ctx context.Context, query string) *connStmt {
+	if !cacheable(query) {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.stmts[query]
+	if !ok {
+		if len(c.stmts) >= maxConnStmts {
+			return nil
+		}
+		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+		if err != nil {
+			return nil
+		}
+		s = &connStmt{st: st}
+		c.stmts[query] = s
+	}
+	if s.busy {
+		return nil
+	}
+	s.busy = true
+	return s
+}
+
+func (c *cachingConn) give(s *connStmt) {
+	c.mu.Lock()
+	s.busy = false
+	c.mu.Unlock()
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if s := c.take(ctx, query); s != nil {
+		defer c.give(s)
+		return s.st.(driver.StmtExecContext).ExecContext(ctx, args)
+	}
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if s := c.take(ctx, query); s != nil {
+		rows, err := s.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		if err != nil {
+			c.give(s)
+			return nil, err
+		}
+		return &connRows{Rows: rows, done: func() { c.give(s) }}, nil
+	}
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+// The rest is modernc's connection as it is.
+
+func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+}
+
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *cachingConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+// Close closes the prepared statements, then the connection.
+func (c *cachingConn) Close() error {
+	c.mu.Lock()
+	var errs []error
+	for q, s := range c.stmts {
+		errs = append(errs, s.st.Close())
+		delete(c.stmts, q)
+	}
+	c.mu.Unlock()
+	return errors.Join(append(errs, c.Conn.Close())...)
+}
+
+// connRows gives its statement back once closed.
+type connRows struct {
+	driver.Rows
+	once sync.Once
+	done func()
+}
+
+func (r *connRows) Close() error {
+	err := r.Rows.Close()
+	r.once.Do(r.done)
+	return err
+}
+
+// The optional interfaces of modernc's rows, passed through so that
+// database/sql sees the column types it did before.
+
+func (r *connRows) ColumnTypeDatabaseTypeName(i int) string {
+	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return t.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
