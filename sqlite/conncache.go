@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -51,11 +52,17 @@ type connStmt struct {
 	busy bool
 }
 
+// maxCachedParams bounds the parameters of a statement kept prepared:
+// River expands a list argument into one parameter per element, so each
+// length of a long list would be a statement of its own, kept for ever.
+const maxCachedParams = 32
+
 // cacheable says whether query is one statement that can be kept prepared:
-// a script (a migration) has a semicolon before its end and runs as before.
+// a script (a migration) has a semicolon before its end and runs as before,
+// and so does a statement with more than maxCachedParams parameters.
 func cacheable(query string) bool {
 	q := strings.TrimRight(query, " \t\r\n;")
-	return q != "" && !strings.Contains(q, ";")
+	return q != "" && !strings.Contains(q, ";") && strings.Count(q, "?") <= maxCachedParams
 }
 
 // take returns query's prepared statement, marked busy, or nil when it
@@ -114,6 +121,10 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 }
 
 // The rest is modernc's connection as it is.
+
+// Unwrap returns modernc's connection, for its extras (backup, serialize,
+// hooks) through sql.Conn.Raw.
+func (c *cachingConn) Unwrap() driver.Conn { return c.Conn }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
@@ -184,4 +195,32 @@ func (r *connRows) ColumnTypeDatabaseTypeName(i int) string {
 		return t.ColumnTypeDatabaseTypeName(i)
 	}
 	return ""
+}
+
+func (r *connRows) ColumnTypeScanType(i int) reflect.Type {
+	if t, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return t.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *connRows) ColumnTypeNullable(i int) (nullable, ok bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return t.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *connRows) ColumnTypeLength(i int) (int64, bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return t.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *connRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return t.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/autodebit/autodebit/sqldb"
@@ -98,6 +99,20 @@ func TestConnCache(t *testing.T) {
 	}
 	if busy, ok := c[sel]; !ok || busy {
 		t.Fatalf("select cached %v, still busy %v after its rows closed", ok, busy)
+	}
+	// A long list of parameters runs unprepared: each length would be a
+	// statement kept for ever.
+	long := "SELECT count(*) FROM t WHERE n IN (" + strings.TrimSuffix(strings.Repeat("?,", maxCachedParams+1), ",") + ")"
+	args := make([]any, maxCachedParams+1)
+	for i := range args {
+		args[i] = i
+	}
+	var k int
+	if err := db.QueryRowContext(ctx, long, args...).Scan(&k); err != nil || k != 3 {
+		t.Fatalf("long IN list: %d, %v", k, err)
+	}
+	if _, ok := cached()[long]; ok {
+		t.Fatal("a statement of more than maxCachedParams parameters was kept prepared")
 	}
 	// An error reads as before: no such table.
 	var n int
