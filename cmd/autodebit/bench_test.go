@@ -48,7 +48,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("notifications %d acked, %d errors", rep.Notifications, rep.NotifyErrors)
 	case rep.AuthToTokenP50 <= 0 || rep.AuthToTokenP99 < rep.AuthToTokenP50:
 		t.Fatalf("authCode → token p50 %v p99 %v", rep.AuthToTokenP50, rep.AuthToTokenP99)
-	case len(rep.Targets) != 5 || rep.CryptoBound <= 0:
+	case len(rep.Targets) != 7 || rep.CryptoBound <= 0 || !rep.Targets[1].Measured || rep.Targets[1].Got <= 0:
 		t.Fatalf("targets %+v, bound %v", rep.Targets, rep.CryptoBound)
 	}
 	// The webhook phase: each of its charges made one event, and the
