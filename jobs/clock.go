@@ -112,7 +112,7 @@ func (r *Runner) Settle(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("jobs not settled: %s%s: %w", describe(busy), r.oldestRunning(busy), ctx.Err())
+			return fmt.Errorf("jobs not settled: %s%s: %w", describe(busy), r.firstRunning(busy), ctx.Err())
 		case <-time.After(r.settlePoll):
 		}
 	}
@@ -188,10 +188,10 @@ func describe(jobs []*rivertype.JobRow) string {
 	return strings.Join(parts, ", ")
 }
 
-// oldestRunning names the first running job of jobs, when it went running
+// firstRunning names the first running job of jobs, when it went running
 // (on the one clock) and by which River client, for a Settle that timed out:
 // a job left running by a client that is gone is what a rescue is for.
-func (r *Runner) oldestRunning(jobs []*rivertype.JobRow) string {
+func (r *Runner) firstRunning(jobs []*rivertype.JobRow) string {
 	for _, j := range jobs {
 		if j.State != rivertype.JobStateRunning {
 			continue

@@ -17,8 +17,6 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/autodebit/autodebit"
@@ -396,12 +394,7 @@ func (r *Runner) completeNow(ctx context.Context, row *rivertype.JobRow) {
 	defer etx.Rollback(context.WithoutCancel(ctx))
 	job := &river.Job[completedArgs]{JobRow: row}
 	tx := r.driver.UnwrapTx(etx)
-	if r.driver.DatabaseName() == "sqlite" {
-		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
-	} else {
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
-	}
-	if err == nil {
+	if _, err = river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](ctx, tx, job); err == nil {
 		err = etx.Commit(ctx)
 	}
 	if err != nil && ctx.Err() == nil {

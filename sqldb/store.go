@@ -48,7 +48,6 @@ type Store struct {
 	secrets     *secrets
 	enqueue     EnqueueFunc
 	now         func() time.Time
-	stmts       *stmtCache // nil on PostgreSQL
 }
 
 var _ autodebit.Store = (*Store)(nil)
@@ -72,10 +71,6 @@ func New(db *sql.DB, dialect Dialect, riverDriver riverdriver.Driver[*sql.Tx], c
 		s.now = time.Now
 	}
 	s.reader = reader{s: s, q: db}
-	if dialect == SQLite {
-		s.stmts = newStmtCache(db)
-		s.reader.q = cachedQueryer{c: s.stmts, q: db}
-	}
 	return s, nil
 }
 
@@ -99,18 +94,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database. The Store must not be used afterwards.
 func (s *Store) Close() error {
-	if s.stmts != nil {
-		s.stmts.close()
-	}
 	return s.db.Close()
 }
 
 // WithTx implements autodebit.Store. On SQLite the transaction is BEGIN
 // IMMEDIATE: it takes the write lock when it starts.
 func (s *Store) WithTx(ctx context.Context, fn func(tx autodebit.Tx) error) (err error) {
-	if s.stmts != nil {
-		s.stmts.prepare(ctx)
-	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -122,9 +111,6 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx autodebit.Tx) error) (err
 		}
 	}()
 	tx := &tx{reader: reader{s: s, q: sqlTx}, tx: sqlTx}
-	if s.stmts != nil {
-		tx.q = cachedQueryer{c: s.stmts, q: sqlTx, tx: sqlTx}
-	}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("roll back transaction: %w", rbErr))
