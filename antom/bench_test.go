@@ -4,7 +4,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/autodebit/autodebit/antom"
 )
@@ -68,4 +70,88 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 			b.Fatal(r, err)
 		}
 	}
+}
+
+// BenchmarkClientPay is issue 14's antom.Client figure: CPU per Pay call in
+// RSA-2048 signatures (target ≤ 1.15), over HTTP/2 and TLS on a kept
+// connection. The server's answer is signed once beforehand, so the
+// process's CPU is the client's (sign, marshal, send, verify) plus a small
+// HTTP/2 server; the figure is an upper bound of the client's cost.
+// "cpu-signs/op" is process CPU per call ÷ one signature timed in the same
+// run (by this benchmark, before its loop).
+func BenchmarkClientPay(b *testing.B) {
+	mustKeys(b)
+	resp := readFile(b, "testdata/pay.response.success.json")
+	const respTime = "2019-11-27T12:00:02+08:00"
+	req := payReq()
+	req.PaymentExpiryTime = antom.Time{}
+	path := "/ams/sandbox/api/v1/payments/pay"
+	sig, err := antom.Sign(antomKey, http.MethodPost, path, sandboxClientID, respTime, resp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sigHeader := antom.SignatureHeader("1", sig)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path != path || r.ProtoMajor != 2 {
+			http.Error(w, "want HTTP/2 to "+path+", got "+r.Proto+" to "+r.URL.Path, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Client-Id", sandboxClientID)
+		w.Header().Set("Response-Time", respTime)
+		w.Header().Set("Signature", sigHeader)
+		w.Write(resp)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	c, err := antom.NewClient(antom.Config{BaseURL: srv.URL, ClientID: sandboxClientID, PrivateKey: merchantKey,
+		AntomPublicKey: &antomKey.PublicKey, HTTPClient: srv.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if _, err := c.Pay(ctx, req); err != nil { // the connection, kept
+		b.Fatal(err)
+	}
+	signNs := timeSigns(b)
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	n := 0
+	for b.Loop() {
+		r, err := c.Pay(ctx, req)
+		if err != nil || !r.Result.Succeeded() {
+			b.Fatal(r, err)
+		}
+		n++
+	}
+	cpu := processCPU(b) - cpu0
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n)/signNs, "cpu-signs/op")
+}
+
+// timeSigns returns the nanoseconds of one RSA-2048 signature on this
+// machine now (the best of five rounds of 20, on one goroutine).
+func timeSigns(b *testing.B) float64 {
+	v := loadVectors(b).Vectors[0]
+	body := []byte(v.Body)
+	best := time.Duration(1 << 62)
+	for range 5 {
+		start := time.Now()
+		for range 20 {
+			if _, err := antom.Sign(merchantKey, "POST", v.Path, v.ClientID, v.Time, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		best = min(best, time.Since(start))
+	}
+	return float64(best.Nanoseconds()) / 20
+}
+
+// processCPU is the user and system CPU this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

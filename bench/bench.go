@@ -34,6 +34,7 @@ import (
 	"github.com/autodebit/autodebit"
 	"github.com/autodebit/autodebit/antom"
 	"github.com/autodebit/autodebit/antomsim"
+	"github.com/autodebit/autodebit/api"
 	"github.com/autodebit/autodebit/chaos"
 	"github.com/autodebit/autodebit/client"
 	adhttp "github.com/autodebit/autodebit/http"
@@ -64,8 +65,8 @@ type Config struct {
 	Duration time.Duration
 	// NotifyDuration of the notification burst. Zero means 3s.
 	NotifyDuration time.Duration
-	// SeedCharges final charges are inserted into the database before the
-	// engine starts (for RSS with a big table).
+	// SeedCharges final charges, each with its event, are inserted into the
+	// database before the engine starts (for RSS with big tables).
 	SeedCharges int
 	// Webhook adds a second charge phase, as long as the first, with one
 	// webhook endpoint registered on a local receiver that verifies every
@@ -83,7 +84,13 @@ type Process struct {
 	CPUSeconds     float64 `json:"cpuSeconds"`
 	CPUPerCharge   float64 `json:"cpuSecondsPerCharge"`
 	SignsPerCharge float64 `json:"signsPerCharge"` // CPUPerCharge ÷ one RSA-2048 sign
-	PeakRSSMB      float64 `json:"peakRssMB"`
+	// AllocsPerCharge and AllocBytesPerCharge are the heap allocations
+	// the process made per charge (Go's runtime counters, read from the
+	// engine's /metrics); zero when not measured (the simulator has no
+	// /metrics: its Go benchmarks give its allocations per pay).
+	AllocsPerCharge     float64 `json:"allocsPerCharge,omitempty"`
+	AllocBytesPerCharge float64 `json:"allocBytesPerCharge,omitempty"`
+	PeakRSSMB           float64 `json:"peakRssMB"`
 }
 
 // Report holds every figure of a run.
@@ -181,6 +188,7 @@ type run struct {
 	clientID    string
 	engine, sim *exec.Cmd
 	engineURL   string
+	apiKey      string
 }
 
 // Run does one benchmark run.
@@ -238,11 +246,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.AuthToTokenP50, rep.AuthToTokenP99 = pct(authLat, 50), pct(authLat, 99)
 
-	eng0, sim0 := cpuOf(r.engine), cpuOf(r.sim)
+	eng0, sim0, al0 := cpuOf(r.engine), cpuOf(r.sim), r.allocsOf(ctx)
 	ids, _, lat, errs, elapsed := r.charge(ctx, tokens)
-	eng1, sim1 := cpuOf(r.engine), cpuOf(r.sim)
+	eng1, sim1, al1 := cpuOf(r.engine), cpuOf(r.sim), r.allocsOf(ctx)
 	one := rep.SignMs / 1000
 	rep.Phase = r.phase(lat, errs, elapsed, eng1-eng0, sim1-sim0, one)
+	rep.Phase.Engine.setAllocs(al0, al1, rep.Charges)
 	// Per charge three messages are signed: the pay request (engine), its
 	// answer and the payment notification (simulator).
 	perCharge := 3 * one
@@ -330,6 +339,7 @@ func (r *run) start(ctx context.Context) error {
 		return fmt.Errorf("engine: %w (see %s)", err, filepath.Join(r.cfg.Dir, "engine.log"))
 	}
 	r.api = client.New(r.engineURL, apiKey)
+	r.apiKey = apiKey
 	return nil
 }
 
@@ -626,6 +636,58 @@ func signTime() (signMs, verifyMs float64, err error) {
 	return signMs, verifyMs, nil
 }
 
+// allocs is a reading of Go's heap allocation counters.
+type allocs struct{ objects, bytes float64 }
+
+// allocsOf reads the engine's heap allocations so far from its /metrics
+// (go_memstats_mallocs_total and go_memstats_alloc_bytes_total); zeros
+// when there is no local engine or they cannot be read.
+func (r *run) allocsOf(ctx context.Context) allocs {
+	var a allocs
+	if r.engine == nil {
+		return a
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.engineURL+"/metrics", nil)
+	if err != nil {
+		return a
+	}
+	req.Header.Set("Authorization", "Bearer "+r.apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return a
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_memstats_mallocs_total":
+			a.objects = v
+		case "go_memstats_alloc_bytes_total":
+			a.bytes = v
+		}
+	}
+	return a
+}
+
+// setAllocs sets the allocations per charge from two readings around n
+// charges; a missing reading leaves them zero.
+func (p *Process) setAllocs(before, after allocs, n int) {
+	if n <= 0 || before.objects == 0 || after.objects == 0 {
+		return
+	}
+	p.AllocsPerCharge = (after.objects - before.objects) / float64(n)
+	p.AllocBytesPerCharge = (after.bytes - before.bytes) / float64(n)
+}
+
 // cpuOf returns the process's user+system CPU seconds from /proc/PID/stat.
 func cpuOf(c *exec.Cmd) float64 {
 	if c == nil || c.Process == nil {
@@ -713,13 +775,16 @@ func (r *Report) Missed() []Target {
 // WriteTable prints the report and the targets.
 func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "database\t%s (%d seeded charges)\n", r.DB, r.SeedCharges)
+	fmt.Fprintf(tw, "database\t%s (%d seeded charges and events)\n", r.DB, r.SeedCharges)
 	fmt.Fprintf(tw, "cores\t%d\n", r.Cores)
 	fmt.Fprintf(tw, "charges\t%d in %.0fs at concurrency %d (%d errors)\n", r.Charges, r.DurationS, r.Concurrency, r.Errors)
 	fmt.Fprintf(tw, "charges/s\t%.1f\n", r.ChargesPerSec)
 	fmt.Fprintf(tw, "latency p50/p95/p99\t%.1f / %.1f / %.1f ms\n", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms)
 	fmt.Fprintf(tw, "RSA-2048 sign / verify\t%.2f / %.3f ms\n", r.SignMs, r.VerifyMs)
 	fmt.Fprintf(tw, "engine CPU per charge\t%.2f ms = %.2f signs\n", 1000*r.Engine.CPUPerCharge, r.Engine.SignsPerCharge)
+	if r.Engine.AllocsPerCharge > 0 {
+		fmt.Fprintf(tw, "engine allocations per charge\t%.0f (%.0f KB)\n", r.Engine.AllocsPerCharge, r.Engine.AllocBytesPerCharge/1024)
+	}
 	fmt.Fprintf(tw, "simulator CPU per charge\t%.2f ms = %.2f signs\n", 1000*r.Sim.CPUPerCharge, r.Sim.SignsPerCharge)
 	fmt.Fprintf(tw, "crypto bound\t%.1f charges/s (cores ÷ 3 signs per charge); reached %.0f%%\n", r.CryptoBound, 100*r.BoundRatio)
 	fmt.Fprintf(tw, "peak RSS engine / simulator\t%.1f / %.1f MB\n", r.Engine.PeakRSSMB, r.Sim.PeakRSSMB)
@@ -745,7 +810,8 @@ func (r *Report) WriteTable(w io.Writer) {
 	tw.Flush()
 }
 
-// Seed inserts n final (SUCCESS) charges into the database, in
+// Seed inserts n final (SUCCESS) charges, each with its charge.succeeded
+// event, into the database, in
 // transactions of 5,000, for measuring the engine with a big table.
 // tokenKey is the store's token key.
 func Seed(ctx context.Context, db string, tokenKey []byte, n int) error {
@@ -787,7 +853,18 @@ func Seed(ctx context.Context, db string, tokenKey []byte, n int) error {
 				if err := tx.CreateCharge(ctx, c); err != nil {
 					return err
 				}
-				if _, err := tx.SettleCharge(ctx, c.ID, autodebit.ChargeSettlement{Status: autodebit.ChargeSuccess, ResultCode: "SUCCESS", PaymentID: "seedpay" + strconv.Itoa(done+i), SettledBy: autodebit.SettledByPay, SettledAt: now}); err != nil {
+				st := autodebit.ChargeSettlement{Status: autodebit.ChargeSuccess, ResultCode: "SUCCESS", PaymentID: "seedpay" + strconv.Itoa(done+i), SettledBy: autodebit.SettledByPay, SettledAt: now}
+				if _, err := tx.SettleCharge(ctx, c.ID, st); err != nil {
+					return err
+				}
+				// Its event, as the engine writes one: the store then
+				// holds as many events as charges (issue 14's RSS target).
+				c.Status, c.ResultCode, c.PaymentID, c.SettledBy = st.Status, st.ResultCode, st.PaymentID, st.SettledBy
+				data, err := json.Marshal(api.ToCharge(c))
+				if err != nil {
+					return err
+				}
+				if err := tx.CreateEvent(ctx, &autodebit.Event{Type: autodebit.EventChargeSucceeded, ObjectID: c.ID, Data: data, CreatedAt: now}); err != nil {
 					return err
 				}
 			}

@@ -43,20 +43,21 @@ func (r *run) webhookPass(ctx context.Context, tokens []string, one float64) (*W
 	rc.SetSecret(ep.Secret)
 	fmt.Fprintf(r.out, "bench: charging again with webhook endpoint %s receiving every event\n", ep.ID)
 
-	eng0, sim0 := cpuOf(r.engine), cpuOf(r.sim)
+	eng0, sim0, al0 := cpuOf(r.engine), cpuOf(r.sim), r.allocsOf(ctx)
 	ids, at, lat, errs, elapsed := r.charge(ctx, tokens)
 	end := time.Now()
 	made, err := r.drainWebhooks(ctx, rc, before)
 	if err != nil {
 		return nil, err
 	}
-	eng1, sim1 := cpuOf(r.engine), cpuOf(r.sim)
+	eng1, sim1, al1 := cpuOf(r.engine), cpuOf(r.sim), r.allocsOf(ctx)
 	st := rc.Stats()
 	p := &WebhookPass{
 		Phase:  r.phase(lat, errs, elapsed, eng1-eng0, sim1-sim0, one),
 		Events: made, Received: len(st.Received), Duplicates: st.Duplicates(), BadSignatures: st.Refused,
 		DrainSeconds: time.Since(end).Seconds(),
 	}
+	p.Engine.setAllocs(al0, al1, p.Charges)
 	p.AllReceived = p.Received == p.Events && p.BadSignatures == 0
 	// Delivery latency: from each charge's answer (its event committed
 	// with it) to the receiver accepting that charge's event.
@@ -110,6 +111,10 @@ func (r *Report) writeWebhookTable(w io.Writer) {
 	fmt.Fprintf(tw, "latency p50/p99\t%.1f / %.1f ms\t%.1f / %.1f ms\t\n", r.LatencyP50Ms, r.LatencyP99Ms, wh.LatencyP50Ms, wh.LatencyP99Ms)
 	fmt.Fprintf(tw, "engine CPU per charge\t%.2f ms = %.2f signs\t%.2f ms = %.2f signs\t(with delivering its events)\n",
 		1000*r.Engine.CPUPerCharge, r.Engine.SignsPerCharge, 1000*wh.Engine.CPUPerCharge, wh.Engine.SignsPerCharge)
+	if r.Engine.AllocsPerCharge > 0 && wh.Engine.AllocsPerCharge > 0 {
+		fmt.Fprintf(tw, "engine allocations per charge\t%.0f (%.0f KB)\t%.0f (%.0f KB)\t\n", r.Engine.AllocsPerCharge, r.Engine.AllocBytesPerCharge/1024,
+			wh.Engine.AllocsPerCharge, wh.Engine.AllocBytesPerCharge/1024)
+	}
 	fmt.Fprintf(tw, "simulator CPU per charge\t%.2f ms\t%.2f ms\t\n", 1000*r.Sim.CPUPerCharge, 1000*wh.Sim.CPUPerCharge)
 	verdict := "all received"
 	if !wh.AllReceived {

@@ -76,7 +76,7 @@ simulator instead (CPU and RSS are then not measured).`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "charges in flight (default 2 × cores)")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the charge phase")
 	f.DurationVar(&cfg.NotifyDuration, "notify-duration", 3*time.Second, "length of the notification burst")
-	f.IntVar(&cfg.SeedCharges, "seed-charges", 0, "final charges inserted into the database before the engine starts")
+	f.IntVar(&cfg.SeedCharges, "seed-charges", 0, "final charges, each with its event, inserted into the database before the engine starts")
 	f.BoolVar(&cfg.Webhook, "webhook", true, "also charge for --duration with one webhook endpoint receiving and verifying every event, and compare")
 	f.StringVar(&opts.jsonFile, "json", "", "also write every figure as JSON to this file")
 	f.BoolVar(&opts.noProgress, "no-progress", false, "hide the progress bars (they are hidden anyway when stderr is not a terminal)")

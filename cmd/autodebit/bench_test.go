@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/autodebit/autodebit/bench"
+	_ "modernc.org/sqlite"
 )
 
 func TestBench(t *testing.T) {
@@ -50,6 +52,20 @@ func TestBench(t *testing.T) {
 		t.Fatalf("authCode → token p50 %v p99 %v", rep.AuthToTokenP50, rep.AuthToTokenP99)
 	case len(rep.Targets) != 7 || rep.CryptoBound <= 0 || !rep.Targets[1].Measured || rep.Targets[1].Got <= 0:
 		t.Fatalf("targets %+v, bound %v", rep.Targets, rep.CryptoBound)
+	case rep.Engine.AllocsPerCharge < 100 || rep.Engine.AllocBytesPerCharge < 10_000:
+		// A charge decodes a request, signs, stores and answers: hundreds
+		// of allocations, tens of KB.
+		t.Fatalf("engine allocations per charge %.0f (%.0f bytes)", rep.Engine.AllocsPerCharge, rep.Engine.AllocBytesPerCharge)
+	}
+	// Each seeded charge came with its event.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "bench.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var seeded int
+	if err := db.QueryRow(`SELECT count(*) FROM events e JOIN charges c ON c.id = e.object_id WHERE c.payment_request_id LIKE 'seed\_%' ESCAPE '\'`).Scan(&seeded); err != nil || seeded != 2000 {
+		t.Fatalf("events of the seeded charges = %d, %v; want 2000", seeded, err)
 	}
 	// The webhook phase: each of its charges made one event, and the
 	// receiver verified and accepted every one.
@@ -60,7 +76,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("webhook phase: %d charges, %d errors, %.1f/s, p50 %v ms", wh.Charges, wh.Errors, wh.ChargesPerSec, wh.LatencyP50Ms)
 	case !wh.AllReceived || wh.Events != wh.Charges || wh.Received != wh.Events || wh.BadSignatures != 0:
 		t.Fatalf("webhook phase: %d events for %d charges, %d received, %d bad signatures", wh.Events, wh.Charges, wh.Received, wh.BadSignatures)
-	case wh.Engine.CPUPerCharge <= 0 || wh.DeliveryP50Ms <= 0 || wh.DeliveryP99Ms < wh.DeliveryP50Ms:
+	case wh.Engine.CPUPerCharge <= 0 || wh.Engine.AllocsPerCharge <= rep.Engine.AllocsPerCharge || wh.DeliveryP50Ms <= 0 || wh.DeliveryP99Ms < wh.DeliveryP50Ms:
 		t.Fatalf("webhook phase: engine %+v, delivery p50 %v p99 %v ms", wh.Engine, wh.DeliveryP50Ms, wh.DeliveryP99Ms)
 	}
 	for _, want := range []string{"charges/s", "PASS", "authCode → token", "with one webhook endpoint", "all received"} {
