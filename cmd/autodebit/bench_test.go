@@ -40,8 +40,8 @@ func TestBench(t *testing.T) {
 		t.Fatalf("charges = %d, errors %d, %.1f/s", rep.Charges, rep.Errors, rep.ChargesPerSec)
 	case !(rep.LatencyP50Ms > 0 && rep.LatencyP50Ms <= rep.LatencyP95Ms && rep.LatencyP95Ms <= rep.LatencyP99Ms):
 		t.Fatalf("latency p50/p95/p99 = %v/%v/%v", rep.LatencyP50Ms, rep.LatencyP95Ms, rep.LatencyP99Ms)
-	case rep.SignMs <= 0 || rep.SignMs > 100 || rep.VerifyMs <= 0:
-		t.Fatalf("sign %v ms, verify %v ms", rep.SignMs, rep.VerifyMs)
+	case rep.SignMs <= 0 || rep.SignMs > 100 || rep.VerifyMs <= 0 || rep.PhaseSignMs <= 0 || rep.PhaseSignMs > 100:
+		t.Fatalf("sign %v ms (%v ms during the phase), verify %v ms", rep.SignMs, rep.PhaseSignMs, rep.VerifyMs)
 	case rep.Engine.CPUPerCharge <= 0 || rep.Sim.CPUPerCharge <= 0 || rep.Engine.SignsPerCharge <= 0:
 		t.Fatalf("CPU per charge: engine %+v, simulator %+v", rep.Engine, rep.Sim)
 	case rep.Engine.PeakRSSMB < 5 || rep.Engine.PeakRSSMB > 2000 || rep.Sim.PeakRSSMB < 5:
