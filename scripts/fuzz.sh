@@ -21,7 +21,10 @@ deadline_race() {
 	[ "$after" = "$2" ] || return 1
 	grep -q 'Failing input written to' "$1" && return 1
 	# The only lines after "--- FAIL" are the bare error, FAIL and the exit lines.
-	sed -n '/^--- FAIL/,$p' "$1" | grep -vE '^(--- FAIL: .*|    context deadline exceeded|FAIL|exit status 1|FAIL	.*)$' | grep -q . && return 1
+	# (Read whole, not through grep -q, which could end the pipe early.)
+	local extra
+	extra=$(sed -n '/^--- FAIL/,$p' "$1" | grep -vE '^(--- FAIL: .*|    context deadline exceeded|FAIL|exit status 1|FAIL	.*)$' || true)
+	[ -z "$extra" ] || return 1
 	grep -qE '^    context deadline exceeded$' "$1"
 }
 
