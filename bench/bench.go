@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -621,12 +622,11 @@ func signTime() (signMs, verifyMs float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	body := []byte(`{"paymentRequestId":"pay_0123456789","paymentAmount":{"currency":"PHP","value":"100"}}`)
 	const n = 300
 	t0 := time.Now()
 	var sig string
 	for range n {
-		if sig, err = antom.Sign(kp.PrivateKey, "POST", "/ams/api/v1/payments/pay", "CLIENT", "2025-01-01T00:00:00Z", body); err != nil {
+		if sig, err = signSample(kp.PrivateKey); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -634,12 +634,22 @@ func signTime() (signMs, verifyMs float64, err error) {
 	h := antom.SignatureHeader(antom.DefaultKeyVersion, sig)
 	t0 = time.Now()
 	for range n * 4 {
-		if err := antom.Verify(&kp.PrivateKey.PublicKey, "POST", "/ams/api/v1/payments/pay", "CLIENT", "2025-01-01T00:00:00Z", body, h); err != nil {
+		if err := antom.Verify(&kp.PrivateKey.PublicKey, "POST", samplePath, "CLIENT", sampleTime, sampleBody, h); err != nil {
 			return 0, 0, err
 		}
 	}
 	verifyMs = ms(time.Since(t0)) / (n * 4)
 	return signMs, verifyMs, nil
+}
+
+// The message signTime and signDuring sign: a pay request's shape.
+var sampleBody = []byte(`{"paymentRequestId":"pay_0123456789","paymentAmount":{"currency":"PHP","value":"100"}}`)
+
+const samplePath, sampleTime = "/ams/api/v1/payments/pay", "2025-01-01T00:00:00Z"
+
+// signSample signs the sample message with key, as the engine signs a pay.
+func signSample(key *rsa.PrivateKey) (string, error) {
+	return antom.Sign(key, "POST", samplePath, "CLIENT", sampleTime, sampleBody)
 }
 
 // signDuring times one RSA-2048 signature every 100 ms until the function
@@ -651,7 +661,6 @@ func signDuring() func() float64 {
 	if err != nil {
 		return func() float64 { return 0 }
 	}
-	body := []byte(`{"paymentRequestId":"pay_0123456789","paymentAmount":{"currency":"PHP","value":"100"}}`)
 	stop := make(chan struct{})
 	done := make(chan []float64)
 	go func() {
@@ -665,7 +674,7 @@ func signDuring() func() float64 {
 				return
 			case <-tick.C:
 				t0 := time.Now()
-				if _, err := antom.Sign(kp.PrivateKey, "POST", "/ams/api/v1/payments/pay", "CLIENT", "2025-01-01T00:00:00Z", body); err == nil {
+				if _, err := signSample(kp.PrivateKey); err == nil {
 					got = append(got, ms(time.Since(t0)))
 				}
 			}

@@ -126,9 +126,15 @@ func countCharges(tb testing.TB, m *Main) int {
 
 func chargeID(tb testing.TB, out string) string {
 	tb.Helper()
-	id := regexp.MustCompile(`Charge:\s+(chg_\S+)`).FindStringSubmatch(out)
+	return printedID(tb, out, "Charge", "chg_")
+}
+
+// printedID returns the ID a command printed on its "Label: prefix…" line.
+func printedID(tb testing.TB, out, label, prefix string) string {
+	tb.Helper()
+	id := regexp.MustCompile(regexp.QuoteMeta(label) + `:\s+(` + regexp.QuoteMeta(prefix) + `\S+)`).FindStringSubmatch(out)
 	if id == nil {
-		tb.Fatalf("no charge ID in:\n%s", out)
+		tb.Fatalf("no %s ID in:\n%s", strings.ToLower(label), out)
 	}
 	return id[1]
 }

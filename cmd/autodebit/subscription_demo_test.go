@@ -139,11 +139,7 @@ func yearInAMinute(t *testing.T, m *Main) {
 
 func subscriptionID(tb testing.TB, out string) string {
 	tb.Helper()
-	id := regexp.MustCompile(`Subscription:\s+(sub_\S+)`).FindStringSubmatch(out)
-	if id == nil {
-		tb.Fatalf("no subscription ID in:\n%s", out)
-	}
-	return id[1]
+	return printedID(tb, out, "Subscription", "sub_")
 }
 
 // showSubscription runs `subscription show ID --json` and returns the
