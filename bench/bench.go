@@ -323,7 +323,9 @@ func (r *run) start(ctx context.Context) error {
 	// The control key goes in the environment, not on the command line that
 	// every local user can read in /proc.
 	r.simKey = antomsim.NewControlSecret()
-	r.sim, err = r.spawnEnv("sim.log", []string{"AUTODEBIT_CONTROL_KEY=" + r.simKey},
+	// AUTODEBIT_DEBUG_ADDR, which profiles the engine, is not the
+	// simulator's: it gets AUTODEBIT_SIM_DEBUG_ADDR instead (empty: off).
+	r.sim, err = r.spawnEnv("sim.log", []string{"AUTODEBIT_CONTROL_KEY=" + r.simKey, "AUTODEBIT_DEBUG_ADDR=" + os.Getenv("AUTODEBIT_SIM_DEBUG_ADDR")},
 		"sim", "--addr", simAddr, "--merchant-public-key", mPubF, "--private-key", aPrivF, "--seed", "1")
 	if err != nil {
 		return err

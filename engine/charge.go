@@ -152,8 +152,9 @@ func (e *Engine) CreateCharge(ctx context.Context, in ChargeInput) (*autodebit.C
 	e.log.Info("charge created", "charge", c.ID, "token", c.TokenID, "amount", c.Amount.String(), "paymentRequestId", c.PaymentRequestID)
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
 	defer cancel()
-	if err := e.pay(cctx, c, t, true); err != nil {
-		return nil, err
+	settled, err := e.pay(cctx, c, t, true)
+	if err != nil || settled != nil {
+		return settled, err // pay's answer settled it: as it was committed
 	}
 	return e.store.FindChargeByID(ctx, c.ID)
 }
@@ -235,9 +236,10 @@ func (e *Engine) payRequest(c *autodebit.Charge, t *autodebit.Token) *antom.PayR
 }
 
 // pay sends (or resends) a charge's pay request and settles the charge on a
-// final answer. An unknown outcome is not an error: the charge stays INIT,
-// and with queueInquiry the inquiry job is queued in the same transaction.
-func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Token, queueInquiry bool) error {
+// final answer, returning it as settled (nil when the answer did not settle
+// it). An unknown outcome is not an error: the charge stays INIT, and with
+// queueInquiry the inquiry job is queued in the same transaction.
+func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Token, queueInquiry bool) (*autodebit.Charge, error) {
 	actx, aud := e.withAudit(ctx, c.ID)
 	// Record whatever came back even if the caller has gone away meanwhile.
 	ctx = context.WithoutCancel(ctx)
@@ -251,26 +253,23 @@ func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Toke
 		// Nothing was sent and a resend would fail the same way: the
 		// charge can never be paid. (When an earlier attempt may have
 		// reached Antom, the outcome is unknown: the default case.)
-		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
+		return e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
 			Status: autodebit.ChargeFail, ResultCode: antom.CodeParamIllegal, ResultMessage: ve.Error(), SettledBy: autodebit.SettledByPay,
 		}, nil)
-		return err
 	case err == nil && resp.Result.Succeeded():
-		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
+		return e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
 			Status: autodebit.ChargeSuccess, ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage,
 			PaymentID: resp.PaymentID, SettledBy: autodebit.SettledByPay,
 		}, nil)
-		return err
 	case err == nil && resp.Result.Failed():
 		var after func(tx autodebit.Tx) error
 		if resp.Result.ResultCode == antom.CodeInvalidAccessToken {
 			after = e.tokenDeadInTx(ctx, c.TokenID)
 		}
-		_, err := e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
+		return e.settleCharge(ctx, c.ID, aud, autodebit.ChargeSettlement{
 			Status: autodebit.ChargeFail, ResultCode: resp.Result.ResultCode, ResultMessage: resp.Result.ResultMessage,
 			PaymentID: resp.PaymentID, SettledBy: autodebit.SettledByPay,
 		}, after)
-		return err
 	default:
 		// U, or no answer: the charge stays INIT; notifications and the
 		// inquiry job will settle it.
@@ -280,7 +279,7 @@ func (e *Engine) pay(ctx context.Context, c *autodebit.Charge, t *autodebit.Toke
 		} else {
 			code, msg = "UNKNOWN", "no answer from Antom: "+err.Error()
 		}
-		return e.noteUnknown(ctx, c.ID, aud, code, msg, paymentID, queueInquiry)
+		return nil, e.noteUnknown(ctx, c.ID, aud, code, msg, paymentID, queueInquiry)
 	}
 }
 
@@ -335,14 +334,14 @@ func truncate(s string, n int) string {
 
 // settleCharge settles an INIT charge (settleChargeTx: its timeline and
 // event too), writes the audit entries and runs after (if set) in the same
-// transaction. It reports whether this call won;
-// a charge already final is left alone.
-func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s autodebit.ChargeSettlement, after func(tx autodebit.Tx) error) (bool, error) {
+// transaction. It returns the charge as settled when this call won, and nil
+// when it lost: a charge already final is left alone.
+func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s autodebit.ChargeSettlement, after func(tx autodebit.Tx) error) (*autodebit.Charge, error) {
 	if s.SettledAt.IsZero() {
 		s.SettledAt = e.now()
 	}
 	s.ResultMessage = truncate(s.ResultMessage, 256)
-	var won bool
+	var won *autodebit.Charge
 	err := e.store.WithTx(ctx, func(tx autodebit.Tx) error {
 		if aud != nil {
 			if err := appendTimeline(ctx, tx, aud.take()...); err != nil {
@@ -354,7 +353,7 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 		if err != nil {
 			return err
 		}
-		if !won {
+		if won == nil {
 			if cur, err := tx.FindChargeByID(ctx, id); err == nil && cur.Status.Final() && cur.Status != s.Status {
 				e.log.Error("an Antom answer disagrees with the charge's final status", "charge", id,
 					"status", cur.Status, "settledBy", cur.SettledBy, "answer", s.Status, "from", s.SettledBy, "code", s.ResultCode)
@@ -367,9 +366,9 @@ func (e *Engine) settleCharge(ctx context.Context, id string, aud *audit, s auto
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("settle charge %s: %w", id, err)
+		return nil, fmt.Errorf("settle charge %s: %w", id, err)
 	}
-	if won {
+	if won != nil {
 		e.m.ChargeSettled(s.Status, s.SettledBy)
 		e.log.Info("charge settled", "charge", id, "status", s.Status, "by", s.SettledBy, "code", s.ResultCode)
 	}

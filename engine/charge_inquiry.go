@@ -35,7 +35,7 @@ func (e *Engine) inquireCharge(ctx context.Context, id string) error {
 	resp, err := e.antom.InquiryPayment(cctx, &antom.InquiryPaymentRequest{PaymentRequestID: c.PaymentRequestID})
 	if err == nil {
 		if s, ok := inquirySettlement(resp); ok {
-			if won, err := e.settleCharge(ctx, c.ID, aud, s, nil); err != nil || won {
+			if won, err := e.settleCharge(ctx, c.ID, aud, s, nil); err != nil || won != nil {
 				return err
 			}
 			// Not settled: final already, or a cancel was asked meanwhile
@@ -123,7 +123,8 @@ func (e *Engine) payIntent(ctx context.Context, id, note string, queueInquiry bo
 	if err != nil {
 		return err
 	}
-	return e.pay(ctx, c, t, queueInquiry)
+	_, err = e.pay(ctx, c, t, queueInquiry)
+	return err
 }
 
 // inquirySettlement returns the settlement an inquiry answer calls for, and

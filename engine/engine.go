@@ -11,12 +11,9 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -285,131 +282,6 @@ func (a *audit) take() []*autodebit.TimelineEntry {
 	ev := a.events
 	a.events = nil
 	return ev
-}
-
-// secretFields are the JSON fields whose values must never be stored in
-// the clear: access and refresh tokens, the token as paymentMethodId, and
-// the single-use authCode.
-var secretFields = []string{"accessToken", "refreshToken", "paymentMethodId", "authCode"}
-
-// isSecretField reports whether a decoded object key names a secret field
-// the way encoding/json (and so the antom client) matches a key to a
-// struct field: case-insensitively, with Unicode folding.
-func isSecretField(key string) bool {
-	for _, f := range secretFields {
-		if strings.EqualFold(key, f) {
-			return true
-		}
-	}
-	return false
-}
-
-// MaskBody returns a JSON body for the audit trail with every secret value
-// masked (see autodebit.MaskSecret). It decodes the body rather than
-// searching its text, so a key matches whatever its case or escaping
-// ("ACCESSTOKEN", "acc\u0065ssToken"), at any depth and however often it
-// repeats; a secret key holding something other than a string is masked
-// whole. The result is the same JSON, compact, with the keys in their
-// order, numbers as written and strings re-escaped (HTML characters kept).
-//
-// A body that is not one valid JSON value cannot be searched reliably, so
-// none of it is kept: the result is "[not JSON: N bytes, not kept]". An
-// empty body stays empty.
-func MaskBody(body []byte) string {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return ""
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var out bytes.Buffer
-	if err := maskValue(dec, &out, false); err != nil {
-		return unparsableBody(body)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return unparsableBody(body) // trailing data
-	}
-	return out.String()
-}
-
-func unparsableBody(body []byte) string {
-	return fmt.Sprintf("[not JSON: %d bytes, not kept]", len(body))
-}
-
-// maskValue copies the next JSON value from dec to out, masking it whole
-// when secret is set and otherwise masking the secret fields of the objects
-// inside it.
-func maskValue(dec *json.Decoder, out *bytes.Buffer, secret bool) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); ok {
-		if !secret {
-			return maskContainer(dec, d, out)
-		}
-		if err := maskContainer(dec, d, new(bytes.Buffer)); err != nil {
-			return err
-		}
-		tok = "" // an object or array where a secret string belongs: mask it whole
-	}
-	switch t := tok.(type) {
-	case string:
-		if secret {
-			t = autodebit.MaskSecret(t)
-		}
-		writeJSONString(out, t)
-	case nil:
-		out.WriteString("null")
-	default: // json.Number or bool
-		if secret {
-			writeJSONString(out, autodebit.MaskSecret(""))
-		} else {
-			fmt.Fprint(out, t)
-		}
-	}
-	return nil
-}
-
-// maskContainer copies the rest of the object or array that open started.
-func maskContainer(dec *json.Decoder, open json.Delim, out *bytes.Buffer) error {
-	out.WriteRune(rune(open))
-	for first := true; dec.More(); first = false {
-		if !first {
-			out.WriteByte(',')
-		}
-		secret := false
-		if open == '{' {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			writeJSONString(out, key)
-			out.WriteByte(':')
-			secret = isSecretField(key)
-		}
-		if err := maskValue(dec, out, secret); err != nil {
-			return err
-		}
-	}
-	tok, err := dec.Token() // the closing delimiter
-	if err != nil {
-		return err
-	}
-	closing, ok := tok.(json.Delim)
-	if !ok {
-		return fmt.Errorf("unexpected %v at the end of a JSON %c", tok, open)
-	}
-	out.WriteRune(rune(closing))
-	return nil
-}
-
-// writeJSONString writes s as a JSON string, leaving <, > and & readable.
-func writeJSONString(out *bytes.Buffer, s string) {
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s)
-	out.Truncate(out.Len() - 1) // Encode's newline
 }
 
 // Observe is the antom.Config.ObserveFunc for a client used by an Engine:

@@ -72,33 +72,34 @@ var chargeEvents = map[autodebit.ChargeStatus]autodebit.EventType{
 // state entry of its timeline and publishes its charge.* event, and for a
 // subscription's charge decides its period (paid, retry, unpaid, or
 // cancelled with the token), all in tx.
-// It reports whether this call settled the charge; a loser writes nothing.
-func (e *Engine) settleChargeTx(ctx context.Context, tx autodebit.Tx, id string, s autodebit.ChargeSettlement) (bool, error) {
+// It returns the charge as settled when this call settled it, and nil when
+// it lost (the charge was final already); a loser writes nothing.
+func (e *Engine) settleChargeTx(ctx context.Context, tx autodebit.Tx, id string, s autodebit.ChargeSettlement) (*autodebit.Charge, error) {
 	won, err := tx.SettleCharge(ctx, id, s)
 	if err != nil || !won {
-		return false, err
+		return nil, err
 	}
 	at := s.SettledAt
 	if at.IsZero() {
 		at = e.now()
 	}
 	if err := appendTimeline(ctx, tx, stateEntry(id, fmt.Sprintf("%s by %s: %s", s.Status, s.SettledBy, s.ResultCode), at)); err != nil {
-		return false, err
+		return nil, err
 	}
 	c, err := tx.FindChargeByID(ctx, id)
 	if err != nil {
-		return false, fmt.Errorf("read charge %s back: %w", id, err)
+		return nil, fmt.Errorf("read charge %s back: %w", id, err)
 	}
 	if err := e.publish(ctx, tx, chargeEvents[c.Status], c.ID, api.ToCharge(c)); err != nil {
-		return false, err
+		return nil, err
 	}
 	if c.SubscriptionID != "" {
 		// Dunning, whichever path settled the charge (engine/dunning.go).
 		if err := e.subscriptionChargeSettledTx(ctx, tx, c); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	return true, nil
+	return c, nil
 }
 
 // settleRefundTx is the one way a refund settles, as settleChargeTx for

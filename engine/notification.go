@@ -30,18 +30,19 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if !an.Result.Succeeded() {
 			return e.ignoreNotification(ctx, tx, t.ID, n, "its result is "+an.Result.String()+", not S", now)
 		}
+		body := MaskBody(n.Body)
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID),
 			Type:       antom.TokenCanceled,
 			ObjectID:   t.ID,
-			Body:       MaskBody(n.Body),
+			Body:       body,
 			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendTimeline(ctx, tx, notifyEntry(t.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(t.ID, n, body, now)); err != nil {
 			return err
 		}
 		if t.Status != autodebit.TokenActive {
@@ -70,7 +71,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 // repeat of an ignored one.
 func (e *Engine) ignoreNotification(ctx context.Context, tx autodebit.Tx, objectID string, n *antom.Notification, why string, now time.Time) error {
 	e.log.Warn("notification ignored", "kind", n.Kind, "object", objectID, "why", why)
-	ev := notifyEntry(objectID, n, now)
+	ev := notifyEntry(objectID, n, MaskBody(n.Body), now)
 	ev.Error = "ignored: " + why
 	return appendTimeline(ctx, tx, ev)
 }
@@ -102,7 +103,7 @@ func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *ant
 	} else {
 		e.log.Error("notification refused: it disagrees with what the engine holds", "kind", n.Kind, "object", objectID, "why", why)
 	}
-	ev := notifyEntry(objectID, n, e.now())
+	ev := notifyEntry(objectID, n, MaskBody(n.Body), e.now())
 	ev.Response, ev.Error = "", label+why
 	if err := e.store.WithTx(context.WithoutCancel(ctx), func(tx autodebit.Tx) error { return appendTimeline(ctx, tx, ev) }); err != nil {
 		e.log.Error("store refused notification in the timeline", "object", objectID, "err", err)
@@ -111,12 +112,13 @@ func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *ant
 }
 
 // notifyEntry records a received notification in an object's trail.
-func notifyEntry(objectID string, n *antom.Notification, at time.Time) *autodebit.TimelineEntry {
+// body is n.Body masked (MaskBody), which the caller usually has already.
+func notifyEntry(objectID string, n *antom.Notification, body string, at time.Time) *autodebit.TimelineEntry {
 	ev := &autodebit.TimelineEntry{
 		ObjectID:  objectID,
 		Kind:      "notify." + n.Kind,
 		Direction: autodebit.TimelineIn,
-		Request:   MaskBody(n.Body),
+		Request:   body,
 		Response:  string(antom.AckBody),
 		CreatedAt: at,
 	}
@@ -194,18 +196,19 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 		case an.AuthCode == "":
 			return e.ignoreNotification(ctx, tx, a.ID, n, "it carries no authCode", now)
 		}
+		body := MaskBody(n.Body)
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode),
 			Type:       antom.AuthCodeCreated,
 			ObjectID:   a.ID,
-			Body:       MaskBody(n.Body),
+			Body:       body,
 			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendTimeline(ctx, tx, notifyEntry(a.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(a.ID, n, body, now)); err != nil {
 			return err
 		}
 		if a.Status != autodebit.AuthorizationPending {
@@ -258,25 +261,27 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			deferred = true
 			return nil
 		}
+		body := MaskBody(n.Body)
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode),
 			Type:       p.NotifyType,
 			ObjectID:   c.ID,
-			Body:       MaskBody(n.Body),
+			Body:       body,
 			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendTimeline(ctx, tx, notifyEntry(c.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(c.ID, n, body, now)); err != nil {
 			return err
 		}
 		s, ok := e.paymentSettlement(c, p)
 		if !ok {
 			return nil
 		}
-		settled, err = e.settleChargeTx(ctx, tx, c.ID, s)
+		won, err := e.settleChargeTx(ctx, tx, c.ID, s)
+		settled = won != nil
 		status = s.Status
 		return err
 	})
@@ -359,18 +364,19 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if f.RefundStatus != antom.RefundStatusSuccess && f.RefundStatus != antom.RefundStatusFail {
 			return e.ignoreNotification(ctx, tx, r.ID, n, fmt.Sprintf("its refundStatus %q is not SUCCESS or FAIL", f.RefundStatus), now)
 		}
+		body := MaskBody(n.Body)
 		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
 			DedupKey:   autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus),
 			Type:       f.NotifyType,
 			ObjectID:   r.ID,
-			Body:       MaskBody(n.Body),
+			Body:       body,
 			SentAt:     sentAt(n),
 			ReceivedAt: now,
 		})
 		if err != nil || !isNew {
 			return err
 		}
-		if err := appendTimeline(ctx, tx, notifyEntry(r.ID, n, now)); err != nil {
+		if err := appendTimeline(ctx, tx, notifyEntry(r.ID, n, body, now)); err != nil {
 			return err
 		}
 		if r.Status.Final() {

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +140,7 @@ environment variable AUTODEBIT_<FLAG>, e.g. AUTODEBIT_API_KEY.`,
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.NotifyMaxAge, "notify-max-age", cfg.NotifyMaxAge, "reject notifications whose request-time is older than this; covers Antom's whole ~24h resend schedule (negative: no limit)")
 	f.DurationVar(&cfg.NotifySkew, "notify-skew", cfg.NotifySkew, "reject notifications whose request-time is further than this ahead of our clock (negative: no limit)")
-	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
+	f.StringVar(&cfg.DebugAddr, "debug-addr", cfg.DebugAddr, debugAddrUsage)
 	f.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest run of one background job (0: 2m)")
 	f.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "when a job left running by a process that died is run again; must exceed --job-timeout (0: job timeout + 1m)")
 	f.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long events (GET /v1/events) are kept before an hourly job deletes them, e.g. 720h for 30 days")
@@ -370,21 +369,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.srv.Serve(ln) }()
 	if c.DebugAddr != "" {
-		if !isLoopback(c.DebugAddr) {
-			return fmt.Errorf("--debug-addr %s: the profiler may only listen on a loopback address such as 127.0.0.1:6060", c.DebugAddr)
+		if m.debugSrv, err = serveProfiler(c.DebugAddr, m.log); err != nil {
+			return err
 		}
-		dln, err := net.Listen("tcp", c.DebugAddr)
-		if err != nil {
-			return fmt.Errorf("--debug-addr %s: %w", c.DebugAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		m.debugSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go m.debugSrv.Serve(dln)
-		m.log.Warn("profiler served; keep this address private", "addr", dln.Addr().String())
 	}
 
 	apiKeyShown := m.apiKeyFrom.from + " (not shown)"

@@ -31,6 +31,7 @@ type simFlags struct {
 	allowRemote       bool
 	publicURL         string
 	controlKey        string
+	debugAddr         string
 }
 
 func newSimCommand() *cobra.Command {
@@ -72,6 +73,7 @@ are refused (DNS rebinding), and so are cross-origin POSTs from browsers.`,
 	fl.Int64Var(&f.seed, "seed", 0, "seed for IDs, tokens and faults (0 = random)")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback --addr (on a network you trust)")
 	fl.StringVar(&f.publicURL, "public-url", "", "URL at which the engine and buyers reach the simulator, used in QR links; its host is accepted in the Host header (default http://ADDR)")
+	fl.StringVar(&f.debugAddr, "debug-addr", "", debugAddrUsage)
 	fl.StringVar(&f.controlKey, "control-key", "", "key of the control API and the home page's QR list, at least 16 characters (value or @FILE; default: a new one, printed)")
 	return cmd
 }
@@ -164,6 +166,14 @@ func runSim(ctx context.Context, f simFlags, ln net.Listener, out io.Writer) err
 		fmt.Fprintln(out, "Control key: as given (not shown)")
 	}
 
+	if f.debugAddr != "" {
+		dbg, err := serveProfiler(f.debugAddr, cfg.Logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer dbg.Close()
+	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
