@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -63,7 +64,55 @@ const maxCachedParams = 32
 // and so does a statement with more than maxCachedParams parameters.
 func cacheable(query string) bool {
 	q := strings.TrimRight(query, " \t\r\n;")
-	return q != "" && !strings.Contains(q, ";") && strings.Count(q, "?") <= maxCachedParams
+	n, script := scanStatement(q)
+	return q != "" && !script && n <= maxCachedParams
+}
+
+// scanStatement reads a statement's text as SQLite does, skipping comments
+// and quoted text: script is a semicolon outside them (River's statements
+// carry one in a comment), and params counts the parameters as SQLite
+// numbers them: a bare ? takes the next number and ?N is number N, so the
+// count is the highest number used (River's statements use ?1 ten times
+// over, and mention PostgreSQL's ? operator in a comment).
+func scanStatement(q string) (params int, script bool) {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == ';':
+			script = true
+		case c == '-' && strings.HasPrefix(q[i:], "--"):
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				return params, script
+			}
+			i += j
+		case c == '/' && strings.HasPrefix(q[i:], "/*"):
+			j := strings.Index(q[i+2:], "*/")
+			if j < 0 {
+				return params, script
+			}
+			i += j + 3
+		case c == '\'' || c == '"' || c == '`':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				return params, script
+			}
+			i += j + 1 // a doubled quote reads as two quoted runs in a row: the same
+		case c == '?':
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			if j == i+1 {
+				params++
+			} else if k, err := strconv.Atoi(q[i+1 : j]); err == nil {
+				params = max(params, k)
+			} else {
+				params = maxCachedParams + 1 // no such parameter: leave it to SQLite
+			}
+			i = j - 1
+		}
+	}
+	return params, script
 }
 
 // take returns query's prepared statement, marked busy, or nil when it
@@ -83,6 +132,10 @@ func (c *cachingConn) take(ctx context.Context, query string) *connStmt {
 		}
 		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 		if err != nil {
+			return nil
+		}
+		if st.NumInput() > maxCachedParams { // params misjudged it: SQLite's own count decides
+			st.Close()
 			return nil
 		}
 		s = &connStmt{st: st}

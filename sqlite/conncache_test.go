@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/autodebit/autodebit/sqldb"
 )
@@ -118,5 +122,116 @@ func TestConnCache(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT n FROM nope").Scan(&n); err == nil || err == sql.ErrNoRows {
 		t.Fatalf("a query of a missing table: %v", err)
+	}
+}
+
+// scanStatement counts what SQLite binds, not each "?" in the text, and
+// finds scripts by a semicolon outside comments and quotes. River's job
+// completion uses ?1 ten times over and has a semicolon in a comment: it was
+// parsed anew for every job until both were read this way.
+func TestScanStatement(t *testing.T) {
+	for q, want := range map[string]struct {
+		params int
+		script bool
+	}{
+		"SELECT 1":                                  {0, false},
+		"SELECT ?":                                  {1, false},
+		"SELECT ?, ?, ?":                            {3, false},
+		"SELECT ?1, ?1, ?2, ?1":                     {2, false},
+		"SELECT ?12 WHERE a = ?1":                   {12, false},
+		"SELECT ?, ?5":                              {5, false},
+		"SELECT '?', \"?\" -- ? ; ? ?\n, ?":         {1, false},
+		"SELECT /* ? ?9; */ ?2":                     {2, false},
+		"SELECT 'it''s ?;', ?":                      {1, false},
+		"SELECT ?99999999999999999999":              {maxCachedParams + 1, false},
+		"SELECT 1 /* an unterminated comment ? ? ?": {0, false},
+		"SELECT 1; SELECT ?":                        {1, true},
+		"CREATE TABLE a (n); -- done":               {0, true},
+	} {
+		if n, script := scanStatement(q); n != want.params || script != want.script {
+			t.Errorf("scanStatement(%q) = %d, %v; want %d, %v", q, n, script, want.params, want.script)
+		}
+	}
+	if long := "UPDATE t SET a = CASE WHEN ?1 THEN ?2 ELSE ?1 END" + strings.Repeat(", b = ?1", 40) + " -- once; twice\n WHERE id = ?3"; !cacheable(long) {
+		t.Errorf("a statement repeating ?1 %d times, with a semicolon in a comment, is not cacheable", strings.Count(long, "?1"))
+	}
+}
+
+type noopArgs struct{}
+
+func (noopArgs) Kind() string { return "conncache_noop" }
+
+type noopWorker struct{ river.WorkerDefaults[noopArgs] }
+
+func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
+
+// The statements River runs for every job, fetching it and recording its
+// completion, are kept prepared: on the webhook path, parsing the
+// completion anew for each delivery was a tenth of the engine's CPU.
+func TestConnCacheKeepsRiversJobStatements(t *testing.T) {
+	ctx := context.Background()
+	store, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqldb.Config{TokenKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, noopWorker{})
+	client, err := river.NewClient(store.RiverDriver(), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
+		Workers:           workers,
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 20 * time.Millisecond,
+		Logger:            slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Stop(ctx)
+	for range 3 {
+		if _, err := client.Insert(ctx, noopArgs{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := store.DB().QueryRowContext(ctx, "SELECT count(*) FROM river_job WHERE state = 'completed'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 jobs completed after 10s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn, err := store.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	kept := map[string]bool{}
+	conn.Raw(func(dc any) error {
+		c := dc.(*cachingConn)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for q := range c.stmts {
+			for _, name := range []string{"JobGetAvailable", "JobSetStateIfRunning"} {
+				if strings.Contains(q, "-- name: "+name+" ") {
+					kept[name] = true
+				}
+			}
+		}
+		return nil
+	})
+	for _, name := range []string{"JobGetAvailable", "JobSetStateIfRunning"} {
+		if !kept[name] {
+			t.Errorf("River's %s statement is not kept prepared", name)
+		}
 	}
 }
