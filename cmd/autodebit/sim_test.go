@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -320,5 +321,51 @@ func TestSimCommand_TimeScaleServesRealTimeMerchant(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no payment notification reached the merchant")
 		}
+	}
+}
+
+// sim --debug-addr serves Go's profiler, on a loopback address only.
+func TestSimCommand_DebugAddr(t *testing.T) {
+	root := newRootCommand()
+	root.SetOut(&syncBuffer{})
+	root.SetArgs([]string{"sim", "--addr", "127.0.0.1:0", "--debug-addr", "0.0.0.0:0"})
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("sim --debug-addr 0.0.0.0:0 = %v, want a loopback error", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root = newRootCommand()
+	out := &syncBuffer{}
+	root.SetOut(out)
+	root.SetArgs([]string{"sim", "--addr", "127.0.0.1:0", "--debug-addr", debugAddr})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var st int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + debugAddr + "/debug/pprof/"); err == nil {
+			resp.Body.Close()
+			if st = resp.StatusCode; st == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("sim exited: %v\n%s", err, out.String())
+		default:
+		}
+	}
+	if st != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/ on --debug-addr = %d, want 200", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
