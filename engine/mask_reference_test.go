@@ -135,7 +135,9 @@ func refIsSecretField(key string) bool {
 }
 
 // FuzzMaskBody holds MaskBody to the output of the decoder-based masking it
-// replaced, on every input: the same bytes, valid JSON or not.
+// replaced, on every input: the same bytes, valid JSON or not. (One
+// difference is meant and tested in TestMaskBodyDepth: beyond the 10,000
+// levels of nesting json.Valid allows, nothing is kept.)
 func FuzzMaskBody(f *testing.F) {
 	for _, s := range []string{
 		``, ` `, `null`, `"x"`, `12`, `-1.5e3`, `true`, `[]`, `{}`, `[{}]`, `{"a":{}}`,
@@ -186,4 +188,20 @@ func BenchmarkMaskBody(b *testing.B) {
 			maskBodyReference(body)
 		}
 	})
+}
+
+// Nesting deeper than json.Valid's 10,000 levels is not kept, secret or
+// not; the decoder-based masking took any depth. At the limit the two agree.
+func TestMaskBodyDepth(t *testing.T) {
+	nest := func(depth int) []byte {
+		return []byte(strings.Repeat(`{"a":`, depth-1) + `{"accessToken":"28101003ABCDEFGH12345678"}` + strings.Repeat("}", depth-1))
+	}
+	at := nest(10000)
+	if got, want := MaskBody(at), maskBodyReference(at); got != want || strings.Contains(got, "ABCDEFGH1234") {
+		t.Errorf("10,000 levels: MaskBody differs from the decoder-based masking, or keeps the secret")
+	}
+	deeper := nest(10001)
+	if got, want := MaskBody(deeper), unparsableBody(deeper); got != want {
+		t.Errorf("10,001 levels: MaskBody = %.60q…, want %q", got, want)
+	}
 }

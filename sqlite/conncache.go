@@ -68,13 +68,17 @@ func cacheable(query string) bool {
 	return q != "" && !script && n <= maxCachedParams
 }
 
-// scanStatement reads a statement's text as SQLite does, skipping comments
-// and quoted text: script is a semicolon outside them (River's statements
-// carry one in a comment), and params counts the parameters as SQLite
-// numbers them: a bare ? takes the next number and ?N is number N, so the
-// count is the highest number used (River's statements use ?1 ten times
-// over, and mention PostgreSQL's ? operator in a comment).
+// scanStatement reads a statement's text as SQLite does, skipping comments,
+// quoted text and [bracketed] names: script is a semicolon outside them
+// (River's statements carry one in a comment), and params counts the
+// parameters as SQLite numbers them (sqlite3ExprAssignVarNumber): a bare ?
+// and each new :name, @name or $name take the next number, ?N is number N,
+// and the count is the highest number (River's statements use ?1 ten times
+// over and mention PostgreSQL's ? operator in a comment; the store's use $1
+// and up). modernc's statements report no count of their own (NumInput is
+// -1), so this is the only one.
 func scanStatement(q string) (params int, script bool) {
+	var names map[string]bool
 	for i := 0; i < len(q); i++ {
 		switch c := q[i]; {
 		case c == ';':
@@ -91,8 +95,12 @@ func scanStatement(q string) (params int, script bool) {
 				return params, script
 			}
 			i += j + 3
-		case c == '\'' || c == '"' || c == '`':
-			j := strings.IndexByte(q[i+1:], c)
+		case c == '\'' || c == '"' || c == '`' || c == '[':
+			end := c
+			if c == '[' {
+				end = ']'
+			}
+			j := strings.IndexByte(q[i+1:], end)
 			if j < 0 {
 				return params, script
 			}
@@ -110,9 +118,32 @@ func scanStatement(q string) (params int, script bool) {
 				params = maxCachedParams + 1 // no such parameter: leave it to SQLite
 			}
 			i = j - 1
+		case (c == ':' || c == '@' || c == '$') && (i == 0 || !isNameByte(q[i-1])):
+			j := i + 1
+			for j < len(q) && isNameByte(q[j]) {
+				j++
+			}
+			if j == i+1 {
+				continue
+			}
+			if names == nil {
+				names = map[string]bool{}
+			}
+			if name := q[i:j]; !names[name] {
+				names[name] = true
+				params++
+			}
+			i = j - 1
 		}
 	}
 	return params, script
+}
+
+// isNameByte reports whether c may continue a name (an identifier, or a
+// parameter's name after its : @ or $); bytes of UTF-8 letters count, as
+// in SQLite.
+func isNameByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // take returns query's prepared statement, marked busy, or nil when it
@@ -132,10 +163,6 @@ func (c *cachingConn) take(ctx context.Context, query string) *connStmt {
 		}
 		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 		if err != nil {
-			return nil
-		}
-		if st.NumInput() > maxCachedParams { // params misjudged it: SQLite's own count decides
-			st.Close()
 			return nil
 		}
 		s = &connStmt{st: st}

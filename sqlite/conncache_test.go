@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -126,7 +127,7 @@ func TestConnCache(t *testing.T) {
 }
 
 // scanStatement counts what SQLite binds, not each "?" in the text, and
-// finds scripts by a semicolon outside comments and quotes. River's job
+// finds scripts by a semicolon outside comments, quotes and [names]. River's job
 // completion uses ?1 ten times over and has a semicolon in a comment: it was
 // parsed anew for every job until both were read this way.
 func TestScanStatement(t *testing.T) {
@@ -134,23 +135,37 @@ func TestScanStatement(t *testing.T) {
 		params int
 		script bool
 	}{
-		"SELECT 1":                                  {0, false},
-		"SELECT ?":                                  {1, false},
-		"SELECT ?, ?, ?":                            {3, false},
-		"SELECT ?1, ?1, ?2, ?1":                     {2, false},
-		"SELECT ?12 WHERE a = ?1":                   {12, false},
-		"SELECT ?, ?5":                              {5, false},
-		"SELECT '?', \"?\" -- ? ; ? ?\n, ?":         {1, false},
-		"SELECT /* ? ?9; */ ?2":                     {2, false},
-		"SELECT 'it''s ?;', ?":                      {1, false},
-		"SELECT ?99999999999999999999":              {maxCachedParams + 1, false},
-		"SELECT 1 /* an unterminated comment ? ? ?": {0, false},
-		"SELECT 1; SELECT ?":                        {1, true},
-		"CREATE TABLE a (n); -- done":               {0, true},
+		"SELECT 1":                                    {0, false},
+		"SELECT ?":                                    {1, false},
+		"SELECT ?, ?, ?":                              {3, false},
+		"SELECT ?1, ?1, ?2, ?1":                       {2, false},
+		"SELECT ?12 WHERE a = ?1":                     {12, false},
+		"SELECT ?, ?5":                                {5, false},
+		"SELECT '?', \"?\" -- ? ; ? ?\n, ?":           {1, false},
+		"SELECT /* ? ?9; */ ?2":                       {2, false},
+		"SELECT 'it''s ?;', ?":                        {1, false},
+		"SELECT ?99999999999999999999":                {maxCachedParams + 1, false},
+		"SELECT 1 /* an unterminated comment ? ? ?":   {0, false},
+		"SELECT 1; SELECT ?":                          {1, true},
+		"SELECT $1, $2, $1":                           {2, false},
+		"SELECT :a, @b, :a, ?":                        {3, false},
+		"SELECT ?5, :a":                               {6, false},
+		"SELECT a$b, x:y, ::":                         {0, false},
+		"SELECT [a'b]; SELECT 'c'":                    {0, true},
+		"SELECT 1 AS [--]; INSERT INTO zz VALUES (7)": {0, true},
+		"SELECT 1 AS [it's], ? -- '":                  {1, false},
+		"CREATE TABLE a (n); -- done":                 {0, true},
 	} {
 		if n, script := scanStatement(q); n != want.params || script != want.script {
 			t.Errorf("scanStatement(%q) = %d, %v; want %d, %v", q, n, script, want.params, want.script)
 		}
+	}
+	named := "SELECT "
+	for i := range maxCachedParams + 1 {
+		named += fmt.Sprintf(":a%d, ", i)
+	}
+	if named += "1"; cacheable(named) {
+		t.Errorf("a statement of %d named parameters is cacheable", maxCachedParams+1)
 	}
 	if long := "UPDATE t SET a = CASE WHEN ?1 THEN ?2 ELSE ?1 END" + strings.Repeat(", b = ?1", 40) + " -- once; twice\n WHERE id = ?3"; !cacheable(long) {
 		t.Errorf("a statement repeating ?1 %d times, with a semicolon in a comment, is not cacheable", strings.Count(long, "?1"))
