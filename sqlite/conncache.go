@@ -151,14 +151,12 @@ func isNameByte(c byte) bool {
 // to prepare: the caller runs the query unprepared, which reports the
 // error).
 func (c *cachingConn) take(ctx context.Context, query string) *connStmt {
-	if !cacheable(query) {
-		return nil
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.stmts[query]
 	if !ok {
-		if len(c.stmts) >= maxConnStmts {
+		// Read the text only once it is not kept: a hit costs a map lookup.
+		if len(c.stmts) >= maxConnStmts || !cacheable(query) {
 			return nil
 		}
 		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
