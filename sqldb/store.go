@@ -18,7 +18,7 @@ import (
 )
 
 // EnqueueFunc inserts jobs in the transaction tx. The jobs package passes a
-// function over River's InsertManyTx.
+// function over River's InsertManyFastTx.
 type EnqueueFunc func(ctx context.Context, tx *sql.Tx, jobs []autodebit.Job) error
 
 // Config configures a Store.

@@ -40,8 +40,8 @@ func (w *settleWorker) Work(ctx context.Context, job *river.Job[settleArgs]) err
 // RunRiver proves that River works on the store's own database and driver,
 // as the jobs package will use them: open returns a new, empty, migrated
 // store built with cfg. Jobs enqueued through Tx.Enqueue with River's
-// InsertManyTx run only if their transaction commits, and a worker can use
-// the store while River runs.
+// InsertManyFastTx, as jobs.Runner.Enqueue inserts them, run only if their
+// transaction commits, and a worker can use the store while River runs.
 func RunRiver(t *testing.T, open func(tb testing.TB, cfg sqldb.Config) *sqldb.Store) {
 	t.Run("River", func(t *testing.T) {
 		t.Parallel()
@@ -54,7 +54,7 @@ func RunRiver(t *testing.T, open func(tb testing.TB, cfg sqldb.Config) *sqldb.St
 			for i, j := range jobs {
 				params[i] = river.InsertManyParams{Args: j.Args, InsertOpts: &river.InsertOpts{ScheduledAt: j.ScheduledAt, Queue: j.Queue}}
 			}
-			_, err := client.InsertManyTx(ctx, tx, params)
+			_, err := client.InsertManyFastTx(ctx, tx, params)
 			return err
 		}})
 
