@@ -61,6 +61,19 @@ func open(ctx context.Context, db *sql.DB, cfg sqldb.Config) (*sqldb.Store, erro
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("ping: %w", err)
 	}
+	// current_schema() is NULL when no schema of the search_path exists:
+	// say so, rather than fail in the first migration with PostgreSQL's
+	// "no schema has been selected to create in".
+	var schema sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("read the current schema: %w", err)
+	} else if !schema.Valid {
+		var path string
+		if err := db.QueryRowContext(ctx, "SHOW search_path").Scan(&path); err != nil {
+			return nil, fmt.Errorf("read the search_path: %w", err)
+		}
+		return nil, fmt.Errorf("no schema of the search_path %q exists in this database: create it first (CREATE SCHEMA …), or name an existing one in the URL's search_path", path)
+	}
 	driver := riverdatabasesql.New(db)
 	if err := migrate(ctx, db, driver); err != nil {
 		return nil, err
