@@ -214,7 +214,7 @@ func (m *masker) copyString(raw []byte) {
 		m.out = append(m.out, raw...)
 		return
 	}
-	m.writeString(decodeString(raw))
+	m.writeString(unquote(raw))
 }
 
 // verbatim reports whether encoding/json, with HTML escaping off, writes
@@ -241,7 +241,7 @@ func keyBytes(raw []byte) []byte {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return raw[1 : len(raw)-1] // invalid UTF-8 matches no field, decoded or not
 	}
-	return []byte(decodeString(raw))
+	return []byte(unquote(raw))
 }
 
 // decodeString is the value of a string token, as encoding/json reads it.
@@ -249,6 +249,11 @@ func decodeString(raw []byte) string {
 	if s := raw[1 : len(raw)-1]; verbatim(s) {
 		return string(s)
 	}
+	return unquote(raw)
+}
+
+// unquote decodes a string token with encoding/json.
+func unquote(raw []byte) string {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		panic(err) // cannot happen: json.Valid accepted it (MaskBody recovers)

@@ -30,19 +30,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if !an.Result.Succeeded() {
 			return e.ignoreNotification(ctx, tx, t.ID, n, "its result is "+an.Result.String()+", not S", now)
 		}
-		body := MaskBody(n.Body)
-		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
-			DedupKey:   autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID),
-			Type:       antom.TokenCanceled,
-			ObjectID:   t.ID,
-			Body:       body,
-			SentAt:     sentAt(n),
-			ReceivedAt: now,
-		})
-		if err != nil || !isNew {
-			return err
-		}
-		if err := appendTimeline(ctx, tx, notifyEntry(t.ID, n, body, now)); err != nil {
+		if isNew, err := e.recordNotification(ctx, tx, n, t.ID, antom.TokenCanceled, autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID), now); err != nil || !isNew {
 			return err
 		}
 		if t.Status != autodebit.TokenActive {
@@ -109,6 +97,26 @@ func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *ant
 		e.log.Error("store refused notification in the timeline", "object", objectID, "err", err)
 	}
 	return &NotificationRefusedError{ObjectID: objectID, Reason: why, Later: later}
+}
+
+// recordNotification records notification n, applied to objectID, under
+// dedupKey, and its entry in the object's timeline, both in tx, with its
+// body masked once for the two. It reports false, writing nothing, for a
+// notification already recorded.
+func (e *Engine) recordNotification(ctx context.Context, tx autodebit.Tx, n *antom.Notification, objectID, typ, dedupKey string, now time.Time) (bool, error) {
+	body := MaskBody(n.Body)
+	isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
+		DedupKey:   dedupKey,
+		Type:       typ,
+		ObjectID:   objectID,
+		Body:       body,
+		SentAt:     sentAt(n),
+		ReceivedAt: now,
+	})
+	if err != nil || !isNew {
+		return false, err
+	}
+	return true, appendTimeline(ctx, tx, notifyEntry(objectID, n, body, now))
 }
 
 // notifyEntry records a received notification in an object's trail.
@@ -196,19 +204,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 		case an.AuthCode == "":
 			return e.ignoreNotification(ctx, tx, a.ID, n, "it carries no authCode", now)
 		}
-		body := MaskBody(n.Body)
-		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
-			DedupKey:   autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode),
-			Type:       antom.AuthCodeCreated,
-			ObjectID:   a.ID,
-			Body:       body,
-			SentAt:     sentAt(n),
-			ReceivedAt: now,
-		})
-		if err != nil || !isNew {
-			return err
-		}
-		if err := appendTimeline(ctx, tx, notifyEntry(a.ID, n, body, now)); err != nil {
+		if isNew, err := e.recordNotification(ctx, tx, n, a.ID, antom.AuthCodeCreated, autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode), now); err != nil || !isNew {
 			return err
 		}
 		if a.Status != autodebit.AuthorizationPending {
@@ -261,19 +257,7 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			deferred = true
 			return nil
 		}
-		body := MaskBody(n.Body)
-		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
-			DedupKey:   autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode),
-			Type:       p.NotifyType,
-			ObjectID:   c.ID,
-			Body:       body,
-			SentAt:     sentAt(n),
-			ReceivedAt: now,
-		})
-		if err != nil || !isNew {
-			return err
-		}
-		if err := appendTimeline(ctx, tx, notifyEntry(c.ID, n, body, now)); err != nil {
+		if isNew, err := e.recordNotification(ctx, tx, n, c.ID, p.NotifyType, autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode), now); err != nil || !isNew {
 			return err
 		}
 		s, ok := e.paymentSettlement(c, p)
@@ -364,19 +348,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if f.RefundStatus != antom.RefundStatusSuccess && f.RefundStatus != antom.RefundStatusFail {
 			return e.ignoreNotification(ctx, tx, r.ID, n, fmt.Sprintf("its refundStatus %q is not SUCCESS or FAIL", f.RefundStatus), now)
 		}
-		body := MaskBody(n.Body)
-		isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
-			DedupKey:   autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus),
-			Type:       f.NotifyType,
-			ObjectID:   r.ID,
-			Body:       body,
-			SentAt:     sentAt(n),
-			ReceivedAt: now,
-		})
-		if err != nil || !isNew {
-			return err
-		}
-		if err := appendTimeline(ctx, tx, notifyEntry(r.ID, n, body, now)); err != nil {
+		if isNew, err := e.recordNotification(ctx, tx, n, r.ID, f.NotifyType, autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus), now); err != nil || !isNew {
 			return err
 		}
 		if r.Status.Final() {
