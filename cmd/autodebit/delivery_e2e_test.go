@@ -41,7 +41,10 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 		t.Skip("starts two serve processes and waits out an attempt's timeout (about 25s)")
 	}
 	dsn := storetest.PostgresSchemaURL(t)
-	sim, started, apiKey := startReplicas(t, dsn, 11, "--job-timeout", "10s", "--job-rescue-after", "11s",
+	// The held attempt must still be running when its process is killed:
+	// its job times out at 14s, the POST at 15s (the attempt timeout), so
+	// the steps from the hold to the kill have up to 14s on a busy machine.
+	sim, started, apiKey := startReplicas(t, dsn, 11, "--job-timeout", "14s", "--job-rescue-after", "15s",
 		"--webhook-allow-private") // the receiver is on 127.0.0.1
 	replicas := map[int]*child{}
 	for _, c := range started {
@@ -81,6 +84,8 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no charge.succeeded delivery reached the receiver")
 	}
+	heldAt := time.Now()
+	t.Logf("%s held at the receiver", held.eventID)
 	pid, err := socketOwner(held.remoteAddr, replicas)
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +110,20 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 6*time.Second, "the second job to run and snooze", func() bool {
-		var snoozed bool
-		err := db.QueryRow("SELECT state = 'scheduled' AND attempted_at IS NOT NULL FROM river_job WHERE id = $1", dup.Job.ID).Scan(&snoozed)
-		return err == nil && snoozed
-	})
+	for {
+		var state, errs string
+		var attempted bool
+		err := db.QueryRow("SELECT state, attempted_at IS NOT NULL, coalesce(array_to_string(errors, ' '), '') FROM river_job WHERE id = $1",
+			dup.Job.ID).Scan(&state, &attempted, &errs)
+		if err == nil && state == "scheduled" && attempted {
+			break
+		}
+		if time.Since(heldAt) > 12*time.Second {
+			t.Fatalf("the second job did not run and snooze within 12s of the hold: state %q, attempted %v, errors %q, query error %v",
+				state, attempted, errs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	victim := replicas[pid]
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -122,7 +136,7 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 	for _, c := range replicas {
 		survivor = client.New(c.url, apiKey)
 	}
-	t.Logf("killed pid %d holding the first attempt of %s", pid, held.eventID)
+	t.Logf("killed pid %d holding the first attempt of %s, %s after the hold", pid, held.eventID, killedAt.Sub(heldAt).Round(time.Millisecond))
 
 	// More events, all through the survivor, while the held one waits.
 	for i := 1; i <= 4; i++ {
