@@ -302,7 +302,10 @@ func TestAuthorization_ApplyTokenResent(t *testing.T) {
 
 func TestAuthorization_ApplyTokenFails(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open storetest.Opener) {
-		s := newStack(t, open, stackOptions{engine: func(c *engine.Config) { c.AuthCodeWindow = 500 * time.Millisecond }})
+		// A short window, so the second case ends soon; but one that holds
+		// a signed round trip on a busy machine, or the first case would
+		// end APPLY_TOKEN_TIMEOUT before Antom's INVALID_CODE arrives.
+		s := newStack(t, open, stackOptions{engine: func(c *engine.Config) { c.AuthCodeWindow = 3 * time.Second }})
 		ctx := context.Background()
 		// F: Antom refuses the code.
 		a, err := s.eng.CreateAuthorization(ctx, "cus_1", "GCASH")

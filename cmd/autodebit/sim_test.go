@@ -74,8 +74,12 @@ func TestSimCommand(t *testing.T) {
 	if base == "" {
 		t.Fatalf("no listening line in %q", out.String())
 	}
-	// Settle so the whole banner has been printed.
-	time.Sleep(20 * time.Millisecond)
+	// The banner is printed in several writes after the listening line:
+	// wait for its last one, the control key.
+	keyLine := regexp.MustCompile(`Control key \(new for this run\): (\S+)`)
+	for deadline := time.Now().Add(10 * time.Second); !keyLine.MatchString(out.String()) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	text := out.String()
 	for _, want := range []string{"SANDBOX_CMD", kp.PublicKeyBase64, "Seed 42", "time scale 60", "http://127.0.0.1:1/notify"} {
 		if !strings.Contains(text, want) {
@@ -85,7 +89,7 @@ func TestSimCommand(t *testing.T) {
 	if strings.Contains(text, "NOT verified") {
 		t.Errorf("output says signatures are not verified:\n%s", text)
 	}
-	key := regexp.MustCompile(`Control key \(new for this run\): (\S+)`).FindStringSubmatch(text)
+	key := keyLine.FindStringSubmatch(text)
 	if key == nil {
 		t.Fatalf("no control key in the output:\n%s", text)
 	}
