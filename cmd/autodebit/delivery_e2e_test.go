@@ -86,7 +86,7 @@ func TestWebhookDelivery_ReplicaKilledMidDelivery(t *testing.T) {
 	}
 	heldAt := time.Now()
 	t.Logf("%s held at the receiver", held.eventID)
-	pid, err := socketOwner(held.remoteAddr, replicas)
+	pid, err := socketOwner(held.remoteAddr, held.localAddr, replicas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func consistentAttempts(d adhttp.Delivery, received int) error {
 }
 
 // heldAttempt is the request replicaReceiver holds.
-type heldAttempt struct{ eventID, remoteAddr string }
+type heldAttempt struct{ eventID, remoteAddr, localAddr string }
 
 // replicaReceiver is a merchant's endpoint that verifies every delivery,
 // counts requests and concurrent requests per webhook-id, and holds the
@@ -325,7 +325,11 @@ func (rc *replicaReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Unlock()
 	}()
 	if hold {
-		rc.holding <- heldAttempt{eventID: ev.ID, remoteAddr: r.RemoteAddr}
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if local == nil {
+			panic("the request has no local address")
+		}
+		rc.holding <- heldAttempt{eventID: ev.ID, remoteAddr: r.RemoteAddr, localAddr: local.String()}
 		select {
 		case <-rc.release:
 		case <-r.Context().Done():
@@ -336,35 +340,38 @@ func (rc *replicaReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// socketOwner returns which of the processes has the TCP connection whose
-// far end (as a server sees it, r.RemoteAddr) is remoteAddr, from Linux's
-// /proc: the socket's inode in /proc/net/tcp, then the process with a file
-// descriptor on it.
-func socketOwner(remoteAddr string, procs map[int]*child) (int, error) {
-	host, port, err := net.SplitHostPort(remoteAddr)
+// socketOwner returns which of the processes has the TCP connection from
+// remoteAddr to localAddr (as the server sees them: r.RemoteAddr and its
+// own address), from Linux's /proc: the socket's inode in /proc/net/tcp,
+// then the process with a file descriptor on it. The line must match both
+// ends and be ESTABLISHED: Linux reuses an ephemeral port for other
+// destinations, so the client's address alone can also name another
+// process's connection, or one in TIME_WAIT (whose inode is 0).
+func socketOwner(remoteAddr, localAddr string, procs map[int]*child) (int, error) {
+	client, err := procNetAddr(remoteAddr)
 	if err != nil {
 		return 0, err
 	}
-	ip := net.ParseIP(host).To4()
-	p, err := strconv.Atoi(port)
-	if ip == nil || err != nil {
-		return 0, fmt.Errorf("remote address %q is not IPv4 with a port", remoteAddr)
+	server, err := procNetAddr(localAddr)
+	if err != nil {
+		return 0, err
 	}
-	// /proc/net/tcp writes the address as the hex of its 32 bits in host
-	// (little-endian) order, then the port in hex.
-	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p)
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return 0, err
 	}
+	const established = "01"
 	inode := ""
 	for _, line := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 9 && f[1] == local {
+		if f := strings.Fields(line); len(f) > 9 && f[1] == client && f[2] == server && f[3] == established {
+			if inode != "" {
+				return 0, fmt.Errorf("two established sockets from %s to %s in /proc/net/tcp", remoteAddr, localAddr)
+			}
 			inode = f[9]
 		}
 	}
-	if inode == "" {
-		return 0, fmt.Errorf("no socket at %s (%s) in /proc/net/tcp", remoteAddr, local)
+	if inode == "" || inode == "0" {
+		return 0, fmt.Errorf("no established socket from %s to %s (%s to %s) in /proc/net/tcp", remoteAddr, localAddr, client, server)
 	}
 	for pid := range procs {
 		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
@@ -375,4 +382,19 @@ func socketOwner(remoteAddr string, procs map[int]*child) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no serve process holds socket inode %s (%s)", inode, remoteAddr)
+}
+
+// procNetAddr writes an IPv4 host:port as /proc/net/tcp does: the hex of
+// the address's 32 bits in host (little-endian) order, then the port in hex.
+func procNetAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	ip := net.ParseIP(host).To4()
+	p, err := strconv.Atoi(port)
+	if ip == nil || err != nil {
+		return "", fmt.Errorf("address %q is not IPv4 with a port", addr)
+	}
+	return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p), nil
 }
