@@ -30,7 +30,7 @@ func (e *Engine) handleTokenCanceled(ctx context.Context, n *antom.Notification)
 		if !an.Result.Succeeded() {
 			return e.ignoreNotification(ctx, tx, t.ID, n, "its result is "+an.Result.String()+", not S", now)
 		}
-		if isNew, err := e.recordNotification(ctx, tx, n, t.ID, antom.TokenCanceled, autodebit.NotificationDedupKey(antom.TokenCanceled, t.ID), now); err != nil || !isNew {
+		if isNew, err := e.recordNotification(ctx, tx, n, t.ID, now, antom.TokenCanceled, t.ID); err != nil || !isNew {
 			return err
 		}
 		if t.Status != autodebit.TokenActive {
@@ -99,14 +99,15 @@ func (e *Engine) refuseNotification(ctx context.Context, objectID string, n *ant
 	return &NotificationRefusedError{ObjectID: objectID, Reason: why, Later: later}
 }
 
-// recordNotification records notification n, applied to objectID, under
-// dedupKey, and its entry in the object's timeline, both in tx, with its
-// body masked once for the two. It reports false, writing nothing, for a
-// notification already recorded.
-func (e *Engine) recordNotification(ctx context.Context, tx autodebit.Tx, n *antom.Notification, objectID, typ, dedupKey string, now time.Time) (bool, error) {
+// recordNotification records notification n of type typ, applied to
+// objectID, and its entry in the object's timeline, both in tx, with its
+// body masked once for the two. Its dedup key is typ with keyParts
+// (autodebit.NotificationDedupKey). It reports false, writing nothing, for
+// a notification already recorded.
+func (e *Engine) recordNotification(ctx context.Context, tx autodebit.Tx, n *antom.Notification, objectID string, now time.Time, typ string, keyParts ...string) (bool, error) {
 	body := MaskBody(n.Body)
 	isNew, err := tx.RecordNotification(ctx, &autodebit.InboundNotification{
-		DedupKey:   dedupKey,
+		DedupKey:   autodebit.NotificationDedupKey(typ, keyParts...),
 		Type:       typ,
 		ObjectID:   objectID,
 		Body:       body,
@@ -204,7 +205,7 @@ func (e *Engine) handleAuthCode(ctx context.Context, n *antom.Notification) erro
 		case an.AuthCode == "":
 			return e.ignoreNotification(ctx, tx, a.ID, n, "it carries no authCode", now)
 		}
-		if isNew, err := e.recordNotification(ctx, tx, n, a.ID, antom.AuthCodeCreated, autodebit.NotificationDedupKey(antom.AuthCodeCreated, an.AuthState, an.AuthCode), now); err != nil || !isNew {
+		if isNew, err := e.recordNotification(ctx, tx, n, a.ID, now, antom.AuthCodeCreated, an.AuthState, an.AuthCode); err != nil || !isNew {
 			return err
 		}
 		if a.Status != autodebit.AuthorizationPending {
@@ -257,7 +258,7 @@ func (e *Engine) handlePaymentNotification(ctx context.Context, n *antom.Notific
 			deferred = true
 			return nil
 		}
-		if isNew, err := e.recordNotification(ctx, tx, n, c.ID, p.NotifyType, autodebit.NotificationDedupKey(p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode), now); err != nil || !isNew {
+		if isNew, err := e.recordNotification(ctx, tx, n, c.ID, now, p.NotifyType, p.PaymentRequestID, p.Result.ResultStatus, p.Result.ResultCode); err != nil || !isNew {
 			return err
 		}
 		s, ok := e.paymentSettlement(c, p)
@@ -348,7 +349,7 @@ func (e *Engine) handleRefundNotification(ctx context.Context, n *antom.Notifica
 		if f.RefundStatus != antom.RefundStatusSuccess && f.RefundStatus != antom.RefundStatusFail {
 			return e.ignoreNotification(ctx, tx, r.ID, n, fmt.Sprintf("its refundStatus %q is not SUCCESS or FAIL", f.RefundStatus), now)
 		}
-		if isNew, err := e.recordNotification(ctx, tx, n, r.ID, f.NotifyType, autodebit.NotificationDedupKey(f.NotifyType, f.RefundRequestID, f.RefundStatus), now); err != nil || !isNew {
+		if isNew, err := e.recordNotification(ctx, tx, n, r.ID, now, f.NotifyType, f.RefundRequestID, f.RefundStatus); err != nil || !isNew {
 			return err
 		}
 		if r.Status.Final() {

@@ -20,31 +20,8 @@ import (
 // scripts as before.
 func TestConnCache(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqldb.Config{TokenKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	db := store.DB()
-	cached := func() map[string]bool {
-		t.Helper()
-		out := map[string]bool{}
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.Raw(func(dc any) error {
-			c := dc.(*cachingConn)
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			for q, s := range c.stmts {
-				out[q] = s.busy
-			}
-			return nil
-		})
-		return out
-	}
+	db := openStore(t).DB()
+	cached := func() map[string]bool { return cachedStatements(t, db) }
 	if _, err := db.ExecContext(ctx, "CREATE TABLE t (n INTEGER); CREATE TABLE u (n INTEGER)"); err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +162,7 @@ func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil
 // completion anew for each delivery was a tenth of the engine's CPU.
 func TestConnCacheKeepsRiversJobStatements(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqldb.Config{TokenKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, noopWorker{})
 	client, err := river.NewClient(store.RiverDriver(), &river.Config{
@@ -225,28 +198,51 @@ func TestConnCacheKeepsRiversJobStatements(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	conn, err := store.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	kept := map[string]bool{}
-	conn.Raw(func(dc any) error {
-		c := dc.(*cachingConn)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for q := range c.stmts {
-			for _, name := range []string{"JobGetAvailable", "JobSetStateIfRunning"} {
-				if strings.Contains(q, "-- name: "+name+" ") {
-					kept[name] = true
-				}
+	for q := range cachedStatements(t, store.DB()) {
+		for _, name := range []string{"JobGetAvailable", "JobSetStateIfRunning"} {
+			if strings.Contains(q, "-- name: "+name+" ") {
+				kept[name] = true
 			}
 		}
-		return nil
-	})
+	}
 	for _, name := range []string{"JobGetAvailable", "JobSetStateIfRunning"} {
 		if !kept[name] {
 			t.Errorf("River's %s statement is not kept prepared", name)
 		}
 	}
+}
+
+// openStore opens a new, migrated store in a temporary directory, closed
+// when the test ends.
+func openStore(t *testing.T) *sqldb.Store {
+	t.Helper()
+	store, err := Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqldb.Config{TokenKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// cachedStatements returns the statements one of db's connections keeps
+// prepared, each with whether it is busy.
+func cachedStatements(t *testing.T, db *sql.DB) map[string]bool {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out := map[string]bool{}
+	conn.Raw(func(dc any) error {
+		c := dc.(*cachingConn)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for q, s := range c.stmts {
+			out[q] = s.busy
+		}
+		return nil
+	})
+	return out
 }
